@@ -1,0 +1,72 @@
+/**
+ * The child roles that open the seeded DuckDB directory: seeding, duckgate itself, and the engine
+ * alone. `server-child.ts` imports this module only for those roles, so the bare Fastify child never
+ * loads DuckDB or duckgate's code.
+ */
+import type { Principal } from '../src/auth/principal.js';
+import { loadConfig, type Config } from '../src/config/index.js';
+import { openDuckDBEngine } from '../src/data/duckdb/index.js';
+import type { DataEngine } from '../src/data/engine.js';
+import { buildApp } from '../src/http/app.js';
+import { BENCH_ADMIN_KEY, READ_CONNECTIONS, type ChildSpec } from './protocol.js';
+import { seed, verifySeed } from './seed.js';
+import { listen, type Running } from './running.js';
+
+/** Admin with access to everything: the same rights the admin key resolves to. */
+const BENCH_PRINCIPAL: Principal = { id: 'bench', kind: 'environment-key', isAdmin: true, access: { kind: 'all' }, label: 'bench' };
+
+/**
+ * The configuration a user would get from the same environment. DUCKDB_THREADS and
+ * DUCKDB_MEMORY_LIMIT pass through so the bench can be run against other engine settings.
+ */
+function benchConfig(dataDir: string): Config {
+  return loadConfig({
+    DATA_DIR: dataDir,
+    ADMIN_API_KEY: BENCH_ADMIN_KEY,
+    // The app is built with its logger on (as in production, Fastify still makes a per-request
+    // child logger) but silent, so no log line is written during the runs.
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    DUCKDB_THREADS: process.env.DUCKDB_THREADS,
+    DUCKDB_MEMORY_LIMIT: process.env.DUCKDB_MEMORY_LIMIT,
+  });
+}
+
+/** The engine exactly as `startServer` opens it (src/server.ts), which the bench cannot reach into. */
+async function openEngine(config: Config): Promise<DataEngine> {
+  return openDuckDBEngine({
+    dataDir: config.dataDir,
+    memoryLimit: config.duckdbMemoryLimit,
+    threads: config.duckdbThreads,
+    readConnections: READ_CONNECTIONS,
+  });
+}
+
+export async function startEngineRole(spec: Exclude<ChildSpec, { role: 'hello' }>): Promise<Running> {
+  const config = benchConfig(spec.dataDir);
+  const engine = await openEngine(config);
+  const detail = { threads: config.duckdbThreads, memoryLimit: config.duckdbMemoryLimit, readConnections: READ_CONNECTIONS };
+  try {
+    switch (spec.role) {
+      case 'seed': {
+        const db = engine.database('default');
+        const t0 = performance.now();
+        await seed(db, spec.rows);
+        const seedMs = Math.round(performance.now() - t0);
+        await verifySeed(db, spec.rows);
+        const version = await db.query('SELECT version() AS v', undefined, { timeoutMs: 10_000 });
+        return { engine, detail: { ...detail, seedMs, duckdb: String(version.result[0]?.v ?? '?') } };
+      }
+      case 'duckgate': {
+        const benchPrincipal = spec.auth ? undefined : BENCH_PRINCIPAL;
+        const app = await buildApp({ config, engine, log: true, benchPrincipal });
+        return { engine, fastify: app.fastify, url: await listen(app.fastify), detail };
+      }
+      case 'engine':
+        return { engine, rows: spec.rows, detail };
+    }
+  } catch (error) {
+    await engine.close();
+    throw error;
+  }
+}

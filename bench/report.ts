@@ -1,0 +1,221 @@
+/** Turns the figures into the printed table, the ratios against the goals, and `results/latest.json`. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { HttpFigures } from './load.js';
+import type { EngineLoopFigures } from './protocol.js';
+
+/** Directus's figure for the same kind of authenticated point read, the reference to beat. */
+export const DIRECTUS_REQ_PER_SEC = 150;
+
+/** Above this share of one core, autocannon (single-threaded) is the bottleneck, not the server. */
+const LOADGEN_SATURATED_PERCENT = 90;
+/** Above this share of one core used by other processes, a row's figures are not to be trusted. */
+const OTHER_CPU_DISTURBED_PERCENT = 20;
+
+export const GOALS = {
+  /** Authentication may cost at most this share of the bypass route's throughput. */
+  maxAuthCost: 0.05,
+  /** The authenticated route should keep at least this share of the engine ceiling. */
+  minShareOfEngine: 0.8,
+  /** At least this many times the Directus figure. */
+  minTimesDirectus: 10,
+};
+
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  node: string;
+  platform: string;
+  totalMemGiB: number;
+  /** Other load on the machine skews everything: printed so a noisy run can be recognised. */
+  loadAverage1m: number;
+  loadAverage1mAtEnd?: number;
+  duckdb: string;
+}
+
+export interface Settings {
+  rows: number;
+  warmupSeconds: number;
+  durationSeconds: number;
+  /** Alternating measured runs of scenarios 3 and 4. */
+  rounds: number;
+  connections: number;
+  pipelining: 1;
+  readConnections: number;
+  duckdbThreads: number;
+  duckdbMemoryLimit: string;
+  /** How the engine ceiling was measured, in words (printed with the table). */
+  engineCeiling: string;
+}
+
+export interface Scenarios {
+  bareFastify: HttpFigures;
+  engineSequential: EngineLoopFigures;
+  enginePool: EngineLoopFigures;
+  authRoute: HttpFigures;
+  bypassRoute: HttpFigures;
+}
+
+export interface Ratios {
+  authOverBypass: number;
+  /** The same ratio for each round's pair of runs: its spread is the noise on `authCost`. */
+  authOverBypassPerRound: number[];
+  authCost: number;
+  engineCeilingOpsPerSec: number;
+  authOverEngine: number;
+  authOverBare: number;
+  authOverDirectus: number;
+  goals: { authCost: boolean; shareOfEngine: boolean; timesDirectus: boolean };
+}
+
+export interface Results {
+  when: string;
+  machine: Machine;
+  settings: Settings;
+  scenarios: Scenarios;
+  ratios: Ratios;
+}
+
+export function machine(duckdb: string): Machine {
+  const cpus = os.cpus();
+  return {
+    cpus: os.availableParallelism?.() ?? cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    totalMemGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    loadAverage1m: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,
+    duckdb,
+  };
+}
+
+export function ratios(s: Scenarios): Ratios {
+  const auth = s.authRoute.reqPerSec;
+  // The ceiling is the better of the two engine loops: whichever way the engine is driven fastest.
+  const engineCeilingOpsPerSec = Math.max(s.engineSequential.opsPerSec, s.enginePool.opsPerSec);
+  const authOverBypass = auth / s.bypassRoute.reqPerSec;
+  const r = {
+    authOverBypass,
+    authOverBypassPerRound: s.authRoute.runReqPerSec.map((rate, i) => rate / s.bypassRoute.runReqPerSec[i]!),
+    authCost: 1 - authOverBypass,
+    engineCeilingOpsPerSec,
+    authOverEngine: auth / engineCeilingOpsPerSec,
+    authOverBare: auth / s.bareFastify.reqPerSec,
+    authOverDirectus: auth / DIRECTUS_REQ_PER_SEC,
+  };
+  return {
+    ...r,
+    goals: {
+      authCost: r.authCost <= GOALS.maxAuthCost,
+      shareOfEngine: r.authOverEngine >= GOALS.minShareOfEngine,
+      timesDirectus: r.authOverDirectus >= GOALS.minTimesDirectus,
+    },
+  };
+}
+
+const fixed = (value: number, digits: number): string => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+const pct = (value: number): string => `${(value * 100).toFixed(1)}%`;
+const mark = (ok: boolean): string => (ok ? 'MET' : 'MISSED');
+
+interface Row {
+  scenario: string;
+  rate: number;
+  usPerOp: number;
+  p50: number;
+  p99: number;
+  cpuUs: number;
+  serverCpu: string;
+  loadgenCpu: string;
+  otherCpu: number;
+  failures: string;
+}
+
+function httpRow(scenario: string, f: HttpFigures): Row {
+  return {
+    scenario, rate: f.reqPerSec, usPerOp: 1e6 / f.reqPerSec, p50: f.p50Ms, p99: f.p99Ms, cpuUs: f.serverCpuUsPerReq,
+    serverCpu: `${f.serverCpuPercent.toFixed(0)}%`, loadgenCpu: `${f.loadgenCpuPercent.toFixed(0)}%`, otherCpu: f.otherCpuPercent,
+    failures: `${f.errors}/${f.non2xx}`,
+  };
+}
+
+function engineRow(scenario: string, f: EngineLoopFigures): Row {
+  return {
+    scenario, rate: f.opsPerSec, usPerOp: f.usPerOp, p50: f.p50Ms, p99: f.p99Ms, cpuUs: f.cpuUsPerOp,
+    serverCpu: `${((f.cpuUsPerOp * f.opsPerSec) / 1e4).toFixed(0)}%`, loadgenCpu: '-', otherCpu: f.otherCpuPercent ?? NaN, failures: '0/0',
+  };
+}
+
+function table(rows: Row[]): string {
+  const header = ['scenario', 'req|op/s', 'µs/op', 'p50 ms', 'p99 ms', 'CPU µs/req', 'server CPU', 'loadgen CPU', 'other CPU', 'err/non2xx'];
+  const cells = rows.map((r) => [
+    r.scenario, fixed(r.rate, 0), fixed(r.usPerOp, 1), fixed(r.p50, 3), fixed(r.p99, 3), fixed(r.cpuUs, 1), r.serverCpu, r.loadgenCpu,
+    Number.isFinite(r.otherCpu) ? `${r.otherCpu.toFixed(0)}%` : '-', r.failures,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
+
+export function render(results: Results): string {
+  const { machine: m, settings: s, scenarios: sc, ratios: r } = results;
+  const out: string[] = [];
+  out.push(`machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.totalMemGiB} GiB, ${m.platform}, node ${m.node}, DuckDB ${m.duckdb}`);
+  out.push(`load average (1 min): ${m.loadAverage1m} at start, ${m.loadAverage1mAtEnd ?? '?'} at end (the bench itself adds ~2)`);
+  out.push(`settings: ${s.rows} rows, warm-up ${s.warmupSeconds} s, measured ${s.durationSeconds} s per run (rows 3-4: ${s.rounds} alternating runs each), `
+    + `${s.connections} connections, pipelining ${s.pipelining}, `
+    + `read pool ${s.readConnections}, DuckDB threads ${s.duckdbThreads}, memory_limit ${s.duckdbMemoryLimit}`);
+  out.push(`engine ceiling: ${s.engineCeiling}`);
+  out.push('');
+  const rows = [
+    httpRow('1. bare Fastify GET /', sc.bareFastify),
+    engineRow(`2a. engine findById, sequential`, sc.engineSequential),
+    engineRow(`2b. engine findById, ${sc.enginePool.concurrency} in flight`, sc.enginePool),
+    httpRow('3. GET /api/find/:c/:id, x-api-key', sc.authRoute),
+    httpRow('4. same route, auth bypassed', sc.bypassRoute),
+  ];
+  out.push(table(rows));
+  out.push('');
+  out.push('CPU µs/req is the server (or engine) process\'s user+system CPU, all threads, divided by completed requests.');
+  out.push('server / loadgen / other CPU: share of one core used during the measured run by the server (or engine) process, by');
+  out.push('autocannon (this process), and by every other process on the machine.');
+  const disturbed = rows.filter((r) => r.otherCpu >= OTHER_CPU_DISTURBED_PERCENT).map((r) => r.scenario.split('.')[0]);
+  if (disturbed.length > 0) {
+    out.push(`WARNING: other processes used ≥ ${OTHER_CPU_DISTURBED_PERCENT}% of a core during row(s) ${disturbed.join(', ')}: `
+      + `those figures are depressed (the machine has ${m.cpus} CPUs). Rerun on a quiet machine before trusting them.`);
+  }
+  const saturated = ([['1', sc.bareFastify], ['3', sc.authRoute], ['4', sc.bypassRoute]] as const)
+    .filter(([, f]) => f.loadgenCpuPercent >= LOADGEN_SATURATED_PERCENT).map(([row]) => row);
+  if (saturated.length > 0) {
+    out.push(`note: autocannon used ≥ ${LOADGEN_SATURATED_PERCENT}% of a core in row(s) ${saturated.join(', ')}: the load generator, not the server, `
+      + 'was the limit there, so those rates are lower bounds of what the server can do.');
+  }
+  out.push('');
+  out.push('ratios (auth route = scenario 3):');
+  out.push(`  auth / bypass          ${pct(r.authOverBypass)}  → authentication costs ${pct(r.authCost)} of throughput (goal ≤ ${pct(GOALS.maxAuthCost)}): ${mark(r.goals.authCost)}`);
+  out.push(`                         per round: ${r.authOverBypassPerRound.map(pct).join(', ')}`);
+  out.push(`  auth / engine ceiling  ${pct(r.authOverEngine)}  of ${fixed(r.engineCeilingOpsPerSec, 0)} op/s (goal ≥ ${pct(GOALS.minShareOfEngine)}): ${mark(r.goals.shareOfEngine)}`);
+  out.push(`  auth / bare Fastify    ${pct(r.authOverBare)}`);
+  out.push(`  auth / Directus        ${fixed(r.authOverDirectus, 1)}x its ${DIRECTUS_REQ_PER_SEC} req/s (goal ≥ ${GOALS.minTimesDirectus}x): ${mark(r.goals.timesDirectus)}`);
+  out.push('');
+  // Subtracting per-request CPU of the layers gives a rough account of where a request's CPU goes.
+  // Rough: the layers overlap (e.g. the engine's CPU under HTTP load is not exactly its CPU alone).
+  const httpFloor = sc.bareFastify.serverCpuUsPerReq;
+  const engine = sc.enginePool.cpuUsPerOp;
+  const stack = sc.bypassRoute.serverCpuUsPerReq - httpFloor - engine;
+  const auth = sc.authRoute.serverCpuUsPerReq - sc.bypassRoute.serverCpuUsPerReq;
+  out.push('server CPU per authenticated request, by layer (differences of the rows above, approximate):');
+  out.push(`  HTTP floor (bare Fastify)                          ${fixed(httpFloor, 1).padStart(7)} µs`);
+  out.push(`  engine findById (row 2b)                           ${fixed(engine, 1).padStart(7)} µs`);
+  out.push(`  duckgate stack (routing, hooks, schemas, JSON)     ${fixed(stack, 1).padStart(7)} µs  (row 4 − row 1 − row 2b)`);
+  out.push(`  authentication (x-api-key → principal)             ${fixed(auth, 1).padStart(7)} µs  (row 3 − row 4)`);
+  out.push(`  total (row 3)                                      ${fixed(sc.authRoute.serverCpuUsPerReq, 1).padStart(7)} µs`);
+  return out.join('\n');
+}
+
+export function writeJson(results: Results, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'latest.json');
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  return file;
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+/** `duckgate` command line: `serve` (what `npm start` runs), `--help`, `--version`. */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { startServer } from '../server.js';
+import { VERSION } from '../version.js';
+
+const HELP = `duckgate ${VERSION}: an authenticated data API over DuckDB
+
+Usage:
+  duckgate serve            start the server (configured by environment variables)
+  duckgate --help           this text
+  duckgate --version        the version
+
+Configuration (environment variables, all optional; see README.md):
+  PORT, HOST                listen address (default 3000, 127.0.0.1)
+  DATA_DIR                  where the databases live (default ./data)
+  ADMIN_API_KEY             admin API key (>= 16 characters)
+  DUCKLING_API_KEY          admin API key, Duckling's name for it
+  VALID_API_KEYS            comma-separated client keys: full data access, no admin routes
+  BODY_LIMIT                largest request body (default 10mb)
+  QUERY_TIMEOUT_MS          /api/query timeout (default 30000)
+  LOG_LEVEL                 fatal|error|warn|info|debug|trace|silent (default info)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+  });
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const command = positionals[0];
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(HELP);
+    return command === undefined && !values.help ? 1 : 0;
+  }
+  if (command === 'serve') return serve();
+  process.stderr.write(`duckgate: unknown command "${command}"\n\n${HELP}`);
+  return 1;
+}
+
+async function serve(): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const server = await startServer(config);
+  process.stdout.write(`duckgate ${VERSION} listening on ${server.url} (data in ${config.dataDir})\n`);
+  const stop = (signal: string) => {
+    process.stdout.write(`duckgate: ${signal} received, shutting down\n`);
+    server.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`duckgate: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

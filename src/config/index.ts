@@ -1,0 +1,98 @@
+/**
+ * The whole configuration (CONTRACT.md §1 plus the documented extensions), parsed and validated
+ * once at start-up. Nothing else in the code reads `process.env`.
+ */
+import path from 'node:path';
+import { ConfigError, byteSize, duration, integer, ipList, list, oneOf, secretKey, url } from './parse.js';
+
+export { ConfigError } from './parse.js';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Seed 000: one admin key; unset means this key path is off. */
+  ducklingApiKey?: string;
+  /** Seed 001: admin key. */
+  adminApiKey?: string;
+  /** Seed 001: client keys with full data access and no admin routes. */
+  validApiKeys: string[];
+  adminUsername: string;
+  adminPassword?: string;
+  jwtSecret?: string;
+  jwtSecretPrevious?: string;
+  /** Seconds. */
+  jwtExpiresIn: number;
+  /** Seconds. */
+  tokenExpiresIn: number;
+  /** Requests per hour per client; 0 = no limit. */
+  apiRateLimit: number;
+  /** Failed authentications per IP per 15 minutes. */
+  authFailureLimit: number;
+  /** `['*']` allows every address. */
+  allowedIps: string[];
+  trustedProxies: string[];
+  storeUrl?: string;
+  redisUrl?: string;
+  /** Largest accepted request body, bytes. */
+  bodyLimit: number;
+  /** `/api/query` statements are cancelled after this many milliseconds. */
+  queryTimeoutMs: number;
+  duckdbMemoryLimit: string;
+  duckdbThreads: number;
+  logLevel: LogLevel;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+type Env = Record<string, string | undefined>;
+
+/** Parses `env` (normally `process.env`); throws `ConfigError` naming the first bad variable. */
+export function loadConfig(env: Env): Config {
+  const jwtSecret = env.JWT_SECRET || undefined;
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
+    throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes long');
+  }
+  const jwtSecretPrevious = env.JWT_SECRET_PREVIOUS || undefined;
+  if (jwtSecretPrevious !== undefined && Buffer.byteLength(jwtSecretPrevious) < 32) {
+    throw new ConfigError('JWT_SECRET_PREVIOUS', 'must be at least 32 bytes long');
+  }
+  const validApiKeys = list(env.VALID_API_KEYS).map((key, index) => secretKey(`VALID_API_KEYS (entry ${index + 1})`, key)!);
+  const memoryLimit = (env.DUCKDB_MEMORY_LIMIT ?? '1GB').trim();
+  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(memoryLimit)) {
+    throw new ConfigError('DUCKDB_MEMORY_LIMIT', `must be a size such as 512MB or 2GB (got "${memoryLimit}")`);
+  }
+  const adminUsername = (env.ADMIN_USERNAME ?? 'admin').trim();
+  if (adminUsername === '' || adminUsername.length > 128) {
+    throw new ConfigError('ADMIN_USERNAME', 'must be 1 to 128 characters long');
+  }
+  const host = (env.HOST ?? '127.0.0.1').trim();
+  if (host === '') throw new ConfigError('HOST', 'must not be empty');
+
+  return {
+    port: integer('PORT', env.PORT, 3000, 0, 65535),
+    host,
+    dataDir: path.resolve(env.DATA_DIR?.trim() || './data'),
+    ducklingApiKey: secretKey('DUCKLING_API_KEY', env.DUCKLING_API_KEY),
+    adminApiKey: secretKey('ADMIN_API_KEY', env.ADMIN_API_KEY),
+    validApiKeys,
+    adminUsername,
+    adminPassword: env.ADMIN_PASSWORD || undefined,
+    jwtSecret,
+    jwtSecretPrevious,
+    jwtExpiresIn: duration('JWT_EXPIRES_IN', env.JWT_EXPIRES_IN, '7d'),
+    tokenExpiresIn: duration('TOKEN_EXPIRES_IN', env.TOKEN_EXPIRES_IN, '1h'),
+    apiRateLimit: integer('API_RATE_LIMIT', env.API_RATE_LIMIT, 0, 0, 1_000_000_000),
+    authFailureLimit: integer('AUTH_FAILURE_LIMIT', env.AUTH_FAILURE_LIMIT, 100, 1, 1_000_000_000),
+    allowedIps: env.ALLOWED_IPS?.trim() ? ipList('ALLOWED_IPS', env.ALLOWED_IPS, true) : ['*'],
+    trustedProxies: ipList('TRUSTED_PROXIES', env.TRUSTED_PROXIES, false),
+    storeUrl: url('STORE_URL', env.STORE_URL, ['postgres:', 'postgresql:']),
+    redisUrl: url('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
+    bodyLimit: byteSize('BODY_LIMIT', env.BODY_LIMIT, 10 * 1024 * 1024),
+    queryTimeoutMs: integer('QUERY_TIMEOUT_MS', env.QUERY_TIMEOUT_MS, 30_000, 10, 3_600_000),
+    duckdbMemoryLimit: memoryLimit,
+    duckdbThreads: integer('DUCKDB_THREADS', env.DUCKDB_THREADS, 2, 1, 256),
+    logLevel: oneOf('LOG_LEVEL', env.LOG_LEVEL, LOG_LEVELS, 'info'),
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * The error catalogue (CONTRACT.md §3) in one place. Every layer throws these; one HTTP error
+ * handler renders them as `{ error, code, details? }`. Callers branch on `code`, never on text.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export type PermissionLevel = 'read' | 'write' | 'delete';
+
+export const errors = {
+  missingApiKey: () => new ApiError(401, 'missing_api_key', 'Missing API key'),
+  invalidApiKeyFormat: () => new ApiError(401, 'invalid_api_key_format', 'Invalid API key format'),
+  invalidApiKey: () => new ApiError(401, 'invalid_api_key', 'Invalid API key'),
+  invalidToken: () => new ApiError(401, 'invalid_token', 'Invalid or expired token'),
+  invalidCredentials: () => new ApiError(401, 'invalid_credentials', 'Invalid username or password'),
+  ipDenied: () => new ApiError(403, 'ip_denied', 'Access denied from this IP address'),
+  noPermission: (level: PermissionLevel, collection: string) =>
+    new ApiError(403, 'forbidden', `No ${level} permission for collection ${collection}`),
+  adminRequired: () => new ApiError(403, 'forbidden', 'Admin access required'),
+  rateLimited: () => new ApiError(429, 'rate_limited', 'Rate limit exceeded'),
+
+  notFound: (message: string) => new ApiError(404, 'not_found', message),
+  conflict: (message: string) => new ApiError(409, 'conflict', message),
+  badRequest: (code: string, message: string, details?: unknown) => new ApiError(400, code, message, details),
+  sqlError: (message: string) => new ApiError(400, 'sql_error', message),
+  queryTimeout: (ms: number) => new ApiError(408, 'query_timeout', `Query cancelled after ${ms} ms`),
+  unavailable: (message: string) => new ApiError(503, 'unavailable', message),
+} as const;
+
+export function isApiError(value: unknown): value is ApiError {
+  return value instanceof ApiError;
+}

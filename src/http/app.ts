@@ -1,0 +1,94 @@
+/**
+ * Assembles the Fastify app: error rendering, metrics, OpenAPI, authentication, then the routes.
+ * Nothing listens here (see `server.ts`), so tests drive the same app through `inject` or a port.
+ */
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { EnvironmentKeys } from '../auth/environment-keys.js';
+import type { Principal } from '../auth/principal.js';
+import type { Config } from '../config/index.js';
+import type { DataEngine } from '../data/engine.js';
+import { VERSION } from '../version.js';
+import { installAuthentication } from './authenticate.js';
+import { installErrorHandling } from './plugins/errors.js';
+import { createMetrics, installRequestMetrics, type Metrics } from './plugins/metrics.js';
+import { installOpenApi } from './plugins/openapi.js';
+import { databaseRoutes } from './routes/databases.js';
+import { operationRoutes } from './routes/operations.js';
+import { queryRoutes } from './routes/query.js';
+import { recordRoutes } from './routes/records.js';
+import { syncRoutes } from './routes/sync.js';
+import { tableRoutes } from './routes/tables.js';
+
+export interface AppDependencies {
+  config: Config;
+  engine: DataEngine;
+  /** Log through pino at the configured level; false silences the app (tests). */
+  log?: boolean;
+  /** Bench-only: skip credential checks (see `AuthenticateOptions.benchPrincipal`). */
+  benchPrincipal?: Principal;
+}
+
+export interface RouteInfo {
+  method: string;
+  url: string;
+  public: boolean;
+}
+
+export interface App {
+  fastify: FastifyInstance;
+  metrics: Metrics;
+  /** Every registered route, for tests that prove none is left open and all are documented. */
+  routes: RouteInfo[];
+}
+
+export async function buildApp(deps: AppDependencies): Promise<App> {
+  const { config, engine } = deps;
+  const fastify = Fastify({
+    logger: deps.log === false ? false : {
+      level: config.logLevel,
+      // Credentials travel in these headers; they must never reach a log line.
+      redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.body.api_key', 'req.body.password'], censor: '[redacted]' },
+    },
+    bodyLimit: config.bodyLimit,
+    // Per-request access logs would cost more than authentication itself; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+  });
+
+  // JSON routes take JSON only: without this, a text/plain body would be parsed as a string and
+  // answer 400 instead of the 415 a client can act on.
+  fastify.removeContentTypeParser('text/plain');
+
+  const routes: RouteInfo[] = [];
+  fastify.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routes.push({ method, url: route.url, public: route.config?.public === true });
+    }
+  });
+
+  const metrics = createMetrics();
+  installErrorHandling(fastify, { onAuthFailure: (error) => metrics.authFailures.inc({ code: error.code }) });
+  installRequestMetrics(fastify, metrics);
+  await installOpenApi(fastify, VERSION);
+  installAuthentication(fastify, {
+    sources: {
+      environmentKeys: new EnvironmentKeys({
+        adminApiKey: config.adminApiKey,
+        validApiKeys: config.validApiKeys,
+        ducklingApiKey: config.ducklingApiKey,
+      }),
+    },
+    benchPrincipal: deps.benchPrincipal,
+  });
+
+  recordRoutes(fastify, engine);
+  tableRoutes(fastify, engine);
+  queryRoutes(fastify, engine, config.queryTimeoutMs);
+  databaseRoutes(fastify, engine);
+  syncRoutes(fastify, engine);
+  operationRoutes(fastify, engine, metrics);
+
+  await fastify.ready();
+  return { fastify, metrics, routes };
+}

@@ -1,0 +1,52 @@
+/**
+ * Prometheus metrics through `prom-client`, on a registry owned by this app (not the global
+ * one), so several apps in one process (tests, bench) never share counters.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  requestDuration: Histogram<'method' | 'route' | 'status_code'>;
+  authFailures: Counter<'code'>;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'duckgate_' });
+  // prom-client names these gauges `_total`, which Prometheus reserves for counters
+  // (`promtool check metrics` rejects them); the same figures are in `/status`.
+  for (const gauge of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
+    registry.removeSingleMetric(`duckgate_nodejs_${gauge}`);
+  }
+  return {
+    registry,
+    requestDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration in seconds, by route pattern and status',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
+    }),
+    authFailures: new Counter({
+      name: 'auth_failures_total',
+      help: 'Requests refused by authentication or authorization, by error code',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+  };
+}
+
+/** Times every request; the label is the route pattern (never the raw URL, which is unbounded). */
+export function installRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestDuration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status_code: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+}

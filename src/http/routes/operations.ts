@@ -1,0 +1,75 @@
+/** Operations (seed 000): health, status and metrics. All need a credential (seed 000 lists them as protected). */
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { DataEngine } from '../../data/engine.js';
+import { VERSION } from '../../version.js';
+import type { Metrics } from '../plugins/metrics.js';
+import { errorResponses } from '../schemas.js';
+
+const Health = Type.Object({
+  status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy')]),
+  timestamp: Type.String(),
+  databases: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('error')])),
+});
+
+export function operationRoutes(app: FastifyInstance, engine: DataEngine, metrics: Metrics): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['operations'];
+  const startedAt = Date.now();
+
+  r.get('/health', {
+    config: { access: { kind: 'authenticated' } },
+    schema: { tags, summary: 'Healthy when every database answers; 503 otherwise', response: { 200: Health, 503: Health, ...errorResponses } },
+  }, async (_request, reply) => {
+    const names = engine.listDatabases();
+    const answers = await Promise.all(names.map((name) => pingDatabase(engine, name)));
+    const databases = Object.fromEntries(names.map((name, i) => [name, answers[i] ? 'ok' : 'error'] as const));
+    const healthy = answers.every(Boolean);
+    return reply.status(healthy ? 200 : 503).send({ status: healthy ? 'healthy' : 'unhealthy', timestamp: new Date().toISOString(), databases });
+  });
+
+  r.get('/status', {
+    config: { access: { kind: 'authenticated' } },
+    schema: {
+      tags, summary: 'Uptime, memory, version and databases',
+      response: {
+        200: Type.Object({
+          uptime: Type.Number({ description: 'seconds' }),
+          memory: Type.Object({ rss: Type.Number(), heapTotal: Type.Number(), heapUsed: Type.Number(), external: Type.Number() }),
+          version: Type.String(),
+          databases: Type.Array(Type.String()),
+        }),
+        ...errorResponses,
+      },
+    },
+  }, async () => {
+    const { rss, heapTotal, heapUsed, external } = process.memoryUsage();
+    return {
+      uptime: Math.round((Date.now() - startedAt) / 1000),
+      memory: { rss, heapTotal, heapUsed, external },
+      version: VERSION,
+      databases: engine.listDatabases(),
+    };
+  });
+
+  r.get('/metrics', {
+    config: { access: { kind: 'authenticated' } },
+    schema: {
+      tags, summary: 'Prometheus text exposition; `?format=json` for JSON',
+      querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('prometheus'), Type.Literal('json')])) }),
+      response: { 200: Type.Unknown({ description: 'text/plain (Prometheus) or JSON' }), ...errorResponses },
+    },
+  }, async (request, reply) => {
+    if (request.query.format === 'json') return reply.send(await metrics.registry.getMetricsAsJSON());
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+}
+
+async function pingDatabase(engine: DataEngine, name: string): Promise<boolean> {
+  try {
+    return await engine.database(name).ping();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,120 @@
+/** Records and collections, in ekoDB's shapes (seed 003, CONTRACT.md §5 "Records"). */
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { DataEngine, FindQuery, JsonObject } from '../../data/engine.js';
+import { databaseOf } from '../access.js';
+import {
+  BatchResult, CollectionParams, DbQuery, Paging, RecordBody, RecordParams, Records, StatusMessage, errorResponses,
+} from '../schemas.js';
+
+const FieldList = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 });
+
+const FilterSchema = Type.Object(
+  {
+    type: Type.Union([Type.Literal('Condition'), Type.Literal('Logical')]),
+    content: Type.Object({}, { additionalProperties: true }),
+  },
+  { description: "ekoDB filter: `{ type: 'Condition', content: { field, operator, value } }` or `{ type: 'Logical', content: { operator: 'And'|'Or', expressions } }`" },
+);
+
+const FindBody = Type.Object(
+  {
+    filter: Type.Optional(FilterSchema),
+    sort: Type.Optional(Type.Array(Type.Object({ field: Type.String({ maxLength: 64 }), ascending: Type.Optional(Type.Boolean()) }), { maxItems: 16 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+    skip: Type.Optional(Type.Integer({ minimum: 0 })),
+    select_fields: Type.Optional(FieldList),
+    exclude_fields: Type.Optional(FieldList),
+  },
+  { additionalProperties: false },
+);
+
+const MAX_BATCH = 10000;
+
+export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['records'];
+
+  r.post('/api/insert/:collection', {
+    config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
+    schema: { tags, summary: 'Insert a record (creates the collection on first write)', params: CollectionParams, querystring: DbQuery, body: RecordBody, response: { 201: RecordBody, ...errorResponses } },
+  }, async (request, reply) => {
+    const record = await engine.database(databaseOf(request.query)).insert(request.params.collection, request.body as JsonObject);
+    return reply.status(201).send(record);
+  });
+
+  r.post('/api/find/:collection', {
+    config: { access: { kind: 'collection', level: 'read', param: 'collection' } },
+    schema: { tags, summary: 'Find records with a filter, sort and paging', params: CollectionParams, querystring: DbQuery, body: FindBody, response: { 200: Records, ...errorResponses } },
+  }, async (request) => engine.database(databaseOf(request.query)).find(request.params.collection, request.body as FindQuery));
+
+  r.get('/api/find/:collection', {
+    config: { access: { kind: 'collection', level: 'read', param: 'collection' } },
+    schema: { tags, summary: 'List records', params: CollectionParams, querystring: Paging, response: { 200: Records, ...errorResponses } },
+  }, async (request) => {
+    const { limit, skip } = request.query;
+    return engine.database(databaseOf(request.query)).find(request.params.collection, { limit, skip });
+  });
+
+  r.get('/api/find/:collection/:id', {
+    config: { access: { kind: 'collection', level: 'read', param: 'collection' } },
+    schema: { tags, summary: 'Find one record by id', params: RecordParams, querystring: DbQuery, response: { 200: RecordBody, ...errorResponses } },
+  }, async (request) => engine.database(databaseOf(request.query)).findById(request.params.collection, request.params.id));
+
+  r.put('/api/update/:collection/:id', {
+    config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
+    schema: { tags, summary: 'Update some fields of a record; answers the whole record', params: RecordParams, querystring: DbQuery, body: RecordBody, response: { 200: RecordBody, ...errorResponses } },
+  }, async (request) => engine.database(databaseOf(request.query)).update(request.params.collection, request.params.id, request.body as JsonObject));
+
+  r.delete('/api/delete/:collection/:id', {
+    config: { access: { kind: 'collection', level: 'delete', param: 'collection' } },
+    schema: { tags, summary: 'Delete a record', params: RecordParams, querystring: DbQuery, response: { 200: Type.Object({ status: Type.String(), message: Type.String(), id: Type.String() }), ...errorResponses } },
+  }, async (request) => {
+    await engine.database(databaseOf(request.query)).delete(request.params.collection, request.params.id);
+    return { status: 'success', message: 'Record deleted', id: request.params.id };
+  });
+
+  r.post('/api/batch/insert/:collection', {
+    config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
+    schema: {
+      tags, summary: 'Insert many records; each succeeds or fails on its own', params: CollectionParams, querystring: DbQuery,
+      body: Type.Object({ inserts: Type.Array(Type.Object({ data: RecordBody }), { maxItems: MAX_BATCH }) }),
+      response: { 200: BatchResult, ...errorResponses },
+    },
+  }, async (request) => engine.database(databaseOf(request.query))
+    .batchInsert(request.params.collection, request.body.inserts.map((item) => item.data as JsonObject)));
+
+  r.put('/api/batch/update/:collection', {
+    config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
+    schema: {
+      tags, summary: 'Update many records; each succeeds or fails on its own', params: CollectionParams, querystring: DbQuery,
+      body: Type.Object({ updates: Type.Array(Type.Object({ id: Type.String({ maxLength: 256 }), data: RecordBody }), { maxItems: MAX_BATCH }) }),
+      response: { 200: BatchResult, ...errorResponses },
+    },
+  }, async (request) => engine.database(databaseOf(request.query))
+    .batchUpdate(request.params.collection, request.body.updates.map((u) => ({ id: u.id, data: u.data as JsonObject }))));
+
+  r.delete('/api/batch/delete/:collection', {
+    config: { access: { kind: 'collection', level: 'delete', param: 'collection' } },
+    schema: {
+      tags, summary: 'Delete many records; each succeeds or fails on its own', params: CollectionParams, querystring: DbQuery,
+      body: Type.Object({ deletes: Type.Array(Type.Object({ id: Type.String({ maxLength: 256 }) }), { maxItems: MAX_BATCH }) }),
+      response: { 200: BatchResult, ...errorResponses },
+    },
+  }, async (request) => engine.database(databaseOf(request.query))
+    .batchDelete(request.params.collection, request.body.deletes.map((d) => d.id)));
+
+  r.get('/api/collections', {
+    config: { access: { kind: 'database' } },
+    schema: { tags, summary: 'List collections', querystring: DbQuery, response: { 200: Type.Object({ collections: Type.Array(Type.String()) }), ...errorResponses } },
+  }, async (request) => ({ collections: await engine.database(databaseOf(request.query)).listCollections() }));
+
+  r.delete('/api/collections/:collection', {
+    config: { access: { kind: 'admin' } },
+    schema: { tags, summary: 'Drop a collection and all its records (admin)', params: CollectionParams, querystring: DbQuery, response: { 200: StatusMessage, ...errorResponses } },
+  }, async (request) => {
+    await engine.database(databaseOf(request.query)).dropCollection(request.params.collection);
+    return { status: 'success', message: `Collection '${request.params.collection}' dropped` };
+  });
+}

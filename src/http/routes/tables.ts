@@ -1,0 +1,62 @@
+/** Duckling's table routes (seed 000, CONTRACT.md §5 "SQL and tables"). */
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { DataEngine } from '../../data/engine.js';
+import { databaseOf } from '../access.js';
+import { DbQuery, Records, errorResponses } from '../schemas.js';
+
+const TableParams = Type.Object({ name: Type.String({ maxLength: 64 }) });
+const read = { kind: 'collection', level: 'read', param: 'name' } as const;
+
+export function tableRoutes(app: FastifyInstance, engine: DataEngine): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['tables'];
+
+  r.get('/api/tables', {
+    config: { access: { kind: 'database' } },
+    schema: { tags, summary: 'List tables', querystring: DbQuery, response: { 200: Type.Array(Type.String()), ...errorResponses } },
+  }, async (request) => engine.database(databaseOf(request.query)).listCollections());
+
+  r.get('/api/tables/counts/all', {
+    config: { access: { kind: 'database' } },
+    schema: { tags, summary: 'Row count of every table', querystring: DbQuery, response: { 200: Type.Record(Type.String(), Type.Integer()), ...errorResponses } },
+  }, async (request) => engine.database(databaseOf(request.query)).countAll());
+
+  r.get('/api/tables/:name/schema', {
+    config: { access: read },
+    schema: {
+      tags, summary: "A table's columns", params: TableParams, querystring: DbQuery,
+      response: {
+        200: Type.Object({
+          columns: Type.Array(Type.Object({
+            column_name: Type.String(),
+            column_type: Type.String(),
+            null: Type.String(),
+            key: Type.Union([Type.String(), Type.Null()]),
+            default_value: Type.Union([Type.String(), Type.Null()]),
+          })),
+        }),
+        ...errorResponses,
+      },
+    },
+  }, async (request) => ({ columns: await engine.database(databaseOf(request.query)).schema(request.params.name) }));
+
+  r.get('/api/tables/:name/data', {
+    config: { access: read },
+    schema: {
+      tags, summary: "A page of a table's rows", params: TableParams,
+      querystring: Type.Object({
+        db: Type.Optional(Type.String({ maxLength: 63 })),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 100 })),
+        offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+      }),
+      response: { 200: Records, ...errorResponses },
+    },
+  }, async (request) => engine.database(databaseOf(request.query)).rows(request.params.name, request.query.limit ?? 100, request.query.offset ?? 0));
+
+  r.get('/api/tables/:name/count', {
+    config: { access: read },
+    schema: { tags, summary: "A table's row count", params: TableParams, querystring: DbQuery, response: { 200: Type.Object({ count: Type.Integer() }), ...errorResponses } },
+  }, async (request) => ({ count: await engine.database(databaseOf(request.query)).count(request.params.name) }));
+}

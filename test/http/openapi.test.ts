@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+before(async () => {
+  server = await startTestServer();
+});
+after(async () => server.stop());
+
+test('/openapi.json is public, OpenAPI 3.1 and valid', async () => {
+  const res = await server.request({ method: 'GET', url: '/openapi.json', key: null });
+  assert.equal(res.statusCode, 200);
+  const doc = res.json();
+  assert.equal(doc.openapi, '3.1.0');
+  await SwaggerParser.validate(structuredClone(doc));
+  assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['apiKeyAuth', 'bearerAuth']);
+  assert.deepEqual(doc.paths['/openapi.json'].get.security, []);
+});
+
+test('every registered route appears in the document', async () => {
+  const doc = (await server.request({ method: 'GET', url: '/openapi.json', key: null })).json();
+  for (const route of server.app.routes) {
+    const openapiPath = route.url.replace(/:([A-Za-z_]+)/g, '{$1}');
+    assert.ok(doc.paths[openapiPath]?.[route.method.toLowerCase()], `${route.method} ${route.url} missing from /openapi.json`);
+  }
+});

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+
+const promtool = spawnSync('promtool', ['--version']).status === 0;
+
+describe('operations', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(async () => server.stop());
+
+  test('/health is healthy while every database answers', async () => {
+    const res = await server.request({ method: 'GET', url: '/health' });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().status, 'healthy');
+    assert.deepEqual(res.json().databases, { default: 'ok' });
+    assert.ok(!Number.isNaN(Date.parse(res.json().timestamp)));
+  });
+
+  test('/status gives uptime, memory, version and databases', async () => {
+    const body = (await server.request({ method: 'GET', url: '/status' })).json();
+    assert.equal(typeof body.uptime, 'number');
+    assert.equal(typeof body.memory.rss, 'number');
+    assert.match(body.version, /^\d+\.\d+\.\d+/);
+    assert.deepEqual(body.databases, ['default']);
+  });
+
+  test('/metrics counts requests by route pattern and status', async () => {
+    await server.request({ method: 'GET', url: '/api/collections' });
+    const res = await server.request({ method: 'GET', url: '/metrics' });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^text\/plain/);
+    assert.match(res.body, /http_request_duration_seconds_count\{method="GET",route="\/api\/collections",status_code="200"\} \d+/);
+    const json = (await server.request({ method: 'GET', url: '/metrics?format=json' })).json();
+    assert.ok(json.some((m: { name: string }) => m.name === 'http_request_duration_seconds'));
+  });
+
+  test('/metrics passes promtool check metrics', { skip: promtool ? false : 'promtool not installed (Debian package prometheus; .ci/run installs it)' }, async () => {
+    await server.request({ method: 'GET', url: '/health', key: null });
+    const text = (await server.request({ method: 'GET', url: '/metrics' })).body;
+    const file = path.join(tempDir(), 'metrics.txt');
+    writeFileSync(file, text);
+    const check = spawnSync('sh', ['-c', `promtool check metrics < ${file}`], { encoding: 'utf8' });
+    assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+  });
+});
+
+test('/health answers 503 unhealthy when the engine cannot answer', async () => {
+  const server = await startTestServer();
+  try {
+    // A closed engine is what an operator would see after a fatal DuckDB error.
+    await server.engine.close();
+    const res = await server.request({ method: 'GET', url: '/health' });
+    assert.equal(res.statusCode, 503, res.body);
+    assert.equal(res.json().status, 'unhealthy');
+    assert.equal(res.json().databases.default, 'error');
+  } finally {
+    await server.stop();
+  }
+});
