@@ -161,7 +161,7 @@ export function render(results: Results): string {
   const { machine: m, settings: s, scenarios: sc, ratios: r } = results;
   const out: string[] = [];
   out.push(`machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.totalMemGiB} GiB, ${m.platform}, node ${m.node}, DuckDB ${m.duckdb}`);
-  out.push(`load average (1 min): ${m.loadAverage1m} at start, ${m.loadAverage1mAtEnd ?? '?'} at end (the bench itself adds ~2)`);
+  out.push(`load average (1 min): ${m.loadAverage1m} at start, ${m.loadAverage1mAtEnd ?? '?'} at end (the end figure includes the bench's own ~2 busy processes)`);
   out.push(`settings: ${s.rows} rows, warm-up ${s.warmupSeconds} s, measured ${s.durationSeconds} s per run (rows 3-4: ${s.rounds} alternating runs each), `
     + `${s.connections} connections, pipelining ${s.pipelining}, `
     + `read pool ${s.readConnections}, DuckDB threads ${s.duckdbThreads}, memory_limit ${s.duckdbMemoryLimit}`);

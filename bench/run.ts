@@ -106,6 +106,61 @@ async function preflight(url: string, auth: boolean, rows: number): Promise<void
   if (!auth && withoutKey.status !== 200) throw new BenchFailure(`preflight: bypass without key answered ${withoutKey.status}, expected 200`);
 }
 
+/** Row 2: the engine alone, in its own child; `other CPU` is seen from here, where all processes are visible. */
+async function measureEngine(dataDir: string, options: Options) {
+  return withChild({ role: 'engine', dataDir, rows: options.rows }, async (child) => {
+    const loop = async (seconds: number, concurrency: number): Promise<EngineLoopFigures> => {
+      const machineBefore = machineBusyMicros();
+      const ownBefore = process.cpuUsage();
+      const { figures } = await child.request({ type: 'engine-loop', durationMs: seconds * 1000, concurrency }, 'engine-loop');
+      const own = process.cpuUsage(ownBefore);
+      const otherUs = machineBusyMicros() - machineBefore - figures.cpuUsPerOp * figures.ops - own.user - own.system;
+      return { ...figures, otherCpuPercent: (Math.max(0, otherUs) / (figures.seconds * 1e6)) * 100 };
+    };
+    if (options.warmup > 0) await loop(options.warmup, READ_CONNECTIONS);
+    return { detail: child.detail, sequential: await loop(options.duration, 1), pool: await loop(options.duration, READ_CONNECTIONS) };
+  });
+}
+
+/**
+ * Rows 3 and 4. Authentication's cost is a few percent at most, less than a shared machine's drift
+ * over a minute. So both servers run side by side, each on its own byte-identical copy of the seeded
+ * directory (a DuckDB file opens in one process only), and their measured runs alternate: drift
+ * hits both alike.
+ */
+async function measureRoutes(root: string, dataDir: string, options: Options) {
+  const { rows } = options;
+  const authDir = path.join(root, 'auth');
+  const bypassDir = path.join(root, 'bypass');
+  cpSync(dataDir, authDir, { recursive: true });
+  cpSync(dataDir, bypassDir, { recursive: true });
+  const authChild = await startChild({ role: 'duckgate', dataDir: authDir, auth: true });
+  const bypassChild = await startChild({ role: 'duckgate', dataDir: bypassDir, auth: false });
+  await preflight(authChild.url!, true, rows);
+  await preflight(bypassChild.url!, false, rows);
+
+  // Both send the same header, so the bytes on the wire are identical and the only difference is
+  // what the server does with it.
+  const findTarget = (name: string, child: BenchChild): Target => ({
+    name, child, headers: { 'x-api-key': BENCH_ADMIN_KEY }, path: () => `/api/find/${COLLECTION}/${randomId(rows)}`,
+  });
+  const auth = { target: findTarget('auth route', authChild), samples: [] as Sample[] };
+  const bypass = { target: findTarget('bypass route', bypassChild), samples: [] as Sample[] };
+  await warmUp(auth.target, options);
+  await warmUp(bypass.target, options);
+  const rate = (s: Sample[]) => (s.at(-1)!.requests / s.at(-1)!.seconds).toFixed(0);
+  for (let round = 0; round < options.rounds; round++) {
+    // Alternate which goes first too, so neither always follows the other.
+    for (const scenario of round % 2 === 0 ? [auth, bypass] : [bypass, auth]) {
+      scenario.samples.push(await measureOnce(scenario.target, options));
+    }
+    progress(`   round ${round + 1}: auth ${rate(auth.samples)} req/s, bypass ${rate(bypass.samples)} req/s`);
+  }
+  await stopChild(authChild);
+  await stopChild(bypassChild);
+  return { authRoute: summarize(auth.samples), bypassRoute: summarize(bypass.samples) };
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const { rows } = options;
@@ -128,51 +183,11 @@ async function main(): Promise<void> {
       measureHttp({ name: 'bare Fastify', child, headers: {}, path: () => '/' }, options));
 
     progress(`2/4 engine alone (warm-up ${options.warmup} s, then ${options.duration} s sequential and ${options.duration} s with ${READ_CONNECTIONS} in flight)`);
-    const engine = await withChild({ role: 'engine', dataDir, rows }, async (child) => {
-      const loop = async (seconds: number, concurrency: number): Promise<EngineLoopFigures> => {
-        const machineBefore = machineBusyMicros();
-        const ownBefore = process.cpuUsage();
-        const { figures } = await child.request({ type: 'engine-loop', durationMs: seconds * 1000, concurrency }, 'engine-loop');
-        const own = process.cpuUsage(ownBefore);
-        const otherUs = machineBusyMicros() - machineBefore - figures.cpuUsPerOp * figures.ops - own.user - own.system;
-        return { ...figures, otherCpuPercent: (Math.max(0, otherUs) / (figures.seconds * 1e6)) * 100 };
-      };
-      if (options.warmup > 0) await loop(options.warmup, READ_CONNECTIONS);
-      return { detail: child.detail, sequential: await loop(options.duration, 1), pool: await loop(options.duration, READ_CONNECTIONS) };
-    });
+    const engine = await measureEngine(dataDir, options);
 
-    // Authentication's cost is a few percent at most, less than this machine's drift over a minute.
-    // So both servers run side by side, each on its own byte-identical copy of the seeded directory
-    // (a DuckDB file opens in one process only), and their measured runs alternate: drift hits both.
-    progress(`3-4/4 GET /api/find/${COLLECTION}/:id with x-api-key, and with authentication bypassed: ${options.rounds} alternating rounds of ${options.duration} s each`);
-    const authDir = path.join(root, 'auth');
-    const bypassDir = path.join(root, 'bypass');
-    cpSync(dataDir, authDir, { recursive: true });
-    cpSync(dataDir, bypassDir, { recursive: true });
-    const authChild = await startChild({ role: 'duckgate', dataDir: authDir, auth: true });
-    const bypassChild = await startChild({ role: 'duckgate', dataDir: bypassDir, auth: false });
-    await preflight(authChild.url!, true, rows);
-    await preflight(bypassChild.url!, false, rows);
-    // Both scenarios send the same header, so the bytes on the wire are identical and the only
-    // difference is what the server does with it.
-    const findTarget = (name: string, child: BenchChild): Target => ({
-      name, child, headers: { 'x-api-key': BENCH_ADMIN_KEY }, path: () => `/api/find/${COLLECTION}/${randomId(rows)}`,
-    });
-    const auth = findTarget('auth route', authChild);
-    const bypass = findTarget('bypass route', bypassChild);
-    await warmUp(auth, options);
-    await warmUp(bypass, options);
-    const authSamples: Sample[] = [];
-    const bypassSamples: Sample[] = [];
-    for (let round = 0; round < options.rounds; round++) {
-      // Alternate which goes first, so neither always follows the other.
-      const order = round % 2 === 0 ? [[auth, authSamples], [bypass, bypassSamples]] as const : [[bypass, bypassSamples], [auth, authSamples]] as const;
-      for (const [target, samples] of order) samples.push(await measureOnce(target, options));
-      const last = (s: Sample[]) => (s.at(-1)!.requests / s.at(-1)!.seconds).toFixed(0);
-      progress(`   round ${round + 1}: auth ${last(authSamples)} req/s, bypass ${last(bypassSamples)} req/s`);
-    }
-    await stopChild(authChild);
-    await stopChild(bypassChild);
+    progress(`3-4/4 GET /api/find/${COLLECTION}/:id with x-api-key, and with authentication bypassed: `
+      + `${options.rounds} alternating rounds of ${options.duration} s each`);
+    const { authRoute, bypassRoute } = await measureRoutes(root, dataDir, options);
 
     const settings: Settings = {
       rows,
@@ -188,13 +203,7 @@ async function main(): Promise<void> {
         + "on the seeded directory opened with openDuckDBEngine (the server's settings), calling database('default').findById "
         + 'on random ids; ceiling = the faster of the sequential and pool-full loops',
     };
-    const scenarios = {
-      bareFastify,
-      engineSequential: engine.sequential,
-      enginePool: engine.pool,
-      authRoute: summarize(authSamples),
-      bypassRoute: summarize(bypassSamples),
-    };
+    const scenarios = { bareFastify, engineSequential: engine.sequential, enginePool: engine.pool, authRoute, bypassRoute };
     const results: Results = {
       when: new Date().toISOString(),
       machine: { ...machineInfo, loadAverage1mAtEnd: Math.round((os.loadavg()[0] ?? 0) * 100) / 100 },

@@ -1,0 +1,12 @@
+import type { CatalogVersion } from './catalog-version.js';
+import type { ReadPool, Writer } from './connections.js';
+import type { SchemaCache } from './schema.js';
+
+/** Everything one database's operations share; each operation module takes it as its first argument. */
+export interface DatabaseContext {
+  readonly name: string;
+  readonly writer: Writer;
+  readonly readers: ReadPool;
+  readonly schemas: SchemaCache;
+  readonly version: CatalogVersion;
+}

@@ -1,0 +1,143 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import type {
+  BatchResult,
+  ColumnInfo,
+  Database,
+  FindQuery,
+  Json,
+  JsonObject,
+  QueryOptions,
+  QueryResult,
+  SyncCounts,
+} from '../engine.js';
+import { CatalogVersion } from './catalog-version.js';
+import { PooledConnection, ReadPool, Writer } from './connections.js';
+import type { DatabaseContext } from './context.js';
+import { query } from './query.js';
+import * as records from './records.js';
+import { SchemaCache } from './schema.js';
+import { sync } from './sync.js';
+import * as tables from './tables.js';
+
+export interface InstanceOptions {
+  memoryLimit: string;
+  threads: number;
+  readConnections: number;
+}
+
+/**
+ * The sandbox every instance starts in. `lock_configuration` comes last and freezes the rest, so
+ * no SQL can turn file access or extension loading back on.
+ */
+export function instanceConfig(options: InstanceOptions): Record<string, string> {
+  return {
+    enable_external_access: 'false',
+    allow_community_extensions: 'false',
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+    memory_limit: options.memoryLimit,
+    threads: String(options.threads),
+    lock_configuration: 'true',
+  };
+}
+
+/** One `.duckdb` file: a writer connection, a pool of readers, and the caches they share. */
+export class DuckDBDatabase implements Database {
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly ctx: DatabaseContext,
+  ) {}
+
+  static async open(name: string, path: string, options: InstanceOptions): Promise<DuckDBDatabase> {
+    const instance = await DuckDBInstance.create(path, instanceConfig(options));
+    const version = new CatalogVersion();
+    const connect = async (): Promise<PooledConnection> => new PooledConnection(await instance.connect(), version);
+    try {
+      const writer = new Writer(await connect());
+      const readers = new ReadPool(await Promise.all(Array.from({ length: Math.max(1, options.readConnections) }, connect)));
+      return new DuckDBDatabase(instance, { name, writer, readers, schemas: new SchemaCache(version), version });
+    } catch (error) {
+      instance.closeSync();
+      throw error;
+    }
+  }
+
+  get name(): string {
+    return this.ctx.name;
+  }
+
+  listCollections(): Promise<string[]> {
+    return tables.listCollections(this.ctx);
+  }
+  hasCollection(collection: string): Promise<boolean> {
+    return tables.hasCollection(this.ctx, collection);
+  }
+  dropCollection(collection: string): Promise<void> {
+    return tables.dropCollection(this.ctx, collection);
+  }
+  countAll(): Promise<Record<string, number>> {
+    return tables.countAll(this.ctx);
+  }
+  count(table: string): Promise<number> {
+    return tables.count(this.ctx, table);
+  }
+  schema(table: string): Promise<ColumnInfo[]> {
+    return tables.schema(this.ctx, table);
+  }
+  rows(table: string, limit: number, offset: number): Promise<JsonObject[]> {
+    return tables.rows(this.ctx, table, limit, offset);
+  }
+
+  insert(collection: string, record: JsonObject): Promise<JsonObject> {
+    return records.insert(this.ctx, collection, record);
+  }
+  find(collection: string, findQuery: FindQuery): Promise<JsonObject[]> {
+    return records.find(this.ctx, collection, findQuery);
+  }
+  findById(collection: string, id: string, fields?: Pick<FindQuery, 'select_fields' | 'exclude_fields'>): Promise<JsonObject> {
+    return records.findById(this.ctx, collection, id, fields);
+  }
+  update(collection: string, id: string, patch: JsonObject): Promise<JsonObject> {
+    return records.update(this.ctx, collection, id, patch);
+  }
+  delete(collection: string, id: string): Promise<void> {
+    return records.remove(this.ctx, collection, id);
+  }
+  batchInsert(collection: string, items: JsonObject[]): Promise<BatchResult> {
+    return records.batchInsert(this.ctx, collection, items);
+  }
+  batchUpdate(collection: string, updates: { id: string; data: JsonObject }[]): Promise<BatchResult> {
+    return records.batchUpdate(this.ctx, collection, updates);
+  }
+  batchDelete(collection: string, ids: string[]): Promise<BatchResult> {
+    return records.batchDelete(this.ctx, collection, ids);
+  }
+
+  sync(batches: Record<string, JsonObject[]>): Promise<Record<string, SyncCounts>> {
+    return sync(this.ctx, batches);
+  }
+
+  query(sql: string, params: Json[] | Record<string, Json> | undefined, options: QueryOptions): Promise<QueryResult> {
+    return query(this.ctx, sql, params, options);
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.ctx.readers.use((connection) => connection.run('SELECT 1', []));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Lets in-flight work finish, then closes connections and the instance; safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([this.ctx.writer.close(), this.ctx.readers.close()]);
+      this.instance.closeSync();
+    })();
+    return this.closing;
+  }
+}

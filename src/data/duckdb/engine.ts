@@ -1,0 +1,99 @@
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { errors } from '../../errors.js';
+import type { DataEngine, Database, EngineOptions } from '../engine.js';
+import { DuckDBDatabase } from './database.js';
+import { assertDatabaseName } from './names.js';
+
+const DEFAULT = 'default';
+const SUFFIX = '.duckdb';
+
+/** Databases as files in one directory: `<dataDir>/<name>.duckdb`, `default` always present. */
+export class DuckDBEngine implements DataEngine {
+  private readonly databases = new Map<string, DuckDBDatabase>();
+  /** Names being created or dropped right now, so two requests cannot race on one file. */
+  private readonly busy = new Set<string>();
+  private closing: Promise<void> | undefined;
+
+  private constructor(private readonly options: EngineOptions) {}
+
+  static async open(options: EngineOptions): Promise<DuckDBEngine> {
+    mkdirSync(options.dataDir, { recursive: true });
+    const engine = new DuckDBEngine(options);
+    const names = new Set([DEFAULT]);
+    for (const file of readdirSync(options.dataDir)) {
+      if (!file.endsWith(SUFFIX)) continue;
+      const name = file.slice(0, -SUFFIX.length);
+      // A file whose name we would refuse to create is not ours: leave it alone rather than fail.
+      if (/^[a-z][a-z0-9_-]{0,62}$/.test(name)) names.add(name);
+    }
+    try {
+      for (const name of names) engine.databases.set(name, await engine.openFile(name));
+    } catch (error) {
+      await engine.close();
+      throw error;
+    }
+    return engine;
+  }
+
+  private path(name: string): string {
+    return join(this.options.dataDir, `${name}${SUFFIX}`);
+  }
+
+  private openFile(name: string): Promise<DuckDBDatabase> {
+    return DuckDBDatabase.open(name, this.path(name), this.options);
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined) throw errors.unavailable('Data engine is closed');
+  }
+
+  listDatabases(): string[] {
+    return [DEFAULT, ...[...this.databases.keys()].filter((n) => n !== DEFAULT).sort()];
+  }
+
+  database(name: string): Database {
+    const database = this.databases.get(name);
+    if (database === undefined) throw errors.notFound(`Database '${name}' not found`);
+    return database;
+  }
+
+  async createDatabase(name: string): Promise<void> {
+    this.assertOpen();
+    assertDatabaseName(name);
+    if (this.databases.has(name) || this.busy.has(name)) throw errors.conflict(`Database '${name}' already exists`);
+    this.busy.add(name);
+    try {
+      this.databases.set(name, await this.openFile(name));
+    } finally {
+      this.busy.delete(name);
+    }
+  }
+
+  async dropDatabase(name: string): Promise<void> {
+    this.assertOpen();
+    assertDatabaseName(name);
+    if (name === DEFAULT) throw errors.conflict('The default database cannot be dropped');
+    const database = this.databases.get(name);
+    if (database === undefined || this.busy.has(name)) throw errors.notFound(`Database '${name}' not found`);
+    // Unlisted first: new requests get 404 while in-flight ones drain before the file goes.
+    this.databases.delete(name);
+    this.busy.add(name);
+    try {
+      await database.close();
+      rmSync(this.path(name), { force: true });
+      rmSync(`${this.path(name)}.wal`, { force: true });
+    } finally {
+      this.busy.delete(name);
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const all = [...this.databases.values()];
+      this.databases.clear();
+      await Promise.all(all.map((d) => d.close()));
+    })();
+    return this.closing;
+  }
+}

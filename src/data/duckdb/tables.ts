@@ -1,0 +1,88 @@
+import { errors } from '../../errors.js';
+import type { ColumnInfo, JsonObject } from '../engine.js';
+import type { DatabaseContext } from './context.js';
+import type { PooledConnection } from './connections.js';
+import { assertIdentifier, quoteIdent } from './names.js';
+import { readRows, resultColumns } from './values.js';
+
+/**
+ * The Duckling table routes see every table and view in `main`, including ones created through
+ * raw SQL whose names need not be identifiers. A name is only used in SQL after it matched the
+ * catalog, and is quoted even then.
+ */
+async function resolveTable(connection: PooledConnection, table: string): Promise<string> {
+  if (typeof table !== 'string' || table.length === 0) throw errors.notFound(`Table '${String(table)}' not found`);
+  const result = await connection.run(
+    `SELECT table_name FROM information_schema.tables
+      WHERE table_catalog = current_database() AND table_schema = 'main' AND lower(table_name) = lower($1)
+      ORDER BY table_name = $1 DESC LIMIT 1`,
+    [table],
+  );
+  const rows = result.chunkCount > 0 ? result.getChunk(0).getRows() : [];
+  const name = rows[0]?.[0];
+  if (typeof name !== 'string') throw errors.notFound(`Table '${table}' not found`);
+  return name;
+}
+
+export async function listCollections(ctx: DatabaseContext): Promise<string[]> {
+  return ctx.readers.use(async (connection) => [...(await ctx.schemas.all(connection)).values()].map((t) => t.name).sort());
+}
+
+export async function hasCollection(ctx: DatabaseContext, collection: string): Promise<boolean> {
+  assertIdentifier(collection, 'collection');
+  return ctx.readers.use(async (connection) => (await ctx.schemas.find(connection, collection)) !== undefined);
+}
+
+export async function dropCollection(ctx: DatabaseContext, collection: string): Promise<void> {
+  assertIdentifier(collection, 'collection');
+  await ctx.writer.use(async (connection) => {
+    const table = await ctx.schemas.require(connection, collection);
+    try {
+      await connection.exec(`DROP TABLE ${quoteIdent(table.name)}`);
+    } finally {
+      ctx.version.changed(table.name);
+    }
+  });
+}
+
+export async function countAll(ctx: DatabaseContext): Promise<Record<string, number>> {
+  return ctx.readers.use(async (connection) => {
+    const counts: Record<string, number> = {};
+    for (const table of [...(await ctx.schemas.all(connection)).values()].sort((a, b) => a.name.localeCompare(b.name))) {
+      counts[table.name] = await countOn(connection, table.name);
+    }
+    return counts;
+  });
+}
+
+async function countOn(connection: PooledConnection, table: string): Promise<number> {
+  const result = await connection.run(`SELECT count(*) FROM ${quoteIdent(table)}`, [], table);
+  return Number(result.getChunk(0).getColumnVector(0).getItem(0));
+}
+
+export async function count(ctx: DatabaseContext, table: string): Promise<number> {
+  return ctx.readers.use(async (connection) => countOn(connection, await resolveTable(connection, table)));
+}
+
+export async function schema(ctx: DatabaseContext, table: string): Promise<ColumnInfo[]> {
+  return ctx.readers.use(async (connection) => {
+    const name = await resolveTable(connection, table);
+    const result = await connection.raw.run(`DESCRIBE main.${quoteIdent(name)}`);
+    return readRows(result, resultColumns(result), false).map((row) => ({
+      column_name: String(row.column_name),
+      column_type: String(row.column_type),
+      null: row.null === 'NO' ? 'NO' : 'YES',
+      key: typeof row.key === 'string' ? row.key : null,
+      default_value: typeof row.default === 'string' ? row.default : null,
+    }));
+  });
+}
+
+export async function rows(ctx: DatabaseContext, table: string, limit: number, offset: number): Promise<JsonObject[]> {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw errors.badRequest('invalid_query', 'limit must be a non-negative integer');
+  if (!Number.isSafeInteger(offset) || offset < 0) throw errors.badRequest('invalid_query', 'offset must be a non-negative integer');
+  return ctx.readers.use(async (connection) => {
+    const name = await resolveTable(connection, table);
+    return connection.rows(`SELECT * FROM ${quoteIdent(name)} LIMIT $1 OFFSET $2`, [BigInt(limit), BigInt(offset)], name, false);
+  });
+}

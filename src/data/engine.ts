@@ -1,0 +1,111 @@
+/**
+ * The data plane's seam. HTTP routes speak only to these interfaces; `duckdb/` holds the embedded
+ * implementation. Nothing here knows about HTTP: failures are `ApiError`s from `src/errors.ts`
+ * (400 for bad input, 404 for unknown names, 409 for conflicts) so any caller can render them.
+ */
+
+/** A JSON value as it travels in and out of the API. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+/** ekoDB's filter language (seed 003). */
+export type ComparisonOperator = 'Eq' | 'Ne' | 'Gt' | 'Gte' | 'Lt' | 'Lte' | 'In';
+export type Filter =
+  | { type: 'Condition'; content: { field: string; operator: ComparisonOperator; value: Json } }
+  | { type: 'Logical'; content: { operator: 'And' | 'Or'; expressions: Filter[] } };
+
+export interface FindQuery {
+  filter?: Filter;
+  sort?: { field: string; ascending?: boolean }[];
+  limit?: number;
+  skip?: number;
+  /** Only these fields (plus `id`) are returned. */
+  select_fields?: string[];
+  /** These fields are never returned. */
+  exclude_fields?: string[];
+}
+
+export interface ColumnInfo {
+  column_name: string;
+  column_type: string;
+  null: 'YES' | 'NO';
+  key: string | null;
+  default_value: string | null;
+}
+
+export interface QueryResult {
+  result: JsonObject[];
+  columns: string[];
+  rowCount: number;
+  elapsedMs: number;
+}
+
+export interface QueryOptions {
+  /** Cancel the statement after this many milliseconds (→ 408 `query_timeout`). */
+  timeoutMs: number;
+  /** Only statements of these kinds may run; anything else → 403 `forbidden`. Undefined: all. */
+  allowedStatements?: readonly StatementKind[];
+}
+
+export type StatementKind = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE' | 'OTHER';
+
+export interface BatchResult {
+  successful: string[];
+  failed: { id?: string; error: string }[];
+}
+
+export interface SyncCounts {
+  created: number;
+  updated: number;
+  unchanged: number;
+}
+
+/** One named DuckDB database: its collections are real tables, so SQL can join them. */
+export interface Database {
+  readonly name: string;
+
+  listCollections(): Promise<string[]>;
+  hasCollection(collection: string): Promise<boolean>;
+  dropCollection(collection: string): Promise<void>;
+  countAll(): Promise<Record<string, number>>;
+  count(table: string): Promise<number>;
+  schema(table: string): Promise<ColumnInfo[]>;
+  rows(table: string, limit: number, offset: number): Promise<JsonObject[]>;
+
+  insert(collection: string, record: JsonObject): Promise<JsonObject>;
+  find(collection: string, query: FindQuery): Promise<JsonObject[]>;
+  findById(collection: string, id: string, fields?: Pick<FindQuery, 'select_fields' | 'exclude_fields'>): Promise<JsonObject>;
+  update(collection: string, id: string, patch: JsonObject): Promise<JsonObject>;
+  delete(collection: string, id: string): Promise<void>;
+  batchInsert(collection: string, records: JsonObject[]): Promise<BatchResult>;
+  batchUpdate(collection: string, updates: { id: string; data: JsonObject }[]): Promise<BatchResult>;
+  batchDelete(collection: string, ids: string[]): Promise<BatchResult>;
+
+  /** Upsert by `externalId` across collections in one transaction: all or nothing. */
+  sync(batches: Record<string, JsonObject[]>): Promise<Record<string, SyncCounts>>;
+
+  query(sql: string, params: Json[] | Record<string, Json> | undefined, options: QueryOptions): Promise<QueryResult>;
+
+  /** Cheap liveness probe: false when the database cannot answer. */
+  ping(): Promise<boolean>;
+}
+
+export interface DataEngine {
+  /** Names of every database, `default` first. */
+  listDatabases(): string[];
+  /** The named database; 404 `not_found` when it does not exist. */
+  database(name: string): Database;
+  createDatabase(name: string): Promise<void>;
+  dropDatabase(name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface EngineOptions {
+  dataDir: string;
+  /** DuckDB `memory_limit` per database, e.g. `1GB`. */
+  memoryLimit: string;
+  /** DuckDB threads per database. */
+  threads: number;
+  /** Read connections per database (writes go through one writer connection). */
+  readConnections: number;
+}
