@@ -3,10 +3,15 @@
  * credential was; permissions and rate limits look only at this.
  */
 
+import type { PermissionSet } from './grants.js';
+
 export type PrincipalKind = 'environment-key' | 'managed-key' | 'session';
 
-/** What a principal may do with data. Environment client keys get `all` (CONTRACT.md §1). */
-export type DataAccess = { kind: 'all' };
+/**
+ * What a principal may do with data: environment client keys get `all` (CONTRACT.md §1), managed
+ * keys their grants, read fresh for every request so a change applies at once.
+ */
+export type DataAccess = { kind: 'all' } | { kind: 'scoped'; permissions: PermissionSet };
 
 export interface Principal {
   /** Stable identifier, safe to log: never the credential itself. */
