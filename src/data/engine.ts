@@ -40,11 +40,31 @@ export interface QueryResult {
   elapsedMs: number;
 }
 
+/** Which fields of a table a caller may read; `id` is always readable. */
+export interface FieldView {
+  select_fields?: string[];
+  exclude_fields?: string[];
+}
+
+/**
+ * What a non-admin caller may read through SQL. `view(table)` answers null when the table (or
+ * collection) is not readable at all, otherwise the fields it may see.
+ */
+export interface ReadPolicy {
+  view(table: string): FieldView | null;
+}
+
 export interface QueryOptions {
   /** Cancel the statement after this many milliseconds (→ 408 `query_timeout`). */
   timeoutMs: number;
   /** Only statements of these kinds may run; anything else → 403 `forbidden`. Undefined: all. */
   allowedStatements?: readonly StatementKind[];
+  /**
+   * Set for non-admin callers with scoped grants: the SQL guard (`sql-guard.ts`) admits one SELECT
+   * over readable tables only and rewrites every table reference into a projection of visible
+   * columns. Unset: no guard (admins, full-data keys).
+   */
+  readPolicy?: ReadPolicy;
 }
 
 export type StatementKind = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE' | 'OTHER';
@@ -70,7 +90,8 @@ export interface Database {
   countAll(): Promise<Record<string, number>>;
   count(table: string): Promise<number>;
   schema(table: string): Promise<ColumnInfo[]>;
-  rows(table: string, limit: number, offset: number): Promise<JsonObject[]>;
+  /** A page of rows; with `view`, only the fields it lets through. */
+  rows(table: string, limit: number, offset: number, view?: FieldView): Promise<JsonObject[]>;
 
   insert(collection: string, record: JsonObject): Promise<JsonObject>;
   find(collection: string, query: FindQuery): Promise<JsonObject[]>;
