@@ -1,44 +1,78 @@
-/** Starts duckgate: configuration, data engine, app, listener, and a clean shutdown on signals. */
+/** Starts duckgate: configuration, stores, app, listener, and a clean shutdown on signals. */
 import { mkdirSync } from 'node:fs';
+import { loadJwtSecret } from './auth/jwt-secret.js';
 import type { Config } from './config/index.js';
 import type { DataEngine } from './data/engine.js';
 import { openDuckDBEngine } from './data/duckdb/index.js';
 import { buildApp, type App } from './http/app.js';
+import { openKeyStore } from './store/index.js';
+import type { KeyStore } from './store/key-store.js';
 
 export interface RunningServer {
   app: App;
   engine: DataEngine;
+  store: KeyStore;
   url: string;
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, options: { log?: boolean } = {}): Promise<RunningServer> {
+export interface StartOptions {
+  log?: boolean;
+  /** Where the one-time first-start banner goes (default: stdout, never the log). */
+  announce?: (text: string) => void;
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true });
-  const engine = await openDuckDBEngine({
-    dataDir: config.dataDir,
-    memoryLimit: config.duckdbMemoryLimit,
-    threads: config.duckdbThreads,
-    readConnections: 4,
-  });
-  let app: App;
+  const jwtSecret = loadJwtSecret(config.jwtSecret, config.dataDir);
+  const store = openKeyStore(config);
+  let engine: DataEngine | undefined;
+  let app: App | undefined;
   try {
-    app = await buildApp({ config, engine, log: options.log });
+    engine = await openDuckDBEngine({
+      dataDir: config.dataDir,
+      memoryLimit: config.duckdbMemoryLimit,
+      threads: config.duckdbThreads,
+      readConnections: 4,
+    });
+    app = await buildApp({ config, engine, store, jwtSecret, log: options.log });
+    const firstAdmin = await app.keys.ensureAdminKey();
+    if (firstAdmin) (options.announce ?? ((text) => process.stdout.write(text)))(firstStartBanner(firstAdmin.key));
     await app.fastify.listen({ port: config.port, host: config.host });
   } catch (error) {
-    await engine.close();
+    await app?.fastify.close();
+    await engine?.close();
+    await store.close();
     throw error;
   }
   const address = app.fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | undefined;
+  const running = { app, engine };
   return {
-    app,
-    engine,
+    ...running,
+    store,
     url: `http://${host}:${port}`,
     close: () => (closing ??= (async () => {
-      await app.fastify.close();
-      await engine.close();
+      await running.app.fastify.close();
+      await running.engine.close();
+      await store.close();
     })()),
   };
+}
+
+function firstStartBanner(key: string): string {
+  const line = '='.repeat(78);
+  return [
+    line,
+    'duckgate: no admin key existed, so one was generated. It is shown ONLY NOW:',
+    '',
+    `    ${key}`,
+    '',
+    'Store it in a secrets manager. Only its hash is kept; it cannot be shown again.',
+    'Use it as `Authorization: Bearer <key>` to create scoped keys (POST /api/auth/register).',
+    line,
+    '',
+  ].join('\n');
 }

@@ -22,4 +22,17 @@ export interface Principal {
   access: DataAccess;
   /** Human-readable name for logs and `/api/auth/permissions`. */
   label: string;
+  /** How this request proved itself: a key directly, or a JWT exchanged for one. */
+  authMethod: 'api-key' | 'jwt';
+  /**
+   * Changes whenever the underlying key is replaced (regenerated, rotated in the environment);
+   * a token carries it, so a token dies with the key it was exchanged for.
+   */
+  generation: string;
+  /** Managed keys: the readable 16-character prefix, for logs and audit. */
+  keyPrefix?: string;
+  /** Managed keys: their own requests-per-hour limit (null: the global one). */
+  rateLimit?: number | null;
+  /** Managed keys: their own IP allow list (null: any). */
+  allowedIps?: string[] | null;
 }

@@ -18,11 +18,22 @@ export type RouteAccess =
   /** `level` on every collection named by a key of the JSON body (`POST /v1/sync`). */
   | { kind: 'body-collections'; level: PermissionLevel };
 
+/**
+ * Seed 003 sends the key in the JSON body (`{ "api_key": ... }`) for token exchange and
+ * registration. Such routes authenticate once the body is parsed, from `field` or else the headers.
+ */
+export interface BodyCredential {
+  field: string;
+  /** Token exchange: only an API key may be exchanged, and any failure reads "API key not found or revoked". */
+  exchange?: boolean;
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** No credential needed: CONTRACT.md §4's list and nothing else. */
     public?: boolean;
     access?: RouteAccess;
+    credentialInBody?: BodyCredential;
   }
   interface FastifyRequest {
     principal?: Principal;

@@ -4,7 +4,11 @@
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { EnvironmentKeys } from '../auth/environment-keys.js';
+import { KeyService } from '../auth/key-service.js';
+import { ManagedKeys } from '../auth/managed-keys.js';
 import type { Principal } from '../auth/principal.js';
+import { ApiTokens } from '../auth/tokens.js';
+import type { KeyStore } from '../store/key-store.js';
 import type { Config } from '../config/index.js';
 import type { DataEngine } from '../data/engine.js';
 import { VERSION } from '../version.js';
@@ -13,6 +17,7 @@ import { installErrorHandling } from './plugins/errors.js';
 import { createMetrics, installRequestMetrics, type Metrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { databaseRoutes } from './routes/databases.js';
+import { keyRoutes } from './routes/keys.js';
 import { operationRoutes } from './routes/operations.js';
 import { queryRoutes } from './routes/query.js';
 import { recordRoutes } from './routes/records.js';
@@ -22,6 +27,10 @@ import { tableRoutes } from './routes/tables.js';
 export interface AppDependencies {
   config: Config;
   engine: DataEngine;
+  /** The control-plane store: managed keys (never the full keys). */
+  store: KeyStore;
+  /** HS256 secret for tokens (see `auth/jwt-secret.ts`). */
+  jwtSecret: Uint8Array;
   /** Log through pino at the configured level; false silences the app (tests). */
   log?: boolean;
   /** Bench-only: skip credential checks (see `AuthenticateOptions.benchPrincipal`). */
@@ -32,6 +41,8 @@ export interface RouteInfo {
   method: string;
   url: string;
   public: boolean;
+  /** Authenticates from the JSON body (seed 003's `api_key`). */
+  credentialInBody: boolean;
 }
 
 export interface App {
@@ -39,6 +50,7 @@ export interface App {
   metrics: Metrics;
   /** Every registered route, for tests that prove none is left open and all are documented. */
   routes: RouteInfo[];
+  keys: KeyService;
 }
 
 export async function buildApp(deps: AppDependencies): Promise<App> {
@@ -63,7 +75,9 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const routes: RouteInfo[] = [];
   fastify.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
-      if (method !== 'HEAD') routes.push({ method, url: route.url, public: route.config?.public === true });
+      if (method !== 'HEAD') {
+        routes.push({ method, url: route.url, public: route.config?.public === true, credentialInBody: route.config?.credentialInBody !== undefined });
+      }
     }
   });
 
@@ -71,14 +85,27 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   installErrorHandling(fastify, { onAuthFailure: (error) => metrics.authFailures.inc({ code: error.code }) });
   installRequestMetrics(fastify, metrics);
   await installOpenApi(fastify, VERSION);
+
+  const environmentKeys = new EnvironmentKeys({
+    adminApiKey: config.adminApiKey,
+    validApiKeys: config.validApiKeys,
+    ducklingApiKey: config.ducklingApiKey,
+    tagSecret: deps.jwtSecret,
+  });
+  const managedKeys = new ManagedKeys(deps.store, { onError: (error) => fastify.log.error({ err: error }, 'key store') });
+  fastify.addHook('onClose', async () => managedKeys.close());
+  const tokens = new ApiTokens({
+    secret: deps.jwtSecret,
+    previousSecret: config.jwtSecretPrevious === undefined ? undefined : new TextEncoder().encode(config.jwtSecretPrevious),
+    lifetimeSeconds: config.tokenExpiresIn,
+    resolveSubject: async (subject) => (subject.startsWith('env:') ? environmentKeys.byId(subject) : managedKeys.principalById(subject)),
+  });
+  const keys = new KeyService(deps.store, {
+    environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length,
+    onChange: () => managedKeys.invalidate(),
+  });
   installAuthentication(fastify, {
-    sources: {
-      environmentKeys: new EnvironmentKeys({
-        adminApiKey: config.adminApiKey,
-        validApiKeys: config.validApiKeys,
-        ducklingApiKey: config.ducklingApiKey,
-      }),
-    },
+    sources: { environmentKeys, managedKeys, tokens },
     benchPrincipal: deps.benchPrincipal,
   });
 
@@ -88,7 +115,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   databaseRoutes(fastify, engine);
   syncRoutes(fastify, engine);
   operationRoutes(fastify, engine, metrics);
+  keyRoutes(fastify, keys, tokens);
 
   await fastify.ready();
-  return { fastify, metrics, routes };
+  return { fastify, metrics, routes, keys };
 }

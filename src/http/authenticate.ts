@@ -3,6 +3,9 @@
  *
  *   credential → principal → (rate limit, IP rules: later issues) → route access → handler
  *
+ * Token exchange and registration carry the key in the JSON body (seed 003), so they resolve the
+ * principal in `preValidation`, right after the body is parsed, by the same functions.
+ *
  * Each step is a plain function of `src/auth`; this file only orders them and says which hook
  * runs which. `onRequest` authenticates before the body is even read, so an anonymous caller
  * costs no parsing; `preValidation` checks the route's declared access once the body (needed by
@@ -14,8 +17,8 @@ import { readCredential } from '../auth/credential.js';
 import { assertAdmin, assertCollectionAccess, canSeeDatabase } from '../auth/permissions.js';
 import { resolvePrincipal, type PrincipalSources } from '../auth/resolve-principal.js';
 import type { Principal } from '../auth/principal.js';
-import { errors } from '../errors.js';
-import { databaseOf, principalOf, type RouteAccess } from './access.js';
+import { ApiError, errors, isApiError } from '../errors.js';
+import { databaseOf, principalOf, type BodyCredential, type RouteAccess } from './access.js';
 
 export interface AuthenticateOptions {
   sources: PrincipalSources;
@@ -35,7 +38,8 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
   });
 
   app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config.public) return;
+    const config = request.routeOptions.config;
+    if (config.public || config.credentialInBody) return;
     if (options.benchPrincipal) {
       request.principal = options.benchPrincipal;
       return;
@@ -45,10 +49,30 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
   });
 
   app.addHook('preValidation', async (request) => {
-    const access = request.routeOptions.config.access;
-    if (request.routeOptions.config.public || !access) return;
+    const { access, public: isPublic, credentialInBody } = request.routeOptions.config;
+    if (isPublic || !access) return;
+    if (credentialInBody) request.principal = await bodyPrincipal(request, credentialInBody, options.sources);
     assertRouteAccess(request, principalOf(request), access);
   });
+}
+
+async function bodyPrincipal(request: FastifyRequest, spec: BodyCredential, sources: PrincipalSources): Promise<Principal> {
+  const field = (request.body as Record<string, unknown> | undefined)?.[spec.field];
+  const headers = typeof field === 'string' && field !== '' ? { 'x-api-key': field } : request.headers;
+  const credential = readCredential(headers);
+  if (!spec.exchange) return resolvePrincipal(credential, sources);
+  // A token is never exchanged for another token: only keys can be.
+  if (credential.kind === 'jwt') throw keyNotFoundOrRevoked();
+  try {
+    return await resolvePrincipal(credential, sources);
+  } catch (error) {
+    if (isApiError(error) && error.status === 401) throw keyNotFoundOrRevoked();
+    throw error;
+  }
+}
+
+function keyNotFoundOrRevoked(): ApiError {
+  return new ApiError(401, 'invalid_api_key', 'API key not found or revoked');
 }
 
 function assertRouteAccess(request: FastifyRequest, principal: Principal, access: RouteAccess): void {

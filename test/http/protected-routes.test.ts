@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-/** CONTRACT.md §4: the only routes that take no credential (later issues add login, token, register). */
+/** CONTRACT.md §4: the only routes that take no credential (later issues add login, check-auth, logout). */
 const PUBLIC_ROUTES = new Set(['GET /openapi.json']);
+/** CONTRACT.md §4: routes whose key may travel in the JSON body instead of a header (seed 003). */
+const BODY_CREDENTIAL_ROUTES = new Set(['POST /api/auth/token', 'POST /api/auth/register']);
 
 let server: TestServer;
 before(async () => {
@@ -14,6 +16,8 @@ after(async () => server.stop());
 test('the public routes are exactly the contract list', () => {
   const publicRoutes = server.app.routes.filter((r) => r.public).map((r) => `${r.method} ${r.url}`);
   assert.deepEqual(new Set(publicRoutes), PUBLIC_ROUTES);
+  const bodyRoutes = server.app.routes.filter((r) => r.credentialInBody).map((r) => `${r.method} ${r.url}`);
+  assert.deepEqual(new Set(bodyRoutes), BODY_CREDENTIAL_ROUTES);
 });
 
 test('every non-public route answers 401 without a credential', async () => {

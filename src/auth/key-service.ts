@@ -1,0 +1,151 @@
+/**
+ * Managing keys: create, list, revoke, regenerate, re-permission. Shared by the HTTP routes and
+ * the CLI, so both validate the same way. The full key leaves this module exactly once, in the
+ * return value of `create` or `regenerate`; the store only ever sees its hash and prefix.
+ */
+import { randomBytes } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
+import { errors } from '../errors.js';
+import type { KeyStore, StoredKey } from '../store/key-store.js';
+import { generateApiKey } from './api-key.js';
+import { mergePermissions, parsePermissions } from './grants.js';
+
+export interface KeyRequest {
+  label?: string;
+  description?: string;
+  is_admin?: boolean;
+  collection_permissions?: unknown;
+  expires_at?: string | null;
+  rate_limit?: number | null;
+  allowed_ips?: string[] | null;
+}
+
+export interface IssuedKey {
+  /** The full key: show it once, then forget it. */
+  key: string;
+  stored: StoredKey;
+}
+
+export interface KeyServiceOptions {
+  /** Admin keys configured in the environment count as admins that cannot be revoked here. */
+  environmentAdminKeys: number;
+  /** Called after every change, e.g. to clear a verification cache. */
+  onChange?: () => void;
+}
+
+export class KeyService {
+  constructor(private readonly store: KeyStore, private readonly options: KeyServiceOptions) {}
+
+  async create(request: KeyRequest, createdBy: string | null): Promise<IssuedKey> {
+    const label = request.label?.trim() ?? '';
+    if (label === '' || label.length > 200) throw errors.badRequest('invalid_key', 'label must be 1 to 200 characters');
+    const permissions = parsePermissions(request.collection_permissions);
+    const generated = generateApiKey('live');
+    const stored = await this.store.createKey({
+      id: `key_${randomBytes(12).toString('base64url')}`,
+      hash: generated.hash,
+      prefix: generated.prefix,
+      label,
+      description: (request.description ?? '').slice(0, 2000),
+      isAdmin: request.is_admin === true,
+      permissions,
+      expiresAt: parseExpiry(request.expires_at),
+      rateLimit: parseRateLimit(request.rate_limit),
+      allowedIps: parseAllowedIps(request.allowed_ips),
+      createdBy,
+    });
+    this.options.onChange?.();
+    return { key: generated.key, stored };
+  }
+
+  list(): Promise<StoredKey[]> {
+    return this.store.listKeys();
+  }
+
+  async get(id: string): Promise<StoredKey> {
+    const key = await this.store.getKey(id);
+    if (!key) throw keyNotFound(id);
+    return key;
+  }
+
+  async revoke(id: string): Promise<void> {
+    const key = await this.get(id);
+    if (key.isAdmin && (await this.store.countAdminKeys()) + this.options.environmentAdminKeys <= 1) {
+      throw errors.conflict('Cannot revoke the last admin key: create another admin key first');
+    }
+    if (!(await this.store.revokeKey(id))) throw keyNotFound(id);
+    this.options.onChange?.();
+  }
+
+  /** A new key under the same id; the old one works `graceSeconds` longer (never past its expiry). */
+  async regenerate(id: string, graceSeconds = 0): Promise<IssuedKey & { graceUntil: string | null }> {
+    if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > 30 * 86400) {
+      throw errors.badRequest('invalid_key', 'grace_seconds must be a whole number from 0 to 2592000');
+    }
+    const generated = generateApiKey('live');
+    const graceUntil = graceSeconds > 0 ? new Date(Date.now() + graceSeconds * 1000).toISOString() : null;
+    const stored = await this.store.replaceKeyHash(id, { hash: generated.hash, prefix: generated.prefix }, graceUntil);
+    if (!stored) throw keyNotFound(id);
+    this.options.onChange?.();
+    return { key: generated.key, stored, graceUntil };
+  }
+
+  /** POST semantics: the whole set is replaced. */
+  async setPermissions(id: string, input: unknown): Promise<StoredKey> {
+    const permissions = parsePermissions(input);
+    const stored = await this.store.setPermissions(id, permissions);
+    if (!stored) throw keyNotFound(id);
+    this.options.onChange?.();
+    return stored;
+  }
+
+  /** PUT semantics (seed 003): named collections replaced, others kept, changes listed. */
+  async updatePermissions(id: string, input: unknown): Promise<{ stored: StoredKey; changes: string[] }> {
+    const update = parsePermissions(input);
+    const current = await this.get(id);
+    const { merged, changes } = mergePermissions(current.permissions, update);
+    const stored = await this.store.setPermissions(id, merged);
+    if (!stored) throw keyNotFound(id);
+    this.options.onChange?.();
+    return { stored, changes };
+  }
+
+  /**
+   * Seed 003: an admin key exists from deployment on. When neither the store nor the environment
+   * has one, create it and return the full key for a one-time banner.
+   */
+  async ensureAdminKey(): Promise<IssuedKey | undefined> {
+    if (this.options.environmentAdminKeys > 0 || (await this.store.countAdminKeys()) > 0) return undefined;
+    return this.create({ label: 'Initial admin key', description: 'Generated at first start', is_admin: true }, 'first-start');
+  }
+}
+
+function keyNotFound(id: string) {
+  return errors.notFound(`API key '${id}' not found`);
+}
+
+function parseExpiry(value: string | null | undefined): string | null {
+  if (value === undefined || value === null) return null;
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) throw errors.badRequest('invalid_key', `expires_at must be an ISO 8601 date (got "${value}")`);
+  if (time <= Date.now()) throw errors.badRequest('invalid_key', 'expires_at must be in the future');
+  return new Date(time).toISOString();
+}
+
+function parseRateLimit(value: number | null | undefined): number | null {
+  if (value === undefined || value === null) return null;
+  if (!Number.isInteger(value) || value < 1 || value > 1_000_000_000) {
+    throw errors.badRequest('invalid_key', 'rate_limit must be a whole number of requests per hour, at least 1');
+  }
+  return value;
+}
+
+function parseAllowedIps(value: string[] | null | undefined): string[] | null {
+  if (value === undefined || value === null) return null;
+  for (const entry of value) {
+    if (typeof entry !== 'string' || (entry !== '*' && !ipaddr.isValid(entry) && !ipaddr.isValidCIDR(entry))) {
+      throw errors.badRequest('invalid_key', `allowed_ips has ${JSON.stringify(entry)}, which is not an IP address or CIDR range`);
+    }
+  }
+  return value.length === 0 ? null : [...value];
+}

@@ -1,0 +1,17 @@
+/** Picks the control-plane store from configuration: SQLite in DATA_DIR unless STORE_URL says otherwise. */
+import path from 'node:path';
+import { ConfigError, type Config } from '../config/index.js';
+import type { KeyStore } from './key-store.js';
+import { SqliteKeyStore } from './sqlite.js';
+
+export type { KeyStore, StoredKey, NewKey, KeyMatch } from './key-store.js';
+
+/** The SQLite file: never a `.duckdb` file, so DuckDB never opens it and SQL can never reach it. */
+export const CONTROL_STORE_FILE = 'control.sqlite';
+
+export function openKeyStore(config: Pick<Config, 'dataDir' | 'storeUrl'>): KeyStore {
+  if (config.storeUrl) {
+    throw new ConfigError('STORE_URL', 'points at PostgreSQL, whose store is not in this release yet; unset it to use the embedded SQLite store');
+  }
+  return new SqliteKeyStore(path.join(config.dataDir, CONTROL_STORE_FILE));
+}

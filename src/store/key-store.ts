@@ -1,0 +1,69 @@
+/**
+ * The control-plane store's seam for API keys. The embedded implementation is `sqlite.ts`; a
+ * PostgreSQL one for several replicas implements the same interface. Implementations know nothing
+ * of HTTP and never see a full key: only its hash and 16-character prefix.
+ */
+import type { PermissionSet } from '../auth/grants.js';
+
+export interface StoredKey {
+  id: string;
+  prefix: string;
+  label: string;
+  description: string;
+  isAdmin: boolean;
+  permissions: PermissionSet;
+  /** ISO time; null = never expires. */
+  expiresAt: string | null;
+  /** Requests per hour; null = the global API_RATE_LIMIT. */
+  rateLimit: number | null;
+  /** IPs/CIDRs; null = any (subject to ALLOWED_IPS). */
+  allowedIps: string[] | null;
+  createdAt: string;
+  createdBy: string | null;
+  lastUsedAt: string | null;
+  /** Bumped by every regeneration, so tokens exchanged for an older key die with it. */
+  generation: number;
+}
+
+export interface NewKey {
+  id: string;
+  hash: string;
+  prefix: string;
+  label: string;
+  description: string;
+  isAdmin: boolean;
+  permissions: PermissionSet;
+  expiresAt: string | null;
+  rateLimit: number | null;
+  allowedIps: string[] | null;
+  createdBy: string | null;
+}
+
+/** A key found by hash, and until when that hash is good (the key's expiry, or a grace period's end). */
+export interface KeyMatch {
+  key: StoredKey;
+  validUntil: string | null;
+}
+
+export interface KeyStore {
+  createKey(key: NewKey): Promise<StoredKey>;
+  /** The active key whose current hash, or whose previous hash within its grace period, is `hash`. */
+  findKeyByHash(hash: string): Promise<KeyMatch | undefined>;
+  /** An active (not revoked) key. */
+  getKey(id: string): Promise<StoredKey | undefined>;
+  listKeys(): Promise<StoredKey[]>;
+  /** False when there is no such active key. */
+  revokeKey(id: string): Promise<boolean>;
+  /** New hash and prefix, generation + 1; the old hash keeps working until `graceUntil` (null: dies now). */
+  replaceKeyHash(id: string, next: { hash: string; prefix: string }, graceUntil: string | null): Promise<StoredKey | undefined>;
+  setPermissions(id: string, permissions: PermissionSet): Promise<StoredKey | undefined>;
+  /** Records last use; callers batch these (at most once a minute per key). */
+  touchKeys(lastUsed: ReadonlyMap<string, string>): Promise<void>;
+  countAdminKeys(): Promise<number>;
+  /**
+   * A number that changes whenever another process changed the store, so a running server can
+   * drop its caches within a second of a CLI command.
+   */
+  externalChangeMarker(): Promise<number>;
+  close(): Promise<void>;
+}

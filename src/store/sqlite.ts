@@ -1,0 +1,162 @@
+/**
+ * The embedded control-plane store: SQLite through better-sqlite3, in WAL mode so the CLI can
+ * write while a server reads. The SQL stays portable (TEXT times in ISO form, no SQLite-only
+ * types) so the PostgreSQL store can share it.
+ */
+import Database from 'better-sqlite3';
+import type { PermissionSet } from '../auth/grants.js';
+import type { KeyMatch, KeyStore, NewKey, StoredKey } from './key-store.js';
+import { MIGRATIONS } from './migrations.js';
+
+interface KeyRow {
+  id: string;
+  prefix: string;
+  label: string;
+  description: string;
+  is_admin: number;
+  collection_permissions: string;
+  expires_at: string | null;
+  rate_limit: number | null;
+  allowed_ips: string | null;
+  created_at: string;
+  created_by: string | null;
+  last_used_at: string | null;
+  generation: number;
+}
+
+const KEY_COLUMNS = `k.id, k.prefix, k.label, k.description, k.is_admin, k.collection_permissions, k.expires_at,
+  k.rate_limit, k.allowed_ips, k.created_at, k.created_by, k.last_used_at, k.generation`;
+
+export class SqliteKeyStore implements KeyStore {
+  private readonly db: Database.Database;
+  private readonly statements;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 5000');
+    // A revoked key must stay revoked even after a power cut: FULL syncs the WAL on every commit.
+    this.db.pragma('synchronous = FULL');
+    migrate(this.db);
+    const db = this.db;
+    this.statements = {
+      insert: db.prepare(`INSERT INTO api_keys (id, prefix, key_hash, label, description, is_admin, collection_permissions,
+        expires_at, rate_limit, allowed_ips, created_at, created_by, generation)
+        VALUES (@id, @prefix, @hash, @label, @description, @isAdmin, @permissions, @expiresAt, @rateLimit, @allowedIps, @createdAt, @createdBy, 1)`),
+      byHash: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.key_hash = ? AND k.revoked_at IS NULL`),
+      byGraceHash: db.prepare<[string], KeyRow & { valid_until: string }>(`SELECT ${KEY_COLUMNS}, g.valid_until FROM api_key_grace g
+        JOIN api_keys k ON k.id = g.key_id WHERE g.key_hash = ? AND k.revoked_at IS NULL`),
+      byId: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.id = ? AND k.revoked_at IS NULL`),
+      list: db.prepare<[], KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.revoked_at IS NULL ORDER BY k.created_at, k.id`),
+      revoke: db.prepare(`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`),
+      dropGrace: db.prepare(`DELETE FROM api_key_grace WHERE key_id = ?`),
+      pruneGrace: db.prepare(`DELETE FROM api_key_grace WHERE valid_until <= ?`),
+      addGrace: db.prepare(`INSERT INTO api_key_grace (key_hash, key_id, valid_until) SELECT key_hash, id, ? FROM api_keys WHERE id = ?`),
+      rehash: db.prepare(`UPDATE api_keys SET key_hash = ?, prefix = ?, generation = generation + 1 WHERE id = ? AND revoked_at IS NULL`),
+      setPermissions: db.prepare(`UPDATE api_keys SET collection_permissions = ? WHERE id = ? AND revoked_at IS NULL`),
+      touch: db.prepare(`UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`),
+      countAdmins: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM api_keys WHERE is_admin = 1 AND revoked_at IS NULL`),
+    };
+  }
+
+  async createKey(key: NewKey): Promise<StoredKey> {
+    this.statements.insert.run({
+      ...key,
+      isAdmin: key.isAdmin ? 1 : 0,
+      permissions: JSON.stringify(key.permissions),
+      allowedIps: key.allowedIps ? JSON.stringify(key.allowedIps) : null,
+      createdAt: new Date().toISOString(),
+    });
+    return toKey(this.statements.byId.get(key.id)!);
+  }
+
+  async findKeyByHash(hash: string): Promise<KeyMatch | undefined> {
+    const current = this.statements.byHash.get(hash);
+    if (current) return { key: toKey(current), validUntil: current.expires_at };
+    const grace = this.statements.byGraceHash.get(hash);
+    if (!grace) return undefined;
+    const until = grace.expires_at !== null && grace.expires_at < grace.valid_until ? grace.expires_at : grace.valid_until;
+    return { key: toKey(grace), validUntil: until };
+  }
+
+  async getKey(id: string): Promise<StoredKey | undefined> {
+    const row = this.statements.byId.get(id);
+    return row ? toKey(row) : undefined;
+  }
+
+  async listKeys(): Promise<StoredKey[]> {
+    return this.statements.list.all().map(toKey);
+  }
+
+  async revokeKey(id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      this.statements.dropGrace.run(id);
+      return this.statements.revoke.run(new Date().toISOString(), id).changes === 1;
+    })();
+  }
+
+  async replaceKeyHash(id: string, next: { hash: string; prefix: string }, graceUntil: string | null): Promise<StoredKey | undefined> {
+    return this.db.transaction(() => {
+      this.statements.pruneGrace.run(new Date().toISOString());
+      // A second regeneration ends the first one's grace: only the key just replaced lives on.
+      this.statements.dropGrace.run(id);
+      if (graceUntil) this.statements.addGrace.run(graceUntil, id);
+      if (this.statements.rehash.run(next.hash, next.prefix, id).changes !== 1) return undefined;
+      return toKey(this.statements.byId.get(id)!);
+    })();
+  }
+
+  async setPermissions(id: string, permissions: PermissionSet): Promise<StoredKey | undefined> {
+    if (this.statements.setPermissions.run(JSON.stringify(permissions), id).changes !== 1) return undefined;
+    return toKey(this.statements.byId.get(id)!);
+  }
+
+  async touchKeys(lastUsed: ReadonlyMap<string, string>): Promise<void> {
+    this.db.transaction(() => {
+      for (const [id, at] of lastUsed) this.statements.touch.run(at, id, at);
+    })();
+  }
+
+  async countAdminKeys(): Promise<number> {
+    return this.statements.countAdmins.get()!.n;
+  }
+
+  async externalChangeMarker(): Promise<number> {
+    // SQLite bumps data_version when another connection commits, and never for our own writes.
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function migrate(db: Database.Database): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`);
+  const applied = new Set(db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version));
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.version)) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(migration.version, new Date().toISOString());
+    })();
+  }
+}
+
+function toKey(row: KeyRow): StoredKey {
+  return {
+    id: row.id,
+    prefix: row.prefix,
+    label: row.label,
+    description: row.description,
+    isAdmin: row.is_admin === 1,
+    permissions: JSON.parse(row.collection_permissions) as PermissionSet,
+    expiresAt: row.expires_at,
+    rateLimit: row.rate_limit,
+    allowedIps: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    lastUsedAt: row.last_used_at,
+    generation: row.generation,
+  };
+}
