@@ -3,17 +3,14 @@
  * and SQL. Throws the contract's 403s (seed 003 wording); returns nothing when allowed.
  */
 import { errors, ApiError, type PermissionLevel } from '../errors.js';
-import type { StatementKind } from '../data/engine.js';
+import type { FieldView } from '../data/engine.js';
 import { grantFor } from './grants.js';
 import type { Principal } from './principal.js';
 
 export type { PermissionLevel } from '../errors.js';
 
-/** What reads of one collection may see. */
-export interface FieldView {
-  select_fields?: string[];
-  exclude_fields?: string[];
-}
+/** What reads of one collection may see (the data plane's own type, so views pass straight through). */
+export type { FieldView } from '../data/engine.js';
 
 export function assertAdmin(principal: Principal): void {
   if (!principal.isAdmin) throw errors.adminRequired();
@@ -88,14 +85,4 @@ export function assertFieldsReadable(view: FieldView, collection: string, fields
 function includesField(list: readonly string[], field: string): boolean {
   const lower = field.toLowerCase();
   return list.some((item) => item.toLowerCase() === lower);
-}
-
-/**
- * Statement kinds a principal may send to `POST /api/query` without the SQL guard. Admins:
- * everything, still under DuckDB's locked configuration. Full-data clients: reads and row writes,
- * but no DDL, ATTACH, SET or PRAGMA, since dropping or reshaping collections is an admin action.
- */
-export function allowedStatements(principal: Principal): readonly StatementKind[] | undefined {
-  if (principal.isAdmin) return undefined;
-  return ['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
 }

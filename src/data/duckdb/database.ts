@@ -3,6 +3,7 @@ import type {
   BatchResult,
   ColumnInfo,
   Database,
+  FieldView,
   FindQuery,
   Json,
   JsonObject,
@@ -86,8 +87,8 @@ export class DuckDBDatabase implements Database {
   schema(table: string): Promise<ColumnInfo[]> {
     return tables.schema(this.ctx, table);
   }
-  rows(table: string, limit: number, offset: number): Promise<JsonObject[]> {
-    return tables.rows(this.ctx, table, limit, offset);
+  rows(table: string, limit: number, offset: number, view?: FieldView): Promise<JsonObject[]> {
+    return tables.rows(this.ctx, table, limit, offset, view);
   }
 
   insert(collection: string, record: JsonObject): Promise<JsonObject> {

@@ -1,6 +1,7 @@
 import { StatementType, type DuckDBPreparedStatement } from '@duckdb/node-api';
-import { errors, isApiError } from '../../errors.js';
-import type { Json, QueryOptions, QueryResult, StatementKind } from '../engine.js';
+import { ApiError, errors, isApiError } from '../../errors.js';
+import type { Json, QueryOptions, QueryResult, ReadPolicy, StatementKind } from '../engine.js';
+import { guardSql, type GuardRunner } from '../sql-guard.js';
 import type { DatabaseContext } from './context.js';
 import { bindParam, type PooledConnection, type SqlParam } from './connections.js';
 import { duckdbMessage, toApiError } from './sql-errors.js';
@@ -99,6 +100,39 @@ async function execute(
   }
 }
 
+/** The guard reads the catalog and parses through this connection; it never runs the caller's SQL. */
+function guardRunner(connection: PooledConnection): GuardRunner {
+  return async (sql, params) => (await (await connection.run(sql, params)).getRows()) as unknown[][];
+}
+
+/**
+ * A scoped caller's SQL: the guard admits one SELECT over readable tables and rewrites every table
+ * into a projection of visible columns; the rewritten statement runs on a read connection.
+ */
+async function guardedQuery(
+  ctx: DatabaseContext,
+  sql: string,
+  params: Json[] | Record<string, Json> | undefined,
+  options: QueryOptions,
+  policy: ReadPolicy,
+): Promise<QueryResult> {
+  if (options.allowedStatements !== undefined && !options.allowedStatements.includes('SELECT')) throw errors.adminRequired();
+  return ctx.readers.use(async (connection) => {
+    let guarded;
+    try {
+      guarded = await guardSql(guardRunner(connection), sql, policy);
+    } catch (error) {
+      throw toApiError(error);
+    }
+    const statement = await prepareSingle(connection, guarded.sql);
+    if (statement.statementType !== StatementType.SELECT) {
+      statement.destroySync();
+      throw new ApiError(403, 'forbidden', 'Only SELECT statements are allowed');
+    }
+    return execute(connection, statement, params, options.timeoutMs);
+  });
+}
+
 /**
  * Raw SQL. The statement is classified by DuckDB's own parser, not by sniffing text: a SELECT runs
  * on a read connection, anything else on the writer under its lock, and after a non-SELECT every
@@ -111,6 +145,7 @@ export async function query(
   options: QueryOptions,
 ): Promise<QueryResult> {
   if (typeof sql !== 'string') throw errors.sqlError('sql must be a string');
+  if (options.readPolicy !== undefined) return guardedQuery(ctx, sql, params, options, options.readPolicy);
   const kind = await ctx.readers.use(async (connection) => {
     const statement = await prepareSingle(connection, sql);
     const type = statement.statementType;

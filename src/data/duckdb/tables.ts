@@ -1,5 +1,6 @@
 import { errors } from '../../errors.js';
-import type { ColumnInfo, JsonObject } from '../engine.js';
+import type { ColumnInfo, FieldView, JsonObject } from '../engine.js';
+import { visibleColumns } from '../sql-guard.js';
 import type { DatabaseContext } from './context.js';
 import type { PooledConnection } from './connections.js';
 import { assertIdentifier, quoteIdent } from './names.js';
@@ -78,11 +79,41 @@ export async function schema(ctx: DatabaseContext, table: string): Promise<Colum
   });
 }
 
-export async function rows(ctx: DatabaseContext, table: string, limit: number, offset: number): Promise<JsonObject[]> {
+/** Column names of a table or view in `main`, in table order. */
+async function columnNames(connection: PooledConnection, table: string): Promise<string[]> {
+  const result = await connection.run(
+    `SELECT column_name FROM duckdb_columns()
+      WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1
+      ORDER BY column_index`,
+    [table],
+  );
+  return ((await result.getRows()) as [string][]).map((row) => row[0]);
+}
+
+/**
+ * A page of rows. With `view`, only the columns it lets through are selected (`id` always; names
+ * case-insensitive; unknown names ignored), so hidden values never leave DuckDB.
+ */
+export async function rows(ctx: DatabaseContext, table: string, limit: number, offset: number, view?: FieldView): Promise<JsonObject[]> {
   if (!Number.isSafeInteger(limit) || limit < 0) throw errors.badRequest('invalid_query', 'limit must be a non-negative integer');
   if (!Number.isSafeInteger(offset) || offset < 0) throw errors.badRequest('invalid_query', 'offset must be a non-negative integer');
+  if (view !== undefined && view !== null) {
+    if ((view.select_fields !== undefined && !Array.isArray(view.select_fields)) || (view.exclude_fields !== undefined && !Array.isArray(view.exclude_fields))) {
+      throw errors.badRequest('invalid_query', 'select_fields and exclude_fields must be arrays of field names');
+    }
+  }
   return ctx.readers.use(async (connection) => {
     const name = await resolveTable(connection, table);
-    return connection.rows(`SELECT * FROM ${quoteIdent(name)} LIMIT $1 OFFSET $2`, [BigInt(limit), BigInt(offset)], name, false);
+    const page = [BigInt(limit), BigInt(offset)];
+    if (view === undefined || view === null) {
+      return connection.rows(`SELECT * FROM ${quoteIdent(name)} LIMIT $1 OFFSET $2`, page, name, false);
+    }
+    const columns = visibleColumns(await columnNames(connection, name), view);
+    if (columns.length === 0) {
+      // Nothing visible (no `id` either): one empty object per row keeps paging meaningful.
+      const found = await connection.rows(`SELECT NULL AS "_" FROM ${quoteIdent(name)} LIMIT $1 OFFSET $2`, page, name, false);
+      return found.map(() => ({}));
+    }
+    return connection.rows(`SELECT ${columns.map(quoteIdent).join(', ')} FROM ${quoteIdent(name)} LIMIT $1 OFFSET $2`, page, name, false);
   });
 }

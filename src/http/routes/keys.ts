@@ -84,14 +84,18 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService, tokens: ApiTok
 
   r.post('/api/auth/keys/:key_id/regenerate', {
     config: { access: { kind: 'admin' } },
+    // The body is optional: a bare POST regenerates with no grace period.
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
     schema: {
       tags, summary: 'Replace a key (admin): same key_id, new key; the old one dies now or after grace_seconds',
       params: KeyIdParams,
-      body: Type.Optional(Type.Object({ grace_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_592_000 })) }, { additionalProperties: false })),
+      body: Type.Object({ grace_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_592_000 })) }, { additionalProperties: false }),
       response: { 200: Type.Object({ ...IssuedKeyBody.properties, grace_until: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
     },
   }, async (request) => {
-    const issued = await keys.regenerate(request.params.key_id, request.body?.grace_seconds ?? 0);
+    const issued = await keys.regenerate(request.params.key_id, request.body.grace_seconds ?? 0);
     return { key: issued.key, ...keyJson(issued.stored), warning: WARNING, grace_until: issued.graceUntil };
   });
 

@@ -2,9 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { allowedStatements } from '../../auth/permissions.js';
 import type { DataEngine, Json } from '../../data/engine.js';
-import { databaseOf, principalOf } from '../access.js';
+import { databaseOf } from '../access.js';
+import { sqlPolicy } from '../scoping.js';
 import { DbQuery, RecordBody, errorResponses } from '../schemas.js';
 
 export function queryRoutes(app: FastifyInstance, engine: DataEngine, queryTimeoutMs: number): void {
@@ -14,7 +14,7 @@ export function queryRoutes(app: FastifyInstance, engine: DataEngine, queryTimeo
     schema: {
       tags: ['sql'],
       summary: 'Run one SQL statement',
-      description: 'Admins may run any statement; other callers SELECT, INSERT, UPDATE and DELETE. External file access, ATTACH and configuration changes are off for everyone.',
+      description: 'Admins may run any statement; full-data keys SELECT, INSERT, UPDATE and DELETE; scoped keys one SELECT over the tables and fields they may read. External file access, ATTACH and configuration changes are off for everyone.',
       querystring: DbQuery,
       body: Type.Object({
         sql: Type.String({ minLength: 1, maxLength: 1_000_000 }),
@@ -30,7 +30,7 @@ export function queryRoutes(app: FastifyInstance, engine: DataEngine, queryTimeo
     const { sql, params } = request.body;
     return engine.database(databaseOf(request.query)).query(sql, params as Json[] | Record<string, Json> | undefined, {
       timeoutMs: queryTimeoutMs,
-      allowedStatements: allowedStatements(principalOf(request)),
+      ...sqlPolicy(request),
     });
   });
 }

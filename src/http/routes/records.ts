@@ -3,7 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DataEngine, FindQuery, JsonObject } from '../../data/engine.js';
-import { databaseOf } from '../access.js';
+import { databaseOf, principalOf } from '../access.js';
+import { assertQueryableFields, assertWritable, readView, visibleFieldsOf } from '../scoping.js';
+import { LEVELS } from '../../auth/grants.js';
+import { hasCollectionAccess } from '../../auth/permissions.js';
 import {
   BatchResult, CollectionParams, DbQuery, Paging, RecordBody, RecordParams, Records, StatusMessage, errorResponses,
 } from '../schemas.js';
@@ -40,32 +43,46 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
     config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
     schema: { tags, summary: 'Insert a record (creates the collection on first write)', params: CollectionParams, querystring: DbQuery, body: RecordBody, response: { 201: RecordBody, ...errorResponses } },
   }, async (request, reply) => {
+    assertWritable(request, request.params.collection, [request.body]);
     const record = await engine.database(databaseOf(request.query)).insert(request.params.collection, request.body as JsonObject);
-    return reply.status(201).send(record);
+    return reply.status(201).send(visibleFieldsOf(record, readView(request, request.params.collection)));
   });
 
   r.post('/api/find/:collection', {
     config: { access: { kind: 'collection', level: 'read', param: 'collection' } },
     schema: { tags, summary: 'Find records with a filter, sort and paging', params: CollectionParams, querystring: DbQuery, body: FindBody, response: { 200: Records, ...errorResponses } },
-  }, async (request) => engine.database(databaseOf(request.query)).find(request.params.collection, request.body as FindQuery));
+  }, async (request) => {
+    const { collection } = request.params;
+    const { select_fields, exclude_fields, ...query } = request.body as FindQuery;
+    const view = readView(request, collection, { select_fields, exclude_fields });
+    assertQueryableFields(view, collection, query.filter, query.sort);
+    return engine.database(databaseOf(request.query)).find(collection, { ...query, ...view });
+  });
 
   r.get('/api/find/:collection', {
     config: { access: { kind: 'collection', level: 'read', param: 'collection' } },
     schema: { tags, summary: 'List records', params: CollectionParams, querystring: Paging, response: { 200: Records, ...errorResponses } },
   }, async (request) => {
     const { limit, skip } = request.query;
-    return engine.database(databaseOf(request.query)).find(request.params.collection, { limit, skip });
+    const view = readView(request, request.params.collection);
+    return engine.database(databaseOf(request.query)).find(request.params.collection, { limit, skip, ...view });
   });
 
   r.get('/api/find/:collection/:id', {
     config: { access: { kind: 'collection', level: 'read', param: 'collection' } },
     schema: { tags, summary: 'Find one record by id', params: RecordParams, querystring: DbQuery, response: { 200: RecordBody, ...errorResponses } },
-  }, async (request) => engine.database(databaseOf(request.query)).findById(request.params.collection, request.params.id));
+  }, async (request) => engine.database(databaseOf(request.query))
+    .findById(request.params.collection, request.params.id, readView(request, request.params.collection)));
 
   r.put('/api/update/:collection/:id', {
     config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
     schema: { tags, summary: 'Update some fields of a record; answers the whole record', params: RecordParams, querystring: DbQuery, body: RecordBody, response: { 200: RecordBody, ...errorResponses } },
-  }, async (request) => engine.database(databaseOf(request.query)).update(request.params.collection, request.params.id, request.body as JsonObject));
+  }, async (request) => {
+    assertWritable(request, request.params.collection, [request.body]);
+    const updated = await engine.database(databaseOf(request.query)).update(request.params.collection, request.params.id, request.body as JsonObject);
+    // The answer is a read: it shows only what the caller may read.
+    return visibleFieldsOf(updated, readView(request, request.params.collection));
+  });
 
   r.delete('/api/delete/:collection/:id', {
     config: { access: { kind: 'collection', level: 'delete', param: 'collection' } },
@@ -82,8 +99,11 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
       body: Type.Object({ inserts: Type.Array(Type.Object({ data: RecordBody }), { maxItems: MAX_BATCH }) }),
       response: { 200: BatchResult, ...errorResponses },
     },
-  }, async (request) => engine.database(databaseOf(request.query))
-    .batchInsert(request.params.collection, request.body.inserts.map((item) => item.data as JsonObject)));
+  }, async (request) => {
+    const records = request.body.inserts.map((item) => item.data as JsonObject);
+    assertWritable(request, request.params.collection, records);
+    return engine.database(databaseOf(request.query)).batchInsert(request.params.collection, records);
+  });
 
   r.put('/api/batch/update/:collection', {
     config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
@@ -92,8 +112,11 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
       body: Type.Object({ updates: Type.Array(Type.Object({ id: Type.String({ maxLength: 256 }), data: RecordBody }), { maxItems: MAX_BATCH }) }),
       response: { 200: BatchResult, ...errorResponses },
     },
-  }, async (request) => engine.database(databaseOf(request.query))
-    .batchUpdate(request.params.collection, request.body.updates.map((u) => ({ id: u.id, data: u.data as JsonObject }))));
+  }, async (request) => {
+    const updates = request.body.updates.map((u) => ({ id: u.id, data: u.data as JsonObject }));
+    assertWritable(request, request.params.collection, updates.map((u) => u.data));
+    return engine.database(databaseOf(request.query)).batchUpdate(request.params.collection, updates);
+  });
 
   r.delete('/api/batch/delete/:collection', {
     config: { access: { kind: 'collection', level: 'delete', param: 'collection' } },
@@ -108,7 +131,12 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
   r.get('/api/collections', {
     config: { access: { kind: 'database' } },
     schema: { tags, summary: 'List collections', querystring: DbQuery, response: { 200: Type.Object({ collections: Type.Array(Type.String()) }), ...errorResponses } },
-  }, async (request) => ({ collections: await engine.database(databaseOf(request.query)).listCollections() }));
+  }, async (request) => {
+    const principal = principalOf(request);
+    const database = databaseOf(request.query);
+    const collections = await engine.database(database).listCollections();
+    return { collections: collections.filter((c) => LEVELS.some((level) => hasCollectionAccess(principal, level, database, c))) };
+  });
 
   r.delete('/api/collections/:collection', {
     config: { access: { kind: 'admin' } },

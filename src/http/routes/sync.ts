@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DataEngine, JsonObject } from '../../data/engine.js';
 import { databaseOf } from '../access.js';
+import { assertWritable } from '../scoping.js';
 import { CollectionParams, DbQuery, RecordBody, errorResponses } from '../schemas.js';
 
 const MAX_SYNC_RECORDS = 50_000;
@@ -23,7 +24,11 @@ export function syncRoutes(app: FastifyInstance, engine: DataEngine): void {
       body: Type.Record(Type.String(), SyncRecords, { minProperties: 1, maxProperties: 100 }),
       response: { 200: SyncAnswer, ...errorResponses },
     },
-  }, async (request) => engine.database(databaseOf(request.query)).sync(request.body as Record<string, JsonObject[]>));
+  }, async (request) => {
+    const batches = request.body as Record<string, JsonObject[]>;
+    for (const [collection, records] of Object.entries(batches)) assertWritable(request, collection, records);
+    return engine.database(databaseOf(request.query)).sync(batches);
+  });
 
   r.post('/sync/:collection', {
     config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
@@ -32,6 +37,9 @@ export function syncRoutes(app: FastifyInstance, engine: DataEngine): void {
       params: CollectionParams, querystring: DbQuery, body: SyncRecords,
       response: { 200: SyncAnswer, ...errorResponses },
     },
-  }, async (request) => engine.database(databaseOf(request.query))
-    .sync({ [request.params.collection]: request.body as JsonObject[] }));
+  }, async (request) => {
+    const records = request.body as JsonObject[];
+    assertWritable(request, request.params.collection, records);
+    return engine.database(databaseOf(request.query)).sync({ [request.params.collection]: records });
+  });
 }

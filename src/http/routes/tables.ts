@@ -4,6 +4,8 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DataEngine } from '../../data/engine.js';
 import { databaseOf } from '../access.js';
+import { readView, readableOnly } from '../scoping.js';
+import { isFieldVisible } from '../../auth/permissions.js';
 import { DbQuery, Records, errorResponses } from '../schemas.js';
 
 const TableParams = Type.Object({ name: Type.String({ maxLength: 64 }) });
@@ -16,12 +18,16 @@ export function tableRoutes(app: FastifyInstance, engine: DataEngine): void {
   r.get('/api/tables', {
     config: { access: { kind: 'database' } },
     schema: { tags, summary: 'List tables', querystring: DbQuery, response: { 200: Type.Array(Type.String()), ...errorResponses } },
-  }, async (request) => engine.database(databaseOf(request.query)).listCollections());
+  }, async (request) => readableOnly(request, await engine.database(databaseOf(request.query)).listCollections()));
 
   r.get('/api/tables/counts/all', {
     config: { access: { kind: 'database' } },
     schema: { tags, summary: 'Row count of every table', querystring: DbQuery, response: { 200: Type.Record(Type.String(), Type.Integer()), ...errorResponses } },
-  }, async (request) => engine.database(databaseOf(request.query)).countAll());
+  }, async (request) => {
+    const counts = await engine.database(databaseOf(request.query)).countAll();
+    const readable = new Set(readableOnly(request, Object.keys(counts)));
+    return Object.fromEntries(Object.entries(counts).filter(([name]) => readable.has(name)));
+  });
 
   r.get('/api/tables/:name/schema', {
     config: { access: read },
@@ -40,7 +46,11 @@ export function tableRoutes(app: FastifyInstance, engine: DataEngine): void {
         ...errorResponses,
       },
     },
-  }, async (request) => ({ columns: await engine.database(databaseOf(request.query)).schema(request.params.name) }));
+  }, async (request) => {
+    const view = readView(request, request.params.name);
+    const columns = await engine.database(databaseOf(request.query)).schema(request.params.name);
+    return { columns: columns.filter((column) => isFieldVisible(view, column.column_name)) };
+  });
 
   r.get('/api/tables/:name/data', {
     config: { access: read },
@@ -53,7 +63,8 @@ export function tableRoutes(app: FastifyInstance, engine: DataEngine): void {
       }),
       response: { 200: Records, ...errorResponses },
     },
-  }, async (request) => engine.database(databaseOf(request.query)).rows(request.params.name, request.query.limit ?? 100, request.query.offset ?? 0));
+  }, async (request) => engine.database(databaseOf(request.query))
+    .rows(request.params.name, request.query.limit ?? 100, request.query.offset ?? 0, readView(request, request.params.name)));
 
   r.get('/api/tables/:name/count', {
     config: { access: read },

@@ -1,0 +1,20 @@
+/** Creating managed keys through the real API, for tests. */
+import assert from 'node:assert/strict';
+import type { TestServer } from './server.js';
+
+export interface CreatedKey {
+  key: string;
+  key_id: string;
+  prefix: string;
+}
+
+export async function createKey(server: TestServer, body: Record<string, unknown>): Promise<CreatedKey> {
+  const res = await server.request({ method: 'POST', url: '/api/auth/register', payload: { label: 'test key', ...body } });
+  assert.equal(res.statusCode, 201, res.body);
+  return res.json() as CreatedKey;
+}
+
+export function as(server: TestServer, key: string) {
+  return (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown) =>
+    server.request({ method, url, key, ...(payload === undefined ? {} : { payload: payload as object }) });
+}

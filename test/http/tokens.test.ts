@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { SignJWT, decodeJwt } from 'jose';
+import { ADMIN_KEY, startTestServer, type TestServer } from '../helpers/server.js';
+import { as, createKey } from '../helpers/keys.js';
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('token exchange (seed 003)', () => {
+  let server: TestServer;
+  let secret: Uint8Array;
+  const exchange = (apiKey: string) => server.request({ method: 'POST', url: '/api/auth/token', key: null, payload: { api_key: apiKey } });
+  before(async () => {
+    server = await startTestServer({ JWT_SECRET: 'a-test-secret-that-is-at-least-32-bytes-long' });
+    secret = new TextEncoder().encode('a-test-secret-that-is-at-least-32-bytes-long');
+    await server.request({ method: 'POST', url: '/api/insert/users', payload: { id: 'u1', name: 'Ada' } });
+  });
+  after(async () => server.stop());
+
+  test('a key becomes a JWT with iss, aud, sub, iat, exp, jti; the JWT works like its key', async () => {
+    const { key, key_id } = await createKey(server, { collection_permissions: { users: ['read'] } });
+    const res = await exchange(key);
+    assert.equal(res.statusCode, 200, res.body);
+    const { token, expires_in } = res.json();
+    assert.equal(expires_in, 3600);
+    const claims = decodeJwt(token);
+    assert.equal(claims.sub, key_id);
+    assert.equal(claims.iss, 'duckgate');
+    assert.equal(claims.aud, 'duckgate:api');
+    assert.equal(typeof claims.jti, 'string');
+    assert.equal((claims.exp as number) - (claims.iat as number), 3600);
+    assert.equal((await as(server, token)('GET', '/api/find/users/u1')).statusCode, 200);
+    assert.equal((await as(server, token)('GET', '/api/auth/keys')).statusCode, 403, 'not admin');
+  });
+
+  test('an unknown key, a revoked key or a token cannot be exchanged', async () => {
+    const expect401 = async (apiKey: string) => {
+      const res = await exchange(apiKey);
+      assert.equal(res.statusCode, 401, apiKey);
+      assert.deepEqual(res.json(), { error: 'API key not found or revoked', code: 'invalid_api_key' });
+    };
+    await expect401(`dk_live_${'x'.repeat(32)}`);
+    await expect401('garbage');
+    const { key, key_id } = await createKey(server, {});
+    const { token } = (await exchange(key)).json();
+    await expect401(token);
+    await server.request({ method: 'DELETE', url: `/api/auth/keys/${key_id}` });
+    await expect401(key);
+  });
+
+  test('revoking or regenerating the key kills its tokens at once', async () => {
+    const revoked = await createKey(server, { collection_permissions: { users: ['read'] } });
+    const t1 = (await exchange(revoked.key)).json().token;
+    assert.equal((await as(server, t1)('GET', '/api/find/users')).statusCode, 200);
+    await server.request({ method: 'DELETE', url: `/api/auth/keys/${revoked.key_id}` });
+    const dead = await as(server, t1)('GET', '/api/find/users');
+    assert.equal(dead.statusCode, 401);
+    assert.equal(dead.json().code, 'invalid_token');
+
+    const rotated = await createKey(server, { collection_permissions: { users: ['read'] } });
+    const t2 = (await exchange(rotated.key)).json().token;
+    await server.request({ method: 'POST', url: `/api/auth/keys/${rotated.key_id}/regenerate`, payload: { grace_seconds: 60 } });
+    assert.equal((await as(server, t2)('GET', '/api/find/users')).statusCode, 401, 'tokens die with the key generation, grace or not');
+  });
+
+  test('permission changes apply to tokens already issued', async () => {
+    const { key, key_id } = await createKey(server, { collection_permissions: { users: ['read'] } });
+    const { token } = (await exchange(key)).json();
+    assert.equal((await as(server, token)('POST', '/api/insert/users', { name: 'x' })).statusCode, 403);
+    await server.request({ method: 'PUT', url: '/api/auth/permissions', payload: { key_id, collection_permissions: { users: ['read', 'write'] } } });
+    assert.equal((await as(server, token)('POST', '/api/insert/users', { name: 'x' })).statusCode, 201);
+  });
+
+  test('environment keys can be exchanged too', async () => {
+    const { token } = (await exchange(ADMIN_KEY)).json();
+    assert.equal((await as(server, token)('GET', '/api/auth/keys')).statusCode, 200);
+  });
+
+  test('forged, alg none, stripped, re-signed, expired, future-nbf, wrong-audience and malformed tokens → 401 invalid_token', async () => {
+    const { key, key_id } = await createKey(server, { collection_permissions: { users: ['read'] } });
+    const good = (await exchange(key)).json().token as string;
+    const claims = decodeJwt(good);
+    const [header, payload] = good.split('.');
+    const now = Math.floor(Date.now() / 1000);
+    const sign = (build: (jwt: SignJWT) => SignJWT, withSecret = secret, alg = 'HS256') =>
+      build(new SignJWT({ gen: claims.gen }).setProtectedHeader({ alg, typ: 'dk-api+jwt' })).sign(withSecret);
+    const base = (jwt: SignJWT) => jwt.setIssuer('duckgate').setAudience('duckgate:api').setSubject(key_id).setJti('j').setIssuedAt();
+    const attacks: Record<string, string> = {
+      'alg none': `${b64({ alg: 'none', typ: 'dk-api+jwt' })}.${payload}.`,
+      'alg NONE': `${b64({ alg: 'NONE', typ: 'dk-api+jwt' })}.${payload}.`,
+      'alg nOnE': `${b64({ alg: 'nOnE' })}.${payload}.`,
+      'signature stripped': `${header}.${payload}.`,
+      'payload swapped': `${header}.${b64({ ...claims, sub: 'key_admin' })}.${good.split('.')[2]}`,
+      're-signed with another secret': await sign((j) => base(j).setExpirationTime('1h'), new TextEncoder().encode('another-secret-that-is-at-least-32-bytes')),
+      'HS512 with the right secret': await sign((j) => base(j).setExpirationTime('1h'), secret, 'HS512'),
+      expired: await sign((j) => base(j).setExpirationTime(now - 10)),
+      'future nbf': await sign((j) => base(j).setExpirationTime('1h').setNotBefore(now + 3600)),
+      'wrong audience': await sign((j) => j.setIssuer('duckgate').setAudience('duckgate:session').setSubject(key_id).setJti('j').setIssuedAt().setExpirationTime('1h')),
+      'wrong issuer': await sign((j) => j.setIssuer('evil').setAudience('duckgate:api').setSubject(key_id).setJti('j').setIssuedAt().setExpirationTime('1h')),
+      'no exp': await sign((j) => base(j)),
+      'no jti': await sign((j) => j.setIssuer('duckgate').setAudience('duckgate:api').setSubject(key_id).setIssuedAt().setExpirationTime('1h')),
+      malformed: 'aaa.bbb.ccc',
+      'bad base64 json': `${b64({ alg: 'HS256' })}.bm90IGpzb24.abc`,
+    };
+    for (const [name, token] of Object.entries(attacks)) {
+      const res = await as(server, token)('GET', '/api/find/users');
+      assert.equal(res.statusCode, 401, `${name}: ${res.statusCode} ${res.body}`);
+      assert.deepEqual(res.json(), { error: 'Invalid or expired token', code: 'invalid_token' }, name);
+      assert.equal(res.headers['www-authenticate'], 'Bearer', name);
+    }
+    // The control: the same construction with the right secret and claims is accepted.
+    const control = await sign((j) => base(j).setExpirationTime('1h'));
+    assert.equal((await as(server, control)('GET', '/api/find/users')).statusCode, 200);
+  });
+
+  test('a short TOKEN_EXPIRES_IN expires tokens', async () => {
+    const short = await startTestServer({ TOKEN_EXPIRES_IN: '1' });
+    try {
+      const { key } = await createKey(short, { collection_permissions: { '*': ['read'] } });
+      const { token } = (await short.request({ method: 'POST', url: '/api/auth/token', key: null, payload: { api_key: key } })).json();
+      assert.equal((await short.request({ method: 'GET', url: '/api/collections', key: token })).statusCode, 200);
+      await new Promise((r) => setTimeout(r, 2100));
+      assert.equal((await short.request({ method: 'GET', url: '/api/collections', key: token })).statusCode, 401);
+    } finally {
+      await short.stop();
+    }
+  });
+});
