@@ -1,17 +1,21 @@
 #!/usr/bin/env node
 /** `duckgate` command line: `serve` (what `npm start` runs), `--help`, `--version`. */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/index.js';
+import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { startServer } from '../server.js';
+import { KEYS_HELP, keysCommand } from './keys.js';
 import { VERSION } from '../version.js';
 
 const HELP = `duckgate ${VERSION}: an authenticated data API over DuckDB
 
 Usage:
   duckgate serve            start the server (configured by environment variables)
+  duckgate keys ...         manage API keys (see below)
+  duckgate token <key_id>   mint a JWT for a key
   duckgate --help           this text
   duckgate --version        the version
 
+${KEYS_HELP}
 Configuration (environment variables, all optional; see README.md):
   PORT, HOST                listen address (default 3000, 127.0.0.1)
   DATA_DIR                  where the databases live (default ./data)
@@ -27,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
+    strict: false,
     options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
   });
   if (values.version) {
@@ -39,14 +44,32 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined && !values.help ? 1 : 0;
   }
   if (command === 'serve') return serve();
+  if (command === 'keys' || command === 'token') {
+    const config = configOrExit();
+    return config ? keysCommand(config, argv) : 1;
+  }
   process.stderr.write(`duckgate: unknown command "${command}"\n\n${HELP}`);
   return 1;
 }
 
-async function serve(): Promise<number> {
-  let config;
+function configOrExit(): Config | undefined {
   try {
-    config = loadConfig(process.env);
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+async function serve(): Promise<number> {
+  const config = configOrExit();
+  if (!config) return 1;
+  let server;
+  try {
+    server = await startServer(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -54,7 +77,6 @@ async function serve(): Promise<number> {
     }
     throw error;
   }
-  const server = await startServer(config);
   process.stdout.write(`duckgate ${VERSION} listening on ${server.url} (data in ${config.dataDir})\n`);
   const stop = (signal: string) => {
     process.stdout.write(`duckgate: ${signal} received, shutting down\n`);
@@ -70,6 +92,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
+    // Usage mistakes and start-up failures get one line, never a stack trace.
     process.stderr.write(`duckgate: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;
   },
