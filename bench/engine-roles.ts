@@ -7,13 +7,15 @@ import type { Principal } from '../src/auth/principal.js';
 import { loadConfig, type Config } from '../src/config/index.js';
 import { openDuckDBEngine } from '../src/data/duckdb/index.js';
 import type { DataEngine } from '../src/data/engine.js';
-import { buildApp } from '../src/http/app.js';
+import { startServer } from '../src/server.js';
 import { BENCH_ADMIN_KEY, READ_CONNECTIONS, type ChildSpec } from './protocol.js';
+import type { Running } from './running.js';
 import { seed, verifySeed } from './seed.js';
-import { listen, type Running } from './running.js';
 
 /** Admin with access to everything: the same rights the admin key resolves to. */
-const BENCH_PRINCIPAL: Principal = { id: 'bench', kind: 'environment-key', isAdmin: true, access: { kind: 'all' }, label: 'bench' };
+const BENCH_PRINCIPAL: Principal = {
+  id: 'bench', kind: 'environment-key', isAdmin: true, access: { kind: 'all' }, label: 'bench', authMethod: 'api-key', generation: 'bench',
+};
 
 /**
  * The configuration a user would get from the same environment. DUCKDB_THREADS and
@@ -32,7 +34,7 @@ function benchConfig(dataDir: string): Config {
   });
 }
 
-/** The engine exactly as `startServer` opens it (src/server.ts), which the bench cannot reach into. */
+/** The engine exactly as `startServer` opens it (src/server.ts), which takes no `benchPrincipal`. */
 async function openEngine(config: Config): Promise<DataEngine> {
   return openDuckDBEngine({
     dataDir: config.dataDir,
@@ -42,29 +44,33 @@ async function openEngine(config: Config): Promise<DataEngine> {
   });
 }
 
+/** The server exactly as `npm start` wires it, plus `benchPrincipal` when `auth` is off. */
+async function startDuckgate(config: Config, auth: boolean): Promise<Running> {
+  const server = await startServer(config, { benchPrincipal: auth ? undefined : BENCH_PRINCIPAL });
+  return {
+    url: server.url,
+    detail: { threads: config.duckdbThreads, memoryLimit: config.duckdbMemoryLimit, readConnections: READ_CONNECTIONS },
+    close: () => server.close(),
+  };
+}
+
 export async function startEngineRole(spec: Exclude<ChildSpec, { role: 'hello' }>): Promise<Running> {
   const config = benchConfig(spec.dataDir);
+  if (spec.role === 'duckgate') return startDuckgate(config, spec.auth);
+
   const engine = await openEngine(config);
   const detail = { threads: config.duckdbThreads, memoryLimit: config.duckdbMemoryLimit, readConnections: READ_CONNECTIONS };
+  const close = () => engine.close();
+  if (spec.role === 'engine') return { engine, rows: spec.rows, detail, close };
+
   try {
-    switch (spec.role) {
-      case 'seed': {
-        const db = engine.database('default');
-        const t0 = performance.now();
-        await seed(db, spec.rows);
-        const seedMs = Math.round(performance.now() - t0);
-        await verifySeed(db, spec.rows);
-        const version = await db.query('SELECT version() AS v', undefined, { timeoutMs: 10_000 });
-        return { engine, detail: { ...detail, seedMs, duckdb: String(version.result[0]?.v ?? '?') } };
-      }
-      case 'duckgate': {
-        const benchPrincipal = spec.auth ? undefined : BENCH_PRINCIPAL;
-        const app = await buildApp({ config, engine, log: true, benchPrincipal });
-        return { engine, fastify: app.fastify, url: await listen(app.fastify), detail };
-      }
-      case 'engine':
-        return { engine, rows: spec.rows, detail };
-    }
+    const db = engine.database('default');
+    const t0 = performance.now();
+    await seed(db, spec.rows);
+    const seedMs = Math.round(performance.now() - t0);
+    await verifySeed(db, spec.rows);
+    const version = await db.query('SELECT version() AS v', undefined, { timeoutMs: 10_000 });
+    return { detail: { ...detail, seedMs, duckdb: String(version.result[0]?.v ?? '?') }, close };
   } catch (error) {
     await engine.close();
     throw error;

@@ -21,6 +21,8 @@ export interface Target {
   headers: Record<string, string>;
   /** A fresh path for every request (e.g. a random id), or a fixed one. */
   path: () => string;
+  /** Other bench children alive meanwhile (idle): their CPU is not counted as `other`. */
+  siblings?: BenchChild[];
 }
 
 /** One measured run, raw. */
@@ -67,6 +69,9 @@ export async function warmUp(target: Target, options: LoadOptions): Promise<void
 }
 
 export async function measureOnce(target: Target, options: LoadOptions): Promise<Sample> {
+  const siblings = target.siblings ?? [];
+  const siblingsCpu = async () => (await Promise.all(siblings.map((c) => c.cpuMicros()))).reduce((a, b) => a + b, 0);
+  const siblingsBefore = await siblingsCpu();
   const serverBefore = await target.child.cpuMicros();
   const machineBefore = machineBusyMicros();
   const loadgenBefore = process.cpuUsage();
@@ -74,6 +79,7 @@ export async function measureOnce(target: Target, options: LoadOptions): Promise
   const loadgen = process.cpuUsage(loadgenBefore);
   const machineCpuUs = machineBusyMicros() - machineBefore;
   const serverCpuUs = (await target.child.cpuMicros()) - serverBefore;
+  const siblingsCpuUs = (await siblingsCpu()) - siblingsBefore;
   check(target.name, 'measured run', result);
   const loadgenCpuUs = loadgen.user + loadgen.system;
   return {
@@ -81,7 +87,7 @@ export async function measureOnce(target: Target, options: LoadOptions): Promise
     seconds: result.duration,
     serverCpuUs,
     loadgenCpuUs,
-    otherCpuUs: Math.max(0, machineCpuUs - serverCpuUs - loadgenCpuUs),
+    otherCpuUs: Math.max(0, machineCpuUs - serverCpuUs - loadgenCpuUs - siblingsCpuUs),
     latenciesMs,
   };
 }

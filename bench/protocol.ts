@@ -11,7 +11,7 @@ export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
  * The read pool `startServer` opens (`src/server.ts` hard-codes 4). The children open the engine
  * with the same value so the HTTP scenarios and the engine ceiling see the same pool.
  */
-export const READ_CONNECTIONS = 4;
+export { READ_CONNECTIONS } from '../src/data/engine.js';
 
 /** How a child is started: passed as its single argv entry, JSON-encoded. */
 export type ChildSpec =

@@ -62,6 +62,12 @@ export interface Ratios {
   /** The same ratio for each round's pair of runs: its spread is the noise on `authCost`. */
   authOverBypassPerRound: number[];
   authCost: number;
+  /**
+   * Authentication's share of the authenticated request's server CPU, (row 3 − row 4) / row 3.
+   * CPU per request moves much less than req/s when other processes compete, so this is the
+   * cross-check when the per-round throughput ratios are noisy.
+   */
+  authCpuCost: number;
   engineCeilingOpsPerSec: number;
   authOverEngine: number;
   authOverBare: number;
@@ -99,6 +105,7 @@ export function ratios(s: Scenarios): Ratios {
     authOverBypass,
     authOverBypassPerRound: s.authRoute.runReqPerSec.map((rate, i) => rate / s.bypassRoute.runReqPerSec[i]!),
     authCost: 1 - authOverBypass,
+    authCpuCost: (s.authRoute.serverCpuUsPerReq - s.bypassRoute.serverCpuUsPerReq) / s.authRoute.serverCpuUsPerReq,
     engineCeilingOpsPerSec,
     authOverEngine: auth / engineCeilingOpsPerSec,
     authOverBare: auth / s.bareFastify.reqPerSec,
@@ -194,6 +201,8 @@ export function render(results: Results): string {
   out.push('ratios (auth route = scenario 3):');
   out.push(`  auth / bypass          ${pct(r.authOverBypass)}  → authentication costs ${pct(r.authCost)} of throughput (goal ≤ ${pct(GOALS.maxAuthCost)}): ${mark(r.goals.authCost)}`);
   out.push(`                         per round: ${r.authOverBypassPerRound.map(pct).join(', ')}`);
+  out.push(`                         in server CPU per request: authentication is ${pct(r.authCpuCost)} of it `
+    + `(${fixed(sc.authRoute.serverCpuUsPerReq - sc.bypassRoute.serverCpuUsPerReq, 1)} µs; steadier than req/s under outside load)`);
   out.push(`  auth / engine ceiling  ${pct(r.authOverEngine)}  of ${fixed(r.engineCeilingOpsPerSec, 0)} op/s (goal ≥ ${pct(GOALS.minShareOfEngine)}): ${mark(r.goals.shareOfEngine)}`);
   out.push(`  auth / bare Fastify    ${pct(r.authOverBare)}`);
   out.push(`  auth / Directus        ${fixed(r.authOverDirectus, 1)}x its ${DIRECTUS_REQ_PER_SEC} req/s (goal ≥ ${GOALS.minTimesDirectus}x): ${mark(r.goals.timesDirectus)}`);

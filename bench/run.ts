@@ -141,11 +141,11 @@ async function measureRoutes(root: string, dataDir: string, options: Options) {
 
   // Both send the same header, so the bytes on the wire are identical and the only difference is
   // what the server does with it.
-  const findTarget = (name: string, child: BenchChild): Target => ({
-    name, child, headers: { 'x-api-key': BENCH_ADMIN_KEY }, path: () => `/api/find/${COLLECTION}/${randomId(rows)}`,
+  const findTarget = (name: string, child: BenchChild, sibling: BenchChild): Target => ({
+    name, child, siblings: [sibling], headers: { 'x-api-key': BENCH_ADMIN_KEY }, path: () => `/api/find/${COLLECTION}/${randomId(rows)}`,
   });
-  const auth = { target: findTarget('auth route', authChild), samples: [] as Sample[] };
-  const bypass = { target: findTarget('bypass route', bypassChild), samples: [] as Sample[] };
+  const auth = { target: findTarget('auth route', authChild, bypassChild), samples: [] as Sample[] };
+  const bypass = { target: findTarget('bypass route', bypassChild, authChild), samples: [] as Sample[] };
   await warmUp(auth.target, options);
   await warmUp(bypass.target, options);
   const rate = (s: Sample[]) => (s.at(-1)!.requests / s.at(-1)!.seconds).toFixed(0);

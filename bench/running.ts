@@ -5,10 +5,11 @@ import type { DataEngine } from '../src/data/engine.js';
 export interface Running {
   url?: string;
   detail: Record<string, string | number | boolean>;
+  /** Set for the engine role, which answers `engine-loop`: ids are drawn from 0 … rows-1. */
   engine?: DataEngine;
-  fastify?: FastifyInstance;
-  /** Set for the engine role: ids are drawn from 0 … rows-1. */
   rows?: number;
+  /** Releases everything the role opened (listener, engine, store), so the process can exit. */
+  close(): Promise<void>;
 }
 
 /** Listens on an ephemeral loopback port; answers the base URL. */

@@ -14,7 +14,7 @@ async function start(spec: ChildSpec): Promise<Running> {
     // Fastify defaults, no logger: the least any Fastify server does per request.
     const fastify = Fastify();
     fastify.get('/', async () => ({ hello: 'world' }));
-    return { fastify, url: await listen(fastify), detail: {} };
+    return { url: await listen(fastify), detail: {}, close: () => fastify.close() };
   }
   const { startEngineRole } = await import('./engine-roles.js');
   return startEngineRole(spec);
@@ -31,11 +31,9 @@ async function handle(running: Running, command: Command): Promise<Reply> {
       const figures = await engineLoop(running.engine.database('default'), running.rows, command.durationMs, command.concurrency);
       return { type: 'engine-loop', figures };
     }
-    case 'close': {
-      await running.fastify?.close();
-      await running.engine?.close();
+    case 'close':
+      await running.close();
       return { type: 'closed' };
-    }
   }
 }
 

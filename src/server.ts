@@ -1,8 +1,9 @@
 /** Starts duckgate: configuration, stores, app, listener, and a clean shutdown on signals. */
 import { mkdirSync } from 'node:fs';
 import { loadJwtSecret } from './auth/jwt-secret.js';
+import type { Principal } from './auth/principal.js';
 import type { Config } from './config/index.js';
-import type { DataEngine } from './data/engine.js';
+import { READ_CONNECTIONS, type DataEngine } from './data/engine.js';
 import { openDuckDBEngine } from './data/duckdb/index.js';
 import { buildApp, type App } from './http/app.js';
 import { openKeyStore } from './store/index.js';
@@ -18,6 +19,8 @@ export interface RunningServer {
 
 export interface StartOptions {
   log?: boolean;
+  /** Bench-only: see `AuthenticateOptions.benchPrincipal`. */
+  benchPrincipal?: Principal;
   /** Where the one-time first-start banner goes (default: stdout, never the log). */
   announce?: (text: string) => void;
 }
@@ -33,9 +36,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       dataDir: config.dataDir,
       memoryLimit: config.duckdbMemoryLimit,
       threads: config.duckdbThreads,
-      readConnections: 4,
+      readConnections: READ_CONNECTIONS,
     });
-    app = await buildApp({ config, engine, store, jwtSecret, log: options.log });
+    app = await buildApp({ config, engine, store, jwtSecret, log: options.log, benchPrincipal: options.benchPrincipal });
     const firstAdmin = await app.keys.ensureAdminKey();
     if (firstAdmin) (options.announce ?? ((text) => process.stdout.write(text)))(firstStartBanner(firstAdmin.key));
     await app.fastify.listen({ port: config.port, host: config.host });
