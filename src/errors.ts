@@ -8,6 +8,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    /** Response headers that belong to this error (`Retry-After` on a 429). */
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -26,7 +28,8 @@ export const errors = {
   noPermission: (level: PermissionLevel, collection: string) =>
     new ApiError(403, 'forbidden', `No ${level} permission for collection ${collection}`),
   adminRequired: () => new ApiError(403, 'forbidden', 'Admin access required'),
-  rateLimited: () => new ApiError(429, 'rate_limited', 'Rate limit exceeded'),
+  rateLimited: (retryAfterSeconds: number) =>
+    new ApiError(429, 'rate_limited', 'Rate limit exceeded', undefined, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
 
   notFound: (message: string) => new ApiError(404, 'not_found', message),
   conflict: (message: string) => new ApiError(409, 'conflict', message),

@@ -4,11 +4,11 @@
  * return value of `create` or `regenerate`; the store only ever sees its hash and prefix.
  */
 import { randomBytes } from 'node:crypto';
-import ipaddr from 'ipaddr.js';
 import { errors } from '../errors.js';
 import type { KeyStore, StoredKey } from '../store/key-store.js';
 import { generateApiKey } from './api-key.js';
 import { mergePermissions, parsePermissions } from './grants.js';
+import { isIpOrCidr } from './ip-rules.js';
 
 export interface KeyRequest {
   label?: string;
@@ -26,11 +26,22 @@ export interface IssuedKey {
   stored: StoredKey;
 }
 
+/** Who changed which key how: what the audit trail records (never the key itself). */
+export interface KeyChange {
+  kind: 'key.created' | 'key.regenerated' | 'key.revoked' | 'key.permissions';
+  actor: string;
+  target: string;
+  keyPrefix: string;
+  details: Record<string, unknown> | null;
+}
+
 export interface KeyServiceOptions {
   /** Admin keys configured in the environment count as admins that cannot be revoked here. */
   environmentAdminKeys: number;
   /** Called after every change, e.g. to clear a verification cache. */
   onChange?: () => void;
+  /** Called after every change with who did what, for the audit trail. */
+  onAudit?: (change: KeyChange) => void;
 }
 
 export class KeyService {
@@ -54,7 +65,8 @@ export class KeyService {
       allowedIps: parseAllowedIps(request.allowed_ips),
       createdBy,
     });
-    this.options.onChange?.();
+    this.changed({ kind: 'key.created', actor: createdBy ?? 'unknown', target: stored.id, keyPrefix: stored.prefix,
+      details: { label: stored.label, is_admin: stored.isAdmin, permissions: stored.permissions } });
     return { key: generated.key, stored };
   }
 
@@ -68,17 +80,17 @@ export class KeyService {
     return key;
   }
 
-  async revoke(id: string): Promise<void> {
+  async revoke(id: string, actor: string): Promise<void> {
     const key = await this.get(id);
     if (key.isAdmin && (await this.store.countAdminKeys()) + this.options.environmentAdminKeys <= 1) {
       throw errors.conflict('Cannot revoke the last admin key: create another admin key first');
     }
     if (!(await this.store.revokeKey(id))) throw keyNotFound(id);
-    this.options.onChange?.();
+    this.changed({ kind: 'key.revoked', actor, target: id, keyPrefix: key.prefix, details: { label: key.label } });
   }
 
   /** A new key under the same id; the old one works `graceSeconds` longer (never past its expiry). */
-  async regenerate(id: string, graceSeconds = 0): Promise<IssuedKey & { graceUntil: string | null }> {
+  async regenerate(id: string, graceSeconds: number, actor: string): Promise<IssuedKey & { graceUntil: string | null }> {
     if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > 30 * 86400) {
       throw errors.badRequest('invalid_key', 'grace_seconds must be a whole number from 0 to 2592000');
     }
@@ -86,28 +98,33 @@ export class KeyService {
     const graceUntil = graceSeconds > 0 ? new Date(Date.now() + graceSeconds * 1000).toISOString() : null;
     const stored = await this.store.replaceKeyHash(id, { hash: generated.hash, prefix: generated.prefix }, graceUntil);
     if (!stored) throw keyNotFound(id);
-    this.options.onChange?.();
+    this.changed({ kind: 'key.regenerated', actor, target: id, keyPrefix: stored.prefix, details: { grace_until: graceUntil } });
     return { key: generated.key, stored, graceUntil };
   }
 
   /** POST semantics: the whole set is replaced. */
-  async setPermissions(id: string, input: unknown): Promise<StoredKey> {
+  async setPermissions(id: string, input: unknown, actor: string): Promise<StoredKey> {
     const permissions = parsePermissions(input);
     const stored = await this.store.setPermissions(id, permissions);
     if (!stored) throw keyNotFound(id);
-    this.options.onChange?.();
+    this.changed({ kind: 'key.permissions', actor, target: id, keyPrefix: stored.prefix, details: { replaced: permissions } });
     return stored;
   }
 
   /** PUT semantics (seed 003): named collections replaced, others kept, changes listed. */
-  async updatePermissions(id: string, input: unknown): Promise<{ stored: StoredKey; changes: string[] }> {
+  async updatePermissions(id: string, input: unknown, actor: string): Promise<{ stored: StoredKey; changes: string[] }> {
     const update = parsePermissions(input);
     const current = await this.get(id);
     const { merged, changes } = mergePermissions(current.permissions, update);
     const stored = await this.store.setPermissions(id, merged);
     if (!stored) throw keyNotFound(id);
-    this.options.onChange?.();
+    this.changed({ kind: 'key.permissions', actor, target: id, keyPrefix: stored.prefix, details: { changes } });
     return { stored, changes };
+  }
+
+  private changed(change: KeyChange): void {
+    this.options.onChange?.();
+    this.options.onAudit?.(change);
   }
 
   /**
@@ -143,7 +160,7 @@ function parseRateLimit(value: number | null | undefined): number | null {
 function parseAllowedIps(value: string[] | null | undefined): string[] | null {
   if (value === undefined || value === null) return null;
   for (const entry of value) {
-    if (typeof entry !== 'string' || (entry !== '*' && !ipaddr.isValid(entry) && !ipaddr.isValidCIDR(entry))) {
+    if (typeof entry !== 'string' || (entry !== '*' && !isIpOrCidr(entry))) {
       throw errors.badRequest('invalid_key', `allowed_ips has ${JSON.stringify(entry)}, which is not an IP address or CIDR range`);
     }
   }

@@ -75,11 +75,11 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
         return 0;
       }
       case 'revoke':
-        await service.revoke(required(id, 'key_id'));
+        await service.revoke(required(id, 'key_id'), 'cli');
         out({ status: 'success', message: 'Key revoked successfully' }, `Revoked ${id}.`);
         return 0;
       case 'regenerate': {
-        const issued = await service.regenerate(required(id, 'key_id'), Number(values['grace-seconds'] ?? 0));
+        const issued = await service.regenerate(required(id, 'key_id'), Number(values['grace-seconds'] ?? 0), 'cli');
         out({ key: issued.key, ...keyJson(issued.stored), grace_until: issued.graceUntil },
           `Regenerated ${id}\n\n    ${issued.key}\n\nThe old key ${issued.graceUntil ? `works until ${issued.graceUntil}` : 'no longer works'}. Store the new one now: it is shown only once.`);
         return 0;
@@ -87,10 +87,10 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
       case 'permissions': {
         const keyId = required(id, 'key_id');
         if (values.set !== undefined) {
-          const stored = await service.setPermissions(keyId, parseJson('--set', values.set));
+          const stored = await service.setPermissions(keyId, parseJson('--set', values.set), 'cli');
           out({ status: 'updated', key_id: keyId, collection_permissions: renderPermissions(stored.permissions) }, describe(stored));
         } else if (values.merge !== undefined) {
-          const { stored, changes } = await service.updatePermissions(keyId, parseJson('--merge', values.merge));
+          const { stored, changes } = await service.updatePermissions(keyId, parseJson('--merge', values.merge), 'cli');
           out({ status: 'updated', key_id: keyId, collection_permissions: renderPermissions(stored.permissions), changes },
             [...changes, describe(stored)].join('\n'));
         } else {

@@ -41,6 +41,12 @@ export interface Config {
   duckdbMemoryLimit: string;
   duckdbThreads: number;
   logLevel: LogLevel;
+  /** Audit events older than this many days are pruned. */
+  auditRetentionDays: number;
+  /** Deepest nesting a JSON body may have. */
+  maxJsonDepth: number;
+  /** Largest total size of request headers, bytes. */
+  maxHeaderSize: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -94,5 +100,8 @@ export function loadConfig(env: Env): Config {
     duckdbMemoryLimit: memoryLimit,
     duckdbThreads: integer('DUCKDB_THREADS', env.DUCKDB_THREADS, 2, 1, 256),
     logLevel: oneOf('LOG_LEVEL', env.LOG_LEVEL, LOG_LEVELS, 'info'),
+    auditRetentionDays: integer('AUDIT_RETENTION_DAYS', env.AUDIT_RETENTION_DAYS, 90, 1, 36_500),
+    maxJsonDepth: integer('MAX_JSON_DEPTH', env.MAX_JSON_DEPTH, 32, 2, 1000),
+    maxHeaderSize: byteSize('MAX_HEADER_SIZE', env.MAX_HEADER_SIZE, 16 * 1024),
   };
 }

@@ -2,7 +2,7 @@
  * Parsers for single environment values. Each returns the parsed value or throws a
  * `ConfigError` whose one-line message names the variable and what is wrong with it.
  */
-import ipaddr from 'ipaddr.js';
+import { isIpOrCidr } from '../auth/ip-rules.js';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, problem: string) {
@@ -56,7 +56,7 @@ export function ipList(name: string, raw: string | undefined, allowStar: boolean
   const entries = list(raw);
   for (const entry of entries) {
     if (entry === '*' && allowStar) continue;
-    if (!ipaddr.isValid(entry) && !ipaddr.isValidCIDR(entry)) {
+    if (!isIpOrCidr(entry)) {
       throw new ConfigError(name, `has "${entry}", which is not an IP address or CIDR range`);
     }
   }

@@ -14,6 +14,7 @@ import type { DataEngine } from '../data/engine.js';
 import { VERSION } from '../version.js';
 import { installAuthentication } from './authenticate.js';
 import { installErrorHandling } from './plugins/errors.js';
+import { installJsonBodyParser } from './plugins/json-body.js';
 import { createMetrics, installRequestMetrics, type Metrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { databaseRoutes } from './routes/databases.js';
@@ -62,6 +63,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
       redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.body.api_key', 'req.body.password'], censor: '[redacted]' },
     },
     bodyLimit: config.bodyLimit,
+    http: { maxHeaderSize: config.maxHeaderSize },
     // Per-request access logs would cost more than authentication itself; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
@@ -71,6 +73,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   // JSON routes take JSON only: without this, a text/plain body would be parsed as a string and
   // answer 400 instead of the 415 a client can act on.
   fastify.removeContentTypeParser('text/plain');
+  installJsonBodyParser(fastify, config.maxJsonDepth);
 
   const routes: RouteInfo[] = [];
   fastify.addHook('onRoute', (route) => {

@@ -69,6 +69,18 @@ describe('bad input gets a clear error and writes nothing', () => {
     await expectError({ method: 'POST', url: '/api/query', payload: { sql: "INSERT INTO things VALUES ('a', 1); SELECT 1" } }, 400, 'sql_error');
   });
 
+  test('JSON nested past MAX_JSON_DEPTH → 400 json_too_deep, before any parsing', async () => {
+    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    await expectError({ method: 'POST', url: '/api/insert/things', payload: `{"n": 1, "x": ${deep}}`, headers: { 'content-type': 'application/json' } }, 400, 'json_too_deep');
+    const ok = await server.request({ method: 'POST', url: '/api/insert/things', payload: { nested: { a: { b: { c: [1, [2, [3]]] } } } } });
+    assert.equal(ok.statusCode, 201, 'ordinary nesting is fine');
+    await server.request({ method: 'DELETE', url: `/api/delete/things/${ok.json().id}` });
+  });
+
+  test('prototype poisoning is refused', async () => {
+    await expectError({ method: 'POST', url: '/api/insert/things', payload: '{"n": 1, "__proto__": {"isAdmin": true}}', headers: { 'content-type': 'application/json' } }, 400, 'invalid_json');
+  });
+
   test('a duplicate id → 409 conflict', async () => {
     await expectError({ method: 'POST', url: '/api/insert/things', payload: { id: 'seed', n: 5 } }, 409, 'conflict');
   });

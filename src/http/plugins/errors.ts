@@ -29,6 +29,7 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandler
       options.onAuthFailure?.(apiError);
     }
     if (apiError.status === 401) reply.header('WWW-Authenticate', 'Bearer');
+    if (apiError.headers) reply.headers(apiError.headers);
     const body: { error: string; code: string; details?: unknown } = { error: apiError.message, code: apiError.code };
     if (apiError.details !== undefined) body.details = apiError.details;
     return reply.status(apiError.status).send(body);

@@ -78,7 +78,7 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService, tokens: ApiTok
     config: { access: { kind: 'admin' } },
     schema: { tags, summary: 'Revoke an API key (admin); its tokens die with it', params: KeyIdParams, response: { 200: Type.Object({ status: Type.String(), message: Type.String() }), 409: Type.Ref('Error'), ...errorResponses } },
   }, async (request) => {
-    await keys.revoke(request.params.key_id);
+    await keys.revoke(request.params.key_id, principalOf(request).id);
     return { status: 'success', message: 'Key revoked successfully' };
   });
 
@@ -95,7 +95,7 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService, tokens: ApiTok
       response: { 200: Type.Object({ ...IssuedKeyBody.properties, grace_until: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
     },
   }, async (request) => {
-    const issued = await keys.regenerate(request.params.key_id, request.body.grace_seconds ?? 0);
+    const issued = await keys.regenerate(request.params.key_id, request.body.grace_seconds ?? 0, principalOf(request).id);
     return { key: issued.key, ...keyJson(issued.stored), warning: WARNING, grace_until: issued.graceUntil };
   });
 
@@ -114,7 +114,7 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService, tokens: ApiTok
       response: { 200: Type.Object({ status: Type.String(), key_id: Type.String(), collection_permissions: Permissions }), ...errorResponses },
     },
   }, async (request) => {
-    const stored = await keys.setPermissions(request.body.key_id, request.body.collection_permissions);
+    const stored = await keys.setPermissions(request.body.key_id, request.body.collection_permissions, principalOf(request).id);
     return { status: 'updated', key_id: stored.id, collection_permissions: renderPermissions(stored.permissions) };
   });
 
@@ -125,7 +125,7 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService, tokens: ApiTok
       response: { 200: Type.Object({ status: Type.String(), key_id: Type.String(), collection_permissions: Permissions, changes: Type.Array(Type.String()) }), ...errorResponses },
     },
   }, async (request) => {
-    const { stored, changes } = await keys.updatePermissions(request.body.key_id, request.body.collection_permissions);
+    const { stored, changes } = await keys.updatePermissions(request.body.key_id, request.body.collection_permissions, principalOf(request).id);
     return { status: 'updated', key_id: stored.id, collection_permissions: renderPermissions(stored.permissions), changes };
   });
 
