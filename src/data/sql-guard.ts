@@ -195,12 +195,14 @@ export interface GuardTable {
   columns: string[];
 }
 
-interface Environment {
+export interface Environment {
   catalog: string;
   /** Keyed by lower-cased name; exact spellings first. */
   tables: Map<string, GuardTable[]>;
   builtins: ReadonlySet<string>;
   userFunctions: ReadonlySet<string>;
+  /** User-defined types (ENUMs can be built from table data): never cast to, never named. */
+  userTypes: ReadonlySet<string>;
 }
 
 let builtinFunctions: Promise<ReadonlySet<string>> | undefined;
@@ -221,17 +223,16 @@ async function loadEnvironment(run: GuardRunner): Promise<Environment> {
     builtinFunctions = undefined;
     throw error;
   });
-  const [builtins, catalogRows, columnRows, functionRows] = await Promise.all([
-    builtinFunctions,
-    run('SELECT current_database()', []),
-    run(
-      `SELECT table_name, column_name FROM duckdb_columns()
-        WHERE database_name = current_database() AND schema_name = 'main'
-        ORDER BY table_name, column_index`,
-      [],
-    ),
-    run('SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE NOT internal', []),
-  ]);
+  const builtins = await builtinFunctions;
+  const catalogRows = await run('SELECT current_database()', []);
+  const columnRows = await run(
+    `SELECT table_name, column_name FROM duckdb_columns()
+      WHERE database_name = current_database() AND schema_name = 'main'
+      ORDER BY table_name, column_index`,
+    [],
+  );
+  const functionRows = await run('SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE NOT internal', []);
+  const typeRows = await run('SELECT DISTINCT lower(type_name) FROM duckdb_types() WHERE NOT internal', []);
   const tables = new Map<string, GuardTable[]>();
   const byName = new Map<string, GuardTable>();
   for (const [tableName, columnName] of columnRows as [string, string][]) {
@@ -249,7 +250,33 @@ async function loadEnvironment(run: GuardRunner): Promise<Environment> {
     tables,
     builtins,
     userFunctions: new Set(functionRows.map((row) => String(row[0]))),
+    userTypes: new Set(typeRows.map((row) => String(row[0]))),
   };
+}
+
+/**
+ * What the guard knows about one database (tables, columns, user-defined functions), kept until
+ * `version()` changes. Reading `duckdb_functions()` costs more than most queries, so one guard per
+ * database should share one cache. A load that raced with DDL is used once but never stored.
+ * Staleness cannot leak: projections name columns explicitly, so a column added since is simply
+ * not there, and a dropped one makes the query fail.
+ */
+export class GuardCache {
+  private environment: Environment | undefined;
+  private loadedAt = -1;
+
+  constructor(private readonly version: () => number) {}
+
+  async get(run: GuardRunner): Promise<Environment> {
+    const now = this.version();
+    if (this.environment !== undefined && this.loadedAt === now) return this.environment;
+    const environment = await loadEnvironment(run);
+    if (this.version() === now) {
+      this.environment = environment;
+      this.loadedAt = now;
+    }
+    return environment;
+  }
 }
 
 function findTable(env: Environment, name: string): GuardTable | undefined {
@@ -501,10 +528,32 @@ class Walker {
     scalar(s.seed, 'SAMPLE');
   }
 
-  /** A constant (DuckDB `Value`): data only, whatever its nesting. */
+  /** A constant (DuckDB `Value`): data only, whatever its nesting; its type is checked. */
   private value(node: JsonNode | undefined): void {
     if (node === undefined || node === null) return;
-    asObj(node, 'constant');
+    this.logicalType(asObj(node, 'constant'));
+  }
+
+  /**
+   * A type (or anything holding types): names the parser left unbound must be built-in ones —
+   * a user-defined ENUM may have been built from table data — and no expression may hide inside.
+   */
+  private logicalType(node: JsonNode | undefined): void {
+    if (node === null || node === undefined || typeof node !== 'object' || node instanceof RawNumber) return;
+    if (Array.isArray(node)) {
+      for (const item of node) this.logicalType(item);
+      return;
+    }
+    if ('class' in node) throw unsupported('expression inside a type');
+    if (node.type === 'UNBOUND_TYPE_INFO') {
+      const name = typeof node.name === 'string' ? node.name.toLowerCase() : '';
+      const catalog = node.catalog ?? '';
+      const schema = typeof node.schema === 'string' ? node.schema.toLowerCase() : '';
+      if (catalog !== '' || (schema !== '' && schema !== 'main') || this.env.userTypes.has(name)) {
+        throw refuse(`Type ${String(node.name)} is not allowed in a restricted query`);
+      }
+    }
+    for (const value of Object.values(node)) this.logicalType(value);
   }
 
   // --- table references ----------------------------------------------------------------------
@@ -548,7 +597,7 @@ class Walker {
       case 'EXPRESSION_LIST':
         onlyKeys(r, [...REF_COMMON, 'expected_names', 'expected_types', 'values'], 'VALUES');
         strings(r.expected_names, 'VALUES');
-        for (const t of asArr(r.expected_types ?? [], 'VALUES')) asObj(t, 'VALUES');
+        for (const t of asArr(r.expected_types ?? [], 'VALUES')) this.logicalType(asObj(t, 'VALUES'));
         for (const row of asArr(r.values, 'VALUES')) this.exprs(row, scope);
         return r;
       case 'PIVOT':
@@ -694,7 +743,7 @@ class Walker {
       case 'CAST':
         onlyKeys(e, [...EXPR_COMMON, 'child', 'cast_type', 'try_cast'], cls);
         this.expr(e.child, scope);
-        asObj(e.cast_type, cls);
+        this.logicalType(asObj(e.cast_type, cls));
         scalar(e.try_cast, cls);
         return;
       case 'COLLATE':
@@ -873,9 +922,9 @@ export interface GuardedSql {
  * columns exist. Throws 403 `forbidden` for anything refused (`noPermission` for a table), 400
  * `sql_error` for text DuckDB cannot parse.
  */
-export async function guardSql(run: GuardRunner, sql: string, policy: ReadPolicy): Promise<GuardedSql> {
+export async function guardSql(run: GuardRunner, sql: string, policy: ReadPolicy, cache?: GuardCache): Promise<GuardedSql> {
   if (typeof sql !== 'string') throw errors.sqlError('sql must be a string');
-  const env = await loadEnvironment(run);
+  const env = cache !== undefined ? await cache.get(run) : await loadEnvironment(run);
   const statement = exactlyOne(await serialize(run, sql));
   const ctePrefix = `__duckgate_cte_${randomBytes(6).toString('hex')}_`;
 

@@ -45,6 +45,8 @@ export async function seed(db: Database): Promise<void> {
     'CREATE SEQUENCE s',
     'CREATE MACRO leak() AS (SELECT v FROM secret LIMIT 1)',
     'CREATE MACRO leak_table() AS TABLE SELECT * FROM secret',
+    // An ENUM built from forbidden data: naming the type would read it back.
+    'CREATE TYPE leaky AS ENUM (SELECT v FROM secret)',
   ];
   for (const sql of statements) await db.query(sql, undefined, ADMIN);
 }

@@ -1,7 +1,7 @@
 import { StatementType, type DuckDBPreparedStatement } from '@duckdb/node-api';
 import { ApiError, errors, isApiError } from '../../errors.js';
 import type { Json, QueryOptions, QueryResult, ReadPolicy, StatementKind } from '../engine.js';
-import { guardSql, type GuardRunner } from '../sql-guard.js';
+import { GuardCache, guardSql, type GuardRunner } from '../sql-guard.js';
 import type { DatabaseContext } from './context.js';
 import { bindParam, type PooledConnection, type SqlParam } from './connections.js';
 import { duckdbMessage, toApiError } from './sql-errors.js';
@@ -100,6 +100,18 @@ async function execute(
   }
 }
 
+/** One guard cache per database, dropped with it. */
+const guardCaches = new WeakMap<DatabaseContext, GuardCache>();
+
+function guardCache(ctx: DatabaseContext): GuardCache {
+  let cache = guardCaches.get(ctx);
+  if (cache === undefined) {
+    cache = new GuardCache(() => ctx.version.any);
+    guardCaches.set(ctx, cache);
+  }
+  return cache;
+}
+
 /** The guard reads the catalog and parses through this connection; it never runs the caller's SQL. */
 function guardRunner(connection: PooledConnection): GuardRunner {
   return async (sql, params) => (await (await connection.run(sql, params)).getRows()) as unknown[][];
@@ -120,7 +132,7 @@ async function guardedQuery(
   return ctx.readers.use(async (connection) => {
     let guarded;
     try {
-      guarded = await guardSql(guardRunner(connection), sql, policy);
+      guarded = await guardSql(guardRunner(connection), sql, policy, guardCache(ctx));
     } catch (error) {
       throw toApiError(error);
     }
