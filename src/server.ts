@@ -6,7 +6,8 @@ import type { Config } from './config/index.js';
 import { READ_CONNECTIONS, type DataEngine } from './data/engine.js';
 import { openDuckDBEngine } from './data/duckdb/index.js';
 import { buildApp, type App } from './http/app.js';
-import { openKeyStore } from './store/index.js';
+import { Redis } from 'ioredis';
+import { openAuditStore, openKeyStore } from './store/index.js';
 import type { KeyStore } from './store/key-store.js';
 
 export interface RunningServer {
@@ -29,6 +30,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   mkdirSync(config.dataDir, { recursive: true });
   const jwtSecret = loadJwtSecret(config.jwtSecret, config.dataDir);
   const store = openKeyStore(config);
+  const audit = openAuditStore(config);
+  // One client for every Redis user; commands time out so a stalled Redis cannot hold requests.
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 1000, lazyConnect: false }) : undefined;
+  // Failures surface as failed commands, which their users log (once per outage); without a
+  // listener ioredis would also print every reconnection attempt.
+  redis?.on('error', () => {});
+  const closeStores = async () => {
+    await store.close();
+    await audit.close();
+    redis?.disconnect();
+  };
   let engine: DataEngine | undefined;
   let app: App | undefined;
   try {
@@ -38,14 +50,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       threads: config.duckdbThreads,
       readConnections: READ_CONNECTIONS,
     });
-    app = await buildApp({ config, engine, store, jwtSecret, log: options.log, benchPrincipal: options.benchPrincipal });
+    app = await buildApp({ config, engine, store, audit, redis, jwtSecret, log: options.log, benchPrincipal: options.benchPrincipal });
     const firstAdmin = await app.keys.ensureAdminKey();
     if (firstAdmin) (options.announce ?? ((text) => process.stdout.write(text)))(firstStartBanner(firstAdmin.key));
     await app.fastify.listen({ port: config.port, host: config.host });
   } catch (error) {
     await app?.fastify.close();
     await engine?.close();
-    await store.close();
+    await closeStores();
     throw error;
   }
   const address = app.fastify.server.address();
@@ -60,7 +72,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     close: () => (closing ??= (async () => {
       await running.app.fastify.close();
       await running.engine.close();
-      await store.close();
+      await closeStores();
     })()),
   };
 }

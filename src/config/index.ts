@@ -34,6 +34,8 @@ export interface Config {
   trustedProxies: string[];
   storeUrl?: string;
   redisUrl?: string;
+  /** Namespace of duckgate's keys in Redis, so several deployments can share one Redis. */
+  redisKeyPrefix: string;
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
   /** `/api/query` statements are cancelled after this many milliseconds. */
@@ -95,6 +97,7 @@ export function loadConfig(env: Env): Config {
     trustedProxies: ipList('TRUSTED_PROXIES', env.TRUSTED_PROXIES, false),
     storeUrl: url('STORE_URL', env.STORE_URL, ['postgres:', 'postgresql:']),
     redisUrl: url('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
+    redisKeyPrefix: redisKeyPrefix(env.REDIS_KEY_PREFIX),
     bodyLimit: byteSize('BODY_LIMIT', env.BODY_LIMIT, 10 * 1024 * 1024),
     queryTimeoutMs: integer('QUERY_TIMEOUT_MS', env.QUERY_TIMEOUT_MS, 30_000, 10, 3_600_000),
     duckdbMemoryLimit: memoryLimit,
@@ -104,4 +107,12 @@ export function loadConfig(env: Env): Config {
     maxJsonDepth: integer('MAX_JSON_DEPTH', env.MAX_JSON_DEPTH, 32, 2, 1000),
     maxHeaderSize: byteSize('MAX_HEADER_SIZE', env.MAX_HEADER_SIZE, 16 * 1024),
   };
+}
+
+function redisKeyPrefix(raw: string | undefined): string {
+  const prefix = raw?.trim() || 'duckgate';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) {
+    throw new ConfigError('REDIS_KEY_PREFIX', `must be 1 to 64 letters, digits, '_', '.' or '-' (got "${prefix}")`);
+  }
+  return prefix;
 }

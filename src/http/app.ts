@@ -3,6 +3,14 @@
  * Nothing listens here (see `server.ts`), so tests drive the same app through `inject` or a port.
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { AuditTrail } from '../auth/audit-trail.js';
+import { createAuthFailureCounter } from '../auth/auth-failures.js';
+import { IpAllowList } from '../auth/ip-rules.js';
+import { MemoryRateLimiter } from '../auth/rate-limit-memory.js';
+import { RedisRateLimiter } from '../auth/rate-limit-redis.js';
+import type { RateLimiter } from '../auth/rate-limit.js';
+import type { AuditStore } from '../store/audit-store.js';
 import { EnvironmentKeys } from '../auth/environment-keys.js';
 import { KeyService } from '../auth/key-service.js';
 import { ManagedKeys } from '../auth/managed-keys.js';
@@ -12,8 +20,11 @@ import type { KeyStore } from '../store/key-store.js';
 import type { Config } from '../config/index.js';
 import type { DataEngine } from '../data/engine.js';
 import { VERSION } from '../version.js';
+import { authEvents } from './auth-events.js';
 import { installAuthentication } from './authenticate.js';
-import { installErrorHandling } from './plugins/errors.js';
+import { clientIpResolver } from './client-ip.js';
+import { auditRoutes } from './routes/audit.js';
+import { clientErrorHandler, installErrorHandling } from './plugins/errors.js';
 import { installJsonBodyParser } from './plugins/json-body.js';
 import { createMetrics, installRequestMetrics, type Metrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
@@ -30,6 +41,10 @@ export interface AppDependencies {
   engine: DataEngine;
   /** The control-plane store: managed keys (never the full keys). */
   store: KeyStore;
+  /** The audit trail's store (the same control-plane store). */
+  audit: AuditStore;
+  /** Set with REDIS_URL: rate-limit counters shared by every replica. */
+  redis?: Redis;
   /** HS256 secret for tokens (see `auth/jwt-secret.ts`). */
   jwtSecret: Uint8Array;
   /** Log through pino at the configured level; false silences the app (tests). */
@@ -52,6 +67,7 @@ export interface App {
   /** Every registered route, for tests that prove none is left open and all are documented. */
   routes: RouteInfo[];
   keys: KeyService;
+  audit: AuditTrail;
 }
 
 export async function buildApp(deps: AppDependencies): Promise<App> {
@@ -64,6 +80,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     },
     bodyLimit: config.bodyLimit,
     http: { maxHeaderSize: config.maxHeaderSize },
+    clientErrorHandler,
     // Per-request access logs would cost more than authentication itself; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
@@ -96,7 +113,25 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     tagSecret: deps.jwtSecret,
   });
   const managedKeys = new ManagedKeys(deps.store, { onError: (error) => fastify.log.error({ err: error }, 'key store') });
-  fastify.addHook('onClose', async () => managedKeys.close());
+  const audit = new AuditTrail(deps.audit, {
+    onError: (error) => fastify.log.error({ err: error }, 'audit trail'),
+    onDropped: (count) => fastify.log.warn({ dropped: count }, 'audit events dropped under load'),
+  });
+  void audit.startRetention({ retentionDays: config.auditRetentionDays }).catch((error: unknown) => fastify.log.error({ err: error }, 'audit retention'));
+  const rateLimiter: RateLimiter = deps.redis
+    ? new RedisRateLimiter({
+        redis: deps.redis,
+        keyPrefix: `${config.redisKeyPrefix}:rl:`,
+        onError: (error) => fastify.log.error({ err: error }, 'Redis rate limiter failing; counting in this process meanwhile'),
+      })
+    : new MemoryRateLimiter();
+  const authFailures = createAuthFailureCounter({ limit: config.authFailureLimit, redis: deps.redis, keyPrefix: `${config.redisKeyPrefix}:af` });
+  fastify.addHook('onClose', async () => {
+    managedKeys.close();
+    await rateLimiter.close();
+    await authFailures.close();
+    await audit.close();
+  });
   const tokens = new ApiTokens({
     secret: deps.jwtSecret,
     previousSecret: config.jwtSecretPrevious === undefined ? undefined : new TextEncoder().encode(config.jwtSecretPrevious),
@@ -106,9 +141,15 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const keys = new KeyService(deps.store, {
     environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length,
     onChange: () => managedKeys.invalidate(),
+    onAudit: (change) => audit.record(change),
   });
   installAuthentication(fastify, {
     sources: { environmentKeys, managedKeys, tokens },
+    clientIp: clientIpResolver(config.trustedProxies),
+    allowedIps: new IpAllowList(config.allowedIps),
+    authFailures,
+    rateLimit: { limiter: rateLimiter, defaultLimit: config.apiRateLimit },
+    events: authEvents(metrics, audit, fastify.log),
     benchPrincipal: deps.benchPrincipal,
   });
 
@@ -119,7 +160,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   syncRoutes(fastify, engine);
   operationRoutes(fastify, engine, metrics);
   keyRoutes(fastify, keys, tokens);
+  auditRoutes(fastify, audit);
 
   await fastify.ready();
-  return { fastify, metrics, routes, keys };
+  return { fastify, metrics, routes, keys, audit };
 }

@@ -1,10 +1,13 @@
 /** Picks the control-plane store from configuration: SQLite in DATA_DIR unless STORE_URL says otherwise. */
 import path from 'node:path';
 import { ConfigError, type Config } from '../config/index.js';
+import type { AuditStore } from './audit-store.js';
 import type { KeyStore } from './key-store.js';
+import { SqliteAuditStore } from './sqlite-audit.js';
 import { SqliteKeyStore } from './sqlite.js';
 
 export type { KeyStore, StoredKey, NewKey, KeyMatch } from './key-store.js';
+export type { AuditStore } from './audit-store.js';
 
 /** The SQLite file: never a `.duckdb` file, so DuckDB never opens it and SQL can never reach it. */
 export const CONTROL_STORE_FILE = 'control.sqlite';
@@ -14,4 +17,12 @@ export function openKeyStore(config: Pick<Config, 'dataDir' | 'storeUrl'>): KeyS
     throw new ConfigError('STORE_URL', 'points at PostgreSQL, whose store is not in this release yet; unset it to use the embedded SQLite store');
   }
   return new SqliteKeyStore(path.join(config.dataDir, CONTROL_STORE_FILE));
+}
+
+/** The audit trail lives in the same control-plane store as the keys. */
+export function openAuditStore(config: Pick<Config, 'dataDir' | 'storeUrl'>): AuditStore {
+  if (config.storeUrl) {
+    throw new ConfigError('STORE_URL', 'points at PostgreSQL, whose store is not in this release yet; unset it to use the embedded SQLite store');
+  }
+  return new SqliteAuditStore(path.join(config.dataDir, CONTROL_STORE_FILE));
 }

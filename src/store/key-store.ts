@@ -61,8 +61,8 @@ export interface KeyStore {
   touchKeys(lastUsed: ReadonlyMap<string, string>): Promise<void>;
   countAdminKeys(): Promise<number>;
   /**
-   * A number that changes whenever another process changed the store, so a running server can
-   * drop its caches within a second of a CLI command.
+   * A number that changes whenever any process changed a key (not its last use), so a running
+   * server can drop its caches within a second of a CLI command.
    */
   externalChangeMarker(): Promise<number>;
   close(): Promise<void>;

@@ -37,4 +37,51 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX api_key_grace_key_id ON api_key_grace (key_id);
     `,
   },
+  {
+    // The audit trail: append-only, newest first by id, pruned by `at`. Never a full key or password.
+    // Filter indexes end in id so a filtered page is one backwards index scan. (PostgreSQL: the id
+    // column needs its dialect's identity form; everything else runs as is.)
+    version: 2,
+    sql: `
+      CREATE TABLE audit_events (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT,
+        key_prefix TEXT,
+        ip TEXT,
+        user_agent TEXT,
+        route TEXT,
+        code TEXT,
+        target TEXT,
+        details TEXT
+      );
+      CREATE INDEX audit_events_at ON audit_events (at);
+      CREATE INDEX audit_events_kind ON audit_events (kind, id);
+      CREATE INDEX audit_events_actor ON audit_events (actor, id);
+      CREATE INDEX audit_events_ip ON audit_events (ip, id);
+      CREATE INDEX audit_events_target ON audit_events (target, id);
+    `,
+  },
+  {
+    // A counter that only key changes move, so a running server's key cache is dropped when the CLI
+    // changes a key, and not when audit events or last-use times are written. (SQLite triggers;
+    // the PostgreSQL store will announce changes with LISTEN/NOTIFY instead.)
+    version: 3,
+    sql: `
+      CREATE TABLE key_changes (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+      INSERT INTO key_changes (id, version) VALUES (1, 0);
+      CREATE TRIGGER api_keys_inserted AFTER INSERT ON api_keys
+        BEGIN UPDATE key_changes SET version = version + 1 WHERE id = 1; END;
+      CREATE TRIGGER api_keys_deleted AFTER DELETE ON api_keys
+        BEGIN UPDATE key_changes SET version = version + 1 WHERE id = 1; END;
+      CREATE TRIGGER api_keys_changed AFTER UPDATE OF prefix, key_hash, label, description, is_admin,
+        collection_permissions, expires_at, rate_limit, allowed_ips, revoked_at, generation ON api_keys
+        BEGIN UPDATE key_changes SET version = version + 1 WHERE id = 1; END;
+      CREATE TRIGGER api_key_grace_inserted AFTER INSERT ON api_key_grace
+        BEGIN UPDATE key_changes SET version = version + 1 WHERE id = 1; END;
+      CREATE TRIGGER api_key_grace_deleted AFTER DELETE ON api_key_grace
+        BEGIN UPDATE key_changes SET version = version + 1 WHERE id = 1; END;
+    `,
+  },
 ];

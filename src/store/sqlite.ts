@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import type { PermissionSet } from '../auth/grants.js';
 import type { KeyMatch, KeyStore, NewKey, StoredKey } from './key-store.js';
-import { MIGRATIONS } from './migrations.js';
+import { openSqliteFile } from './sqlite-file.js';
 
 interface KeyRow {
   id: string;
@@ -32,12 +32,8 @@ export class SqliteKeyStore implements KeyStore {
   private readonly statements;
 
   constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
     // A revoked key must stay revoked even after a power cut: FULL syncs the WAL on every commit.
-    this.db.pragma('synchronous = FULL');
-    migrate(this.db);
+    this.db = openSqliteFile(file, { synchronous: 'FULL' });
     const db = this.db;
     this.statements = {
       insert: db.prepare(`INSERT INTO api_keys (id, prefix, key_hash, label, description, is_admin, collection_permissions,
@@ -55,6 +51,7 @@ export class SqliteKeyStore implements KeyStore {
       rehash: db.prepare(`UPDATE api_keys SET key_hash = ?, prefix = ?, generation = generation + 1 WHERE id = ? AND revoked_at IS NULL`),
       setPermissions: db.prepare(`UPDATE api_keys SET collection_permissions = ? WHERE id = ? AND revoked_at IS NULL`),
       touch: db.prepare(`UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`),
+      changeVersion: db.prepare<[], { version: number }>(`SELECT version FROM key_changes WHERE id = 1`),
       countAdmins: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM api_keys WHERE is_admin = 1 AND revoked_at IS NULL`),
     };
   }
@@ -122,24 +119,13 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async externalChangeMarker(): Promise<number> {
-    // SQLite bumps data_version when another connection commits, and never for our own writes.
-    return this.db.pragma('data_version', { simple: true }) as number;
+    // Moved by triggers on key changes only (migration 3): audit writes and last-use times, which
+    // other connections commit all the time, must not empty the key cache.
+    return this.statements.changeVersion.get()!.version;
   }
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
-  }
-}
-
-function migrate(db: Database.Database): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`);
-  const applied = new Set(db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version));
-  for (const migration of MIGRATIONS) {
-    if (applied.has(migration.version)) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(migration.version, new Date().toISOString());
-    })();
   }
 }
 

@@ -8,8 +8,10 @@ export interface CreatedKey {
   prefix: string;
 }
 
-export async function createKey(server: TestServer, body: Record<string, unknown>): Promise<CreatedKey> {
-  const res = await server.request({ method: 'POST', url: '/api/auth/register', payload: { label: 'test key', ...body } });
+export async function createKey(server: TestServer, body: Record<string, unknown>, fromIp?: string): Promise<CreatedKey> {
+  const res = await server.request({
+    method: 'POST', url: '/api/auth/register', payload: { label: 'test key', ...body }, ...(fromIp ? { remoteAddress: fromIp } : {}),
+  });
   assert.equal(res.statusCode, 201, res.body);
   return res.json() as CreatedKey;
 }

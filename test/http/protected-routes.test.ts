@@ -39,10 +39,9 @@ test('every non-public route answers 401 without a credential', async () => {
 
 test('a route that declares neither public nor access is refused at start-up', async () => {
   const { default: Fastify } = await import('fastify');
-  const { installAuthentication } = await import('../../src/http/authenticate.js');
-  const { EnvironmentKeys } = await import('../../src/auth/environment-keys.js');
+  const { requireAccessDeclarations } = await import('../../src/http/authenticate.js');
   const app = Fastify();
-  installAuthentication(app, { sources: { environmentKeys: new EnvironmentKeys({ validApiKeys: [] }) } });
+  requireAccessDeclarations(app);
   assert.throws(() => app.get('/open', async () => 'oops'), /declares neither/);
   await app.close();
 });

@@ -3,6 +3,8 @@
  * errors (bad JSON, too large, wrong media type, schema violations) are mapped to stable codes;
  * anything unexpected becomes a plain 500 whose details go to the log, never to the client.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, isApiError } from '../../errors.js';
 
@@ -57,4 +59,21 @@ function toApiError(error: FastifyError): ApiError {
     return new ApiError(error.statusCode, 'bad_request', error.message);
   }
   return new ApiError(500, 'internal_error', 'Internal server error');
+}
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (headers over MAX_HEADER_SIZE,
+ * malformed requests) still answer in the contract's shape, then close the connection.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] = error.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'headers_too_large', 'Request headers are larger than the server accepts']
+    : [400, 'bad_request', 'Malformed HTTP request'];
+  const body = JSON.stringify({ error: message, code });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n`
+    + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }

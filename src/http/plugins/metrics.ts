@@ -9,6 +9,9 @@ export interface Metrics {
   registry: Registry;
   requestDuration: Histogram<'method' | 'route' | 'status_code'>;
   authFailures: Counter<'code'>;
+  authAttempts: Counter<'result' | 'method' | 'code'>;
+  rateLimited: Counter<'scope'>;
+  ipDenied: Counter<'scope'>;
 }
 
 export function createMetrics(): Metrics {
@@ -32,6 +35,24 @@ export function createMetrics(): Metrics {
       name: 'auth_failures_total',
       help: 'Requests refused by authentication or authorization, by error code',
       labelNames: ['code'],
+      registers: [registry],
+    }),
+    authAttempts: new Counter({
+      name: 'auth_attempts_total',
+      help: 'Credential checks, by result, credential method (api-key, jwt, none) and error code (ok on success)',
+      labelNames: ['result', 'method', 'code'],
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'rate_limited_total',
+      help: 'Requests answered 429, by scope (client: API_RATE_LIMIT; auth_failures: AUTH_FAILURE_LIMIT per IP)',
+      labelNames: ['scope'],
+      registers: [registry],
+    }),
+    ipDenied: new Counter({
+      name: 'ip_denied_total',
+      help: 'Requests refused by an IP allow list, by scope (global ALLOWED_IPS, or a key\'s own)',
+      labelNames: ['scope'],
       registers: [registry],
     }),
   };

@@ -1,0 +1,318 @@
+/**
+ * The audit trail's front door. `record` is synchronous and never throws: authentication failures
+ * are recorded on the hot path and must not wait on disk, so events are queued in memory and
+ * written in one transaction every `flushIntervalMs` (or as soon as `batchSize` are waiting). The
+ * queue is bounded: a flood of bad keys beyond `maxQueue` unwritten events drops the oldest ones
+ * and counts them, instead of growing memory.
+ *
+ * Every event is sanitised on the way in: a key prefix is cut to 16 characters, anything shaped
+ * like a full managed key (in any field, details included) is cut to its prefix, and free-text
+ * fields are bounded. The store never sees a full key.
+ */
+import { AUDIT_KINDS, type AuditEvent, type AuditKind, type AuditQuery, type AuditStore, type StoredAuditEvent } from '../store/audit-store.js';
+
+/** What callers hand to `record`: `at` defaults to now, and any field left out is null. */
+export interface AuditInput {
+  kind: AuditKind;
+  at?: string;
+  actor?: string | null;
+  keyPrefix?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  route?: string | null;
+  code?: string | null;
+  target?: string | null;
+  details?: Record<string, unknown> | null;
+}
+
+export interface AuditTrailOptions {
+  /** Longest an event waits in memory before it is written. */
+  flushIntervalMs?: number;
+  /** A flush starts at once when this many events are waiting. */
+  batchSize?: number;
+  /** Unwritten events kept at most; beyond this the oldest are dropped. */
+  maxQueue?: number;
+  /** Store failures and bad input; `record` itself never throws. */
+  onError?: (error: unknown) => void;
+  /** Events dropped from a full queue since the last report; called at most once per flush. */
+  onDropped?: (count: number) => void;
+  /** The clock (tests). */
+  now?: () => number;
+}
+
+export interface RetentionOptions {
+  /** Events older than this are deleted; 0 (or less) keeps everything. */
+  retentionDays: number;
+  /** How often to prune after the first run at start (default hourly). */
+  intervalMs?: number;
+}
+
+export interface AuditTrailStats {
+  /** Waiting to be written. */
+  queued: number;
+  written: number;
+  /** Dropped from a full queue, or recorded after `close`. */
+  dropped: number;
+  /** Lost because the store refused a batch. */
+  failed: number;
+  pruned: number;
+}
+
+/** A key prefix is at most this long (`dk_live_` + 8 characters). */
+export const AUDIT_KEY_PREFIX_LENGTH = 16;
+
+/** `dk_live_`/`dk_test_` followed by more than a prefix's worth: cut to the prefix wherever it appears. */
+const KEY_LIKE = /dk_(?:live|test)_[A-Za-z0-9_-]{9,}/g;
+const LIMITS = { actor: 200, ip: 64, userAgent: 512, route: 300, code: 64, target: 200, details: 4096 } as const;
+const DAY_MS = 86_400_000;
+
+export class AuditTrail {
+  private readonly queue: Ring<AuditEvent>;
+  private readonly flushIntervalMs: number;
+  private readonly batchSize: number;
+  private readonly onError: (error: unknown) => void;
+  private readonly onDropped: ((count: number) => void) | undefined;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private pruning: Promise<number> | undefined;
+  private closed = false;
+  private droppedUnreported = 0;
+  private readonly counts = { written: 0, dropped: 0, failed: 0, pruned: 0 };
+
+  constructor(private readonly store: AuditStore, options: AuditTrailOptions = {}) {
+    this.flushIntervalMs = options.flushIntervalMs ?? 200;
+    this.batchSize = Math.max(1, options.batchSize ?? 500);
+    this.queue = new Ring(Math.max(this.batchSize, options.maxQueue ?? 10_000));
+    this.onError = options.onError ?? (() => {});
+    this.onDropped = options.onDropped;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Queues one event. Synchronous, cheap, and never throws. */
+  record(input: AuditInput): void {
+    try {
+      if (this.closed) {
+        this.counts.dropped++;
+        return;
+      }
+      const event = sanitise(input, this.now());
+      if (this.queue.push(event)) {
+        this.counts.dropped++;
+        this.droppedUnreported++;
+      }
+      if (this.queue.size >= this.batchSize) this.flushSoon();
+      else this.flushLater();
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  /** Writes everything recorded so far. Never rejects: failures go to `onError`. */
+  flush(): Promise<void> {
+    const run = this.flushing.then(() => this.writeQueued());
+    this.flushing = run;
+    return run;
+  }
+
+  /** Newest first, after a flush, so events recorded just before are included. */
+  async query(query: AuditQuery): Promise<StoredAuditEvent[]> {
+    await this.flush();
+    return this.store.query(query);
+  }
+
+  /**
+   * Deletes events older than `retentionDays` now and then every `intervalMs` (the timer does not
+   * keep the process alive). Answers how many the first run deleted; never rejects.
+   */
+  startRetention(options: RetentionOptions): Promise<number> {
+    this.stopRetention();
+    const days = options.retentionDays;
+    if (!(days > 0) || !Number.isFinite(days) || this.closed) return Promise.resolve(0);
+    this.retentionTimer = setInterval(() => void this.prune(days), options.intervalMs ?? 3_600_000);
+    this.retentionTimer.unref();
+    return this.prune(days);
+  }
+
+  stopRetention(): void {
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.retentionTimer = undefined;
+  }
+
+  stats(): AuditTrailStats {
+    return { queued: this.queue.size, ...this.counts };
+  }
+
+  /** Stops retention, writes what is queued, and ignores later events. The store stays open. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stopRetention();
+    await this.flush();
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+    await this.pruning;
+  }
+
+  private flushLater(): void {
+    if (this.timer || this.immediate) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  private flushSoon(): void {
+    if (this.immediate) return;
+    // Not inline: the caller is a request on the hot path, and the write is synchronous SQLite.
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined;
+      void this.flush();
+    });
+  }
+
+  private async writeQueued(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.queue.drain();
+    if (batch.length > 0) {
+      try {
+        await this.store.append(batch);
+        this.counts.written += batch.length;
+      } catch (error) {
+        this.counts.failed += batch.length;
+        this.report(error);
+      }
+    }
+    if (this.droppedUnreported > 0) {
+      const count = this.droppedUnreported;
+      this.droppedUnreported = 0;
+      try {
+        this.onDropped?.(count);
+      } catch (error) {
+        this.report(error);
+      }
+    }
+    // Events recorded while the batch was being written wait for the next timer.
+    if (this.queue.size > 0 && !this.closed) this.flushLater();
+  }
+
+  private prune(days: number): Promise<number> {
+    if (this.pruning) return this.pruning;
+    const cutoff = new Date(this.now() - days * DAY_MS).toISOString();
+    const run = (async () => {
+      try {
+        const deleted = await this.store.prune(cutoff);
+        this.counts.pruned += deleted;
+        return deleted;
+      } catch (error) {
+        this.report(error);
+        return 0;
+      } finally {
+        this.pruning = undefined;
+      }
+    })();
+    this.pruning = run;
+    return run;
+  }
+
+  private report(error: unknown): void {
+    try {
+      this.onError(error);
+    } catch {
+      // An error callback that throws has nowhere left to report to.
+    }
+  }
+}
+
+/** The event as stored: defaults filled in, bounded, and with no full key anywhere. */
+export function sanitise(input: AuditInput, now: number): AuditEvent {
+  if (!(AUDIT_KINDS as readonly unknown[]).includes(input.kind)) throw new TypeError(`Unknown audit event kind: ${String(input.kind)}`);
+  const prefix = text(input.keyPrefix, AUDIT_KEY_PREFIX_LENGTH);
+  return {
+    at: isoTime(input.at, now),
+    kind: input.kind,
+    actor: text(input.actor, LIMITS.actor),
+    // Never more than the prefix, even if a caller passed the whole key.
+    keyPrefix: prefix === null ? null : prefix.slice(0, AUDIT_KEY_PREFIX_LENGTH),
+    ip: text(input.ip, LIMITS.ip),
+    userAgent: text(input.userAgent, LIMITS.userAgent),
+    route: text(input.route, LIMITS.route),
+    code: text(input.code, LIMITS.code),
+    target: text(input.target, LIMITS.target),
+    details: details(input.details),
+  };
+}
+
+function text(value: unknown, max: number): string | null {
+  if (value === undefined || value === null) return null;
+  const full = redactKeys(typeof value === 'string' ? value : String(value));
+  return full.length > max ? full.slice(0, max) : full;
+}
+
+function redactKeys(value: string): string {
+  return value.includes('dk_') ? value.replace(KEY_LIKE, (key) => `${key.slice(0, AUDIT_KEY_PREFIX_LENGTH)}…`) : value;
+}
+
+function details(value: Record<string, unknown> | null | undefined): Record<string, unknown> | null {
+  if (value === undefined || value === null) return null;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    return { unserializable: true };
+  }
+  if (json === undefined) return null;
+  json = redactKeys(json);
+  if (json.length > LIMITS.details) return { truncated: true, size: json.length };
+  const parsed: unknown = JSON.parse(json);
+  return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { value: parsed };
+}
+
+function isoTime(value: string | undefined, now: number): string {
+  if (typeof value === 'string') {
+    const time = Date.parse(value);
+    // Only years 0000-9999 keep ISO text in time order.
+    if (!Number.isNaN(time) && time >= -62_167_219_200_000 && time <= 253_402_300_799_999) return new Date(time).toISOString();
+  }
+  return new Date(now).toISOString();
+}
+
+/** A fixed-capacity FIFO: pushing onto a full ring overwrites the oldest entry. */
+class Ring<T> {
+  private readonly items: (T | undefined)[];
+  private head = 0;
+  size = 0;
+
+  constructor(private readonly capacity: number) {
+    this.items = new Array<T | undefined>(capacity);
+  }
+
+  /** True when the oldest entry was dropped to make room. */
+  push(item: T): boolean {
+    const tail = (this.head + this.size) % this.capacity;
+    this.items[tail] = item;
+    if (this.size < this.capacity) {
+      this.size++;
+      return false;
+    }
+    this.head = (this.head + 1) % this.capacity;
+    return true;
+  }
+
+  drain(): T[] {
+    const out: T[] = [];
+    for (let i = 0; i < this.size; i++) {
+      const index = (this.head + i) % this.capacity;
+      out.push(this.items[index] as T);
+      this.items[index] = undefined;
+    }
+    this.head = 0;
+    this.size = 0;
+    return out;
+  }
+}

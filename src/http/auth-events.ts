@@ -1,0 +1,59 @@
+/**
+ * What the authentication path reports, in one place: Prometheus counters, the audit trail and
+ * structured log lines. A failure is described by its code, the key's 16-character prefix when
+ * the credential was a managed key, the IP, the user agent and the route pattern; never by the
+ * credential itself (an environment key or a token has no printable part at all).
+ */
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { Credential } from '../auth/credential.js';
+import { keyPrefix } from '../auth/api-key.js';
+import type { Principal } from '../auth/principal.js';
+import type { ApiError } from '../errors.js';
+import type { AuditInput } from '../auth/audit-trail.js';
+import type { Metrics } from './plugins/metrics.js';
+
+export interface AuthEvents {
+  succeeded(request: FastifyRequest, principal: Principal): void;
+  failed(request: FastifyRequest, error: ApiError, credential: Credential | undefined): void;
+  rateLimited(request: FastifyRequest, client: string, principal?: Principal): void;
+  ipDenied(request: FastifyRequest, ip: string, principal?: Principal): void;
+}
+
+export interface AuditSink {
+  record(event: AuditInput): void;
+}
+
+export function authEvents(metrics: Metrics, audit: AuditSink, log: FastifyBaseLogger): AuthEvents {
+  return {
+    succeeded(_request, principal) {
+      metrics.authAttempts.inc({ result: 'success', method: principal.authMethod, code: 'ok' });
+    },
+    failed(request, error, credential) {
+      const method = credential === undefined ? 'none' : credential.kind === 'jwt' ? 'jwt' : 'api-key';
+      const prefix = credential?.kind === 'managed-key' ? keyPrefix(credential.value) : null;
+      metrics.authAttempts.inc({ result: 'failure', method, code: error.code });
+      const context = describe(request);
+      log.warn({ event: 'auth.failure', code: error.code, method, keyPrefix: prefix, ...context }, 'authentication failed');
+      audit.record({ kind: 'auth.failure', actor: null, keyPrefix: prefix, code: error.code, target: null, details: { method }, ...context });
+    },
+    rateLimited(request, client, principal) {
+      metrics.rateLimited.inc({ scope: principal ? 'client' : 'auth_failures' });
+      log.warn({ event: 'rate_limited', client, keyPrefix: principal?.keyPrefix ?? null, ...describe(request) }, 'rate limit exceeded');
+    },
+    ipDenied(request, ip, principal) {
+      metrics.ipDenied.inc({ scope: principal ? 'key' : 'global' });
+      const context = describe(request);
+      log.warn({ event: 'ip_denied', actor: principal?.id ?? null, keyPrefix: principal?.keyPrefix ?? null, ...context, ip }, 'IP not allowed');
+      audit.record({ kind: 'auth.failure', actor: principal?.id ?? null, keyPrefix: principal?.keyPrefix ?? null, code: 'ip_denied', target: null, details: null, ...context, ip });
+    },
+  };
+}
+
+function describe(request: FastifyRequest): { ip: string | null; userAgent: string | null; route: string } {
+  const agent = request.headers['user-agent'];
+  return {
+    ip: request.clientIp ?? null,
+    userAgent: typeof agent === 'string' ? agent.slice(0, 256) : null,
+    route: `${request.method} ${request.routeOptions.url ?? 'unmatched'}`,
+  };
+}

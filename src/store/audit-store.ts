@@ -1,0 +1,74 @@
+/**
+ * The control-plane store's seam for the audit trail. The embedded implementation is
+ * `sqlite-audit.ts`; a PostgreSQL one implements the same interface on the same schema
+ * (migration 2). Implementations know nothing of HTTP, and are never handed a full key or a
+ * password: at most a key's 16-character prefix (`auth/audit-trail.ts` guards this).
+ */
+
+export const AUDIT_KINDS = [
+  'auth.failure',
+  'auth.login',
+  'auth.login_failed',
+  'auth.logout',
+  'key.created',
+  'key.regenerated',
+  'key.revoked',
+  'key.permissions',
+] as const;
+
+export type AuditKind = (typeof AUDIT_KINDS)[number];
+
+export function isAuditKind(value: string): value is AuditKind {
+  return (AUDIT_KINDS as readonly string[]).includes(value);
+}
+
+export interface AuditEvent {
+  /** ISO 8601, UTC, `toISOString()` form (so text order is time order). */
+  at: string;
+  kind: AuditKind;
+  /** Who: a principal id (`key_…`, `env:admin`, an admin user); null when unauthenticated. */
+  actor: string | null;
+  /** A presented or acting key's 16-character prefix; never more. */
+  keyPrefix: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  /** The route pattern, e.g. "GET /api/find/:collection"; null when no route matched. */
+  route: string | null;
+  /** The error code of a failure, e.g. `invalid_api_key`. */
+  code: string | null;
+  /** The key_id acted on. */
+  target: string | null;
+  /** Anything else worth keeping, as JSON (e.g. permission changes, grace period). */
+  details: Record<string, unknown> | null;
+}
+
+export interface StoredAuditEvent extends AuditEvent {
+  /** Increases with every append: newest first means highest id first. */
+  id: number;
+}
+
+export interface AuditQuery {
+  kinds?: AuditKind[];
+  actor?: string;
+  ip?: string;
+  code?: string;
+  target?: string;
+  /** Inclusive: events at or after this ISO time. */
+  since?: string;
+  /** Exclusive: events before this ISO time. */
+  until?: string;
+  /** Most events answered (newest first). */
+  limit: number;
+  /** Keyset paging: events with id < before. */
+  before?: number;
+}
+
+export interface AuditStore {
+  /** All of `events` in one transaction, in order. */
+  append(events: readonly AuditEvent[]): Promise<void>;
+  /** Newest first (id descending). */
+  query(query: AuditQuery): Promise<StoredAuditEvent[]>;
+  /** Deletes events with `at` before `olderThan` (ISO); answers how many. */
+  prune(olderThan: string): Promise<number>;
+  close(): Promise<void>;
+}

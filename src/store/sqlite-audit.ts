@@ -1,0 +1,145 @@
+/**
+ * The audit trail in the embedded control-plane store: the `audit_events` table of migration 2,
+ * in the same SQLite file as the keys, through its own connection. Appends are batched by the
+ * caller (`auth/audit-trail.ts`) and written one batch per transaction; reads are newest first
+ * with keyset paging by id. Portable SQL only, as for the key store.
+ */
+import type Database from 'better-sqlite3';
+import type { AuditEvent, AuditKind, AuditQuery, AuditStore, StoredAuditEvent } from './audit-store.js';
+import { openSqliteFile } from './sqlite-file.js';
+
+interface AuditRow {
+  id: number;
+  at: string;
+  kind: string;
+  actor: string | null;
+  key_prefix: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  route: string | null;
+  code: string | null;
+  target: string | null;
+  details: string | null;
+}
+
+/** Rows deleted per transaction while pruning, so a large prune never holds the write lock long. */
+const PRUNE_CHUNK = 5000;
+
+export class SqliteAuditStore implements AuditStore {
+  private readonly db: Database.Database;
+  private readonly insert: Database.Statement;
+  private readonly pruneChunk: Database.Statement<[string, number]>;
+
+  constructor(file: string) {
+    // NORMAL, not FULL: audit batches come often under attack, and losing the last ones to a power
+    // cut is acceptable where losing a revocation is not. (The key store's connection stays FULL.)
+    this.db = openSqliteFile(file, { synchronous: 'NORMAL' });
+    this.insert = this.db.prepare(`INSERT INTO audit_events (at, kind, actor, key_prefix, ip, user_agent, route, code, target, details)
+      VALUES (@at, @kind, @actor, @keyPrefix, @ip, @userAgent, @route, @code, @target, @details)`);
+    this.pruneChunk = this.db.prepare(`DELETE FROM audit_events WHERE id IN
+      (SELECT id FROM audit_events WHERE at < ? ORDER BY id LIMIT ?)`);
+  }
+
+  async append(events: readonly AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    this.db.transaction(() => {
+      for (const event of events) {
+        this.insert.run({
+          at: event.at,
+          kind: event.kind,
+          actor: event.actor,
+          keyPrefix: event.keyPrefix,
+          ip: event.ip,
+          userAgent: event.userAgent,
+          route: event.route,
+          code: event.code,
+          target: event.target,
+          details: event.details === null ? null : JSON.stringify(event.details),
+        });
+      }
+    })();
+  }
+
+  async query(query: AuditQuery): Promise<StoredAuditEvent[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.kinds !== undefined) {
+      if (query.kinds.length === 0) return [];
+      where.push(`kind IN (${query.kinds.map(() => '?').join(', ')})`);
+      params.push(...query.kinds);
+    }
+    for (const [column, value] of [['actor', query.actor], ['ip', query.ip], ['code', query.code], ['target', query.target]] as const) {
+      if (value !== undefined) {
+        where.push(`${column} = ?`);
+        params.push(value);
+      }
+    }
+    if (query.since !== undefined) {
+      where.push('at >= ?');
+      params.push(isoTime(query.since));
+    }
+    if (query.until !== undefined) {
+      where.push('at < ?');
+      params.push(isoTime(query.until));
+    }
+    if (query.before !== undefined) {
+      where.push('id < ?');
+      params.push(Math.floor(query.before));
+    }
+    const limit = Math.max(0, Math.floor(query.limit));
+    if (limit === 0) return [];
+    const sql = `SELECT id, at, kind, actor, key_prefix, ip, user_agent, route, code, target, details FROM audit_events
+      ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    return this.db.prepare<(string | number)[], AuditRow>(sql).all(...params, limit).map(toEvent);
+  }
+
+  async prune(olderThan: string): Promise<number> {
+    const cutoff = isoTime(olderThan);
+    let total = 0;
+    for (;;) {
+      if (!this.db.open) return total;
+      const deleted = this.pruneChunk.run(cutoff, PRUNE_CHUNK).changes;
+      total += deleted;
+      if (deleted < PRUNE_CHUNK) return total;
+      // Let requests (and the audit flush) run between chunks.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** `toISOString()` form, so text comparison in SQL is time comparison. Throws on a non-date. */
+function isoTime(value: string): string {
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) throw new RangeError(`Not an ISO 8601 time: ${JSON.stringify(value)}`);
+  return new Date(time).toISOString();
+}
+
+function toEvent(row: AuditRow): StoredAuditEvent {
+  return {
+    id: row.id,
+    at: row.at,
+    kind: row.kind as AuditKind,
+    actor: row.actor,
+    keyPrefix: row.key_prefix,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    route: row.route,
+    code: row.code,
+    target: row.target,
+    details: parseDetails(row.details),
+  };
+}
+
+function parseDetails(text: string | null): Record<string, unknown> | null {
+  if (text === null) return null;
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : { value };
+  } catch {
+    return { unparsed: text };
+  }
+}
