@@ -54,7 +54,7 @@ async function startDuckgate(config: Config, auth: boolean): Promise<Running> {
   };
 }
 
-export async function startEngineRole(spec: Exclude<ChildSpec, { role: 'hello' }>): Promise<Running> {
+export async function startEngineRole(spec: Exclude<ChildSpec, { role: 'hello' | 'keys' }>): Promise<Running> {
   const config = benchConfig(spec.dataDir);
   if (spec.role === 'duckgate') return startDuckgate(config, spec.auth);
 

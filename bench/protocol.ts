@@ -22,7 +22,9 @@ export type ChildSpec =
   /** duckgate itself; `auth: false` wires `benchPrincipal` so no credential is checked. */
   | { role: 'duckgate'; dataDir: string; auth: boolean }
   /** The engine alone, no HTTP: answers `engine-loop` commands. */
-  | { role: 'engine'; dataDir: string; rows: number };
+  | { role: 'engine'; dataDir: string; rows: number }
+  /** Neither HTTP nor DuckDB: the control store (SQLite) alone, for `seed-keys` and `key-lookup`. */
+  | { role: 'keys' };
 
 export type Role = ChildSpec['role'];
 
@@ -48,10 +50,76 @@ export interface EngineLoopFigures {
   otherCpuPercent?: number;
 }
 
+/** Fill one control store (`control.sqlite`) with managed keys; see `key-seed.ts`. */
+export interface SeedKeysRequest {
+  file: string;
+  /** Keys the store holds afterwards, the bench's reader key included. */
+  keys: number;
+  /** How many of them are real keys whose full text is written to `sampleKeysFile` (the rest are filler rows). */
+  sampleKeys: number;
+  sampleKeysFile: string;
+}
+
+export interface KeySeedFigures {
+  file: string;
+  /** Rows in `api_keys` afterwards (counted, not assumed). */
+  keys: number;
+  sampleKeys: number;
+  fileBytes: number;
+  /** Generating and sorting the rows, inserting them in one transaction, checkpointing, everything. */
+  generateMs: number;
+  insertMs: number;
+  totalMs: number;
+}
+
+/** One store for the lookup micro-benchmark: its file and the real keys `seed-keys` wrote for it. */
+export interface LookupStore {
+  file: string;
+  sampleKeysFile: string;
+}
+
+export interface KeyLookupRequest {
+  stores: LookupStore[];
+  /** Timed `findKeyByHash` calls per series (existing hashes, missing hashes) and per store. */
+  lookups: number;
+}
+
+/** Per-call time, µs, of one timed series. */
+export interface LatencyFigures {
+  calls: number;
+  meanUs: number;
+  p50Us: number;
+  p99Us: number;
+  /** Process CPU (user + system) per call. */
+  cpuUsPerCall: number;
+}
+
+export interface KeyStoreLookupFigures {
+  keys: number;
+  fileBytes: number;
+  /** `findKeyByHash` of hashes that are in the store (sampled across the whole table). */
+  hit: LatencyFigures;
+  /** `findKeyByHash` of random hashes that are not (two index probes: keys, then grace hashes). */
+  miss: LatencyFigures;
+  /** `ManagedKeys.verify` of keys already in its cache: what every request after a key's first pays. */
+  verifyCached: LatencyFigures;
+  /** `ManagedKeys.verify` of a key's first use: checksum, SHA-256, store lookup and the `last_used_at` write. */
+  verifyFirstUse: LatencyFigures;
+  /** The same without the `last_used_at` write (the store's `touchKeys` stubbed out). */
+  verifyFirstUseNoTouch: LatencyFigures;
+}
+
+export interface KeyLookupFigures {
+  lookups: number;
+  stores: KeyStoreLookupFigures[];
+}
+
 export type Command =
   /** Reply with `process.cpuUsage()`: sampled before and after each measured run. */
   | { type: 'cpu' }
   | ({ type: 'engine-loop' } & EngineLoopRequest)
+  | ({ type: 'seed-keys' } & SeedKeysRequest)
+  | ({ type: 'key-lookup' } & KeyLookupRequest)
   /** Close listeners and the engine, reply, then exit. */
   | { type: 'close' };
 
@@ -59,5 +127,8 @@ export type Reply =
   | { type: 'ready'; url?: string; detail: Record<string, string | number | boolean> }
   | { type: 'cpu'; user: number; system: number }
   | { type: 'engine-loop'; figures: EngineLoopFigures }
+  /** `readerKey`: the bench's own key (never written to the results). */
+  | { type: 'keys-seeded'; figures: KeySeedFigures; readerKey: string; readerKeyId: string }
+  | { type: 'key-lookup'; figures: KeyLookupFigures }
   | { type: 'closed' }
   | { type: 'error'; message: string };

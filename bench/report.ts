@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { HttpFigures } from './load.js';
 import type { EngineLoopFigures } from './protocol.js';
+import { credentialRatios, lookupRatios, renderCredentialRatios, renderKeyStore, type KeyRatios, type KeyStoreResults } from './report-keys.js';
 
 /** Directus's figure for the same kind of authenticated point read, the reference to beat. */
 export const DIRECTUS_REQ_PER_SEC = 150;
@@ -38,8 +39,10 @@ export interface Settings {
   rows: number;
   warmupSeconds: number;
   durationSeconds: number;
-  /** Alternating measured runs of scenarios 3 and 4. */
+  /** Alternating measured runs of scenarios 3, 3b, 3c and 4. */
   rounds: number;
+  /** Managed keys in the servers' control store; null with --skip-keys (no rows 3b, 3c). */
+  keys: number | null;
   connections: number;
   pipelining: 1;
   readConnections: number;
@@ -55,6 +58,10 @@ export interface Scenarios {
   enginePool: EngineLoopFigures;
   authRoute: HttpFigures;
   bypassRoute: HttpFigures;
+  /** Row 3b: the same route with `x-api-key: dk_live_…`, a managed key found in the store. */
+  managedKeyRoute?: HttpFigures;
+  /** Row 3c: the same route with `Authorization: Bearer <JWT exchanged for that key>`. */
+  jwtRoute?: HttpFigures;
 }
 
 export interface Ratios {
@@ -73,6 +80,8 @@ export interface Ratios {
   authOverBare: number;
   authOverDirectus: number;
   goals: { authCost: boolean; shareOfEngine: boolean; timesDirectus: boolean };
+  /** Rows 3b and 3c, and the key store's lookup scaling. */
+  keys: KeyRatios;
 }
 
 export interface Results {
@@ -80,6 +89,8 @@ export interface Results {
   machine: Machine;
   settings: Settings;
   scenarios: Scenarios;
+  /** Seeding of the control stores and the lookup micro-benchmark; absent with --skip-keys. */
+  keyStore?: KeyStoreResults;
   ratios: Ratios;
 }
 
@@ -96,7 +107,7 @@ export function machine(duckdb: string): Machine {
   };
 }
 
-export function ratios(s: Scenarios): Ratios {
+export function ratios(s: Scenarios, keyStore?: KeyStoreResults): Ratios {
   const auth = s.authRoute.reqPerSec;
   // The ceiling is the better of the two engine loops: whichever way the engine is driven fastest.
   const engineCeilingOpsPerSec = Math.max(s.engineSequential.opsPerSec, s.enginePool.opsPerSec);
@@ -117,6 +128,11 @@ export function ratios(s: Scenarios): Ratios {
       authCost: r.authCost <= GOALS.maxAuthCost,
       shareOfEngine: r.authOverEngine >= GOALS.minShareOfEngine,
       timesDirectus: r.authOverDirectus >= GOALS.minTimesDirectus,
+    },
+    keys: {
+      managedKey: s.managedKeyRoute && credentialRatios(s.managedKeyRoute, s.authRoute, s.bypassRoute),
+      jwt: s.jwtRoute && credentialRatios(s.jwtRoute, s.authRoute, s.bypassRoute),
+      lookups: keyStore?.lookups && lookupRatios(keyStore.lookups),
     },
   };
 }
@@ -169,7 +185,8 @@ export function render(results: Results): string {
   const out: string[] = [];
   out.push(`machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.totalMemGiB} GiB, ${m.platform}, node ${m.node}, DuckDB ${m.duckdb}`);
   out.push(`load average (1 min): ${m.loadAverage1m} at start, ${m.loadAverage1mAtEnd ?? '?'} at end (the end figure includes the bench's own ~2 busy processes)`);
-  out.push(`settings: ${s.rows} rows, warm-up ${s.warmupSeconds} s, measured ${s.durationSeconds} s per run (rows 3-4: ${s.rounds} alternating runs each), `
+  out.push(`settings: ${s.rows} rows, ${s.keys === null ? 'no managed keys (--skip-keys)' : `${s.keys} managed keys`}, warm-up ${s.warmupSeconds} s, `
+    + `measured ${s.durationSeconds} s per run (rows 3-4: ${s.rounds} alternating runs each), `
     + `${s.connections} connections, pipelining ${s.pipelining}, `
     + `read pool ${s.readConnections}, DuckDB threads ${s.duckdbThreads}, memory_limit ${s.duckdbMemoryLimit}`);
   out.push(`engine ceiling: ${s.engineCeiling}`);
@@ -179,6 +196,8 @@ export function render(results: Results): string {
     engineRow(`2a. engine findById, sequential`, sc.engineSequential),
     engineRow(`2b. engine findById, ${sc.enginePool.concurrency} in flight`, sc.enginePool),
     httpRow('3. GET /api/find/:c/:id, x-api-key', sc.authRoute),
+    ...(sc.managedKeyRoute ? [httpRow('3b. same route, managed key', sc.managedKeyRoute)] : []),
+    ...(sc.jwtRoute ? [httpRow('3c. same route, exchanged JWT', sc.jwtRoute)] : []),
     httpRow('4. same route, auth bypassed', sc.bypassRoute),
   ];
   out.push(table(rows));
@@ -191,21 +210,27 @@ export function render(results: Results): string {
     out.push(`WARNING: other processes used ≥ ${OTHER_CPU_DISTURBED_PERCENT}% of a core during row(s) ${disturbed.join(', ')}: `
       + `those figures are depressed (the machine has ${m.cpus} CPUs). Rerun on a quiet machine before trusting them.`);
   }
-  const saturated = ([['1', sc.bareFastify], ['3', sc.authRoute], ['4', sc.bypassRoute]] as const)
-    .filter(([, f]) => f.loadgenCpuPercent >= LOADGEN_SATURATED_PERCENT).map(([row]) => row);
+  const http: [string, HttpFigures | undefined][] = [['1', sc.bareFastify], ['3', sc.authRoute], ['3b', sc.managedKeyRoute], ['3c', sc.jwtRoute], ['4', sc.bypassRoute]];
+  const saturated = http.filter(([, f]) => f && f.loadgenCpuPercent >= LOADGEN_SATURATED_PERCENT).map(([row]) => row);
   if (saturated.length > 0) {
     out.push(`note: autocannon used ≥ ${LOADGEN_SATURATED_PERCENT}% of a core in row(s) ${saturated.join(', ')}: the load generator, not the server, `
       + 'was the limit there, so those rates are lower bounds of what the server can do.');
   }
   out.push('');
   out.push('ratios (auth route = scenario 3):');
-  out.push(`  auth / bypass          ${pct(r.authOverBypass)}  → authentication costs ${pct(r.authCost)} of throughput (goal ≤ ${pct(GOALS.maxAuthCost)}): ${mark(r.goals.authCost)}`);
-  out.push(`                         per round: ${r.authOverBypassPerRound.map(pct).join(', ')}`);
-  out.push(`                         in server CPU per request: authentication is ${pct(r.authCpuCost)} of it `
+  out.push(`  auth / bypass              ${pct(r.authOverBypass)}  → authentication costs ${pct(r.authCost)} of throughput (goal ≤ ${pct(GOALS.maxAuthCost)}): ${mark(r.goals.authCost)}`);
+  out.push(`                             per round: ${r.authOverBypassPerRound.map(pct).join(', ')}`);
+  out.push(`                             in server CPU per request: authentication is ${pct(r.authCpuCost)} of it `
     + `(${fixed(sc.authRoute.serverCpuUsPerReq - sc.bypassRoute.serverCpuUsPerReq, 1)} µs; steadier than req/s under outside load)`);
-  out.push(`  auth / engine ceiling  ${pct(r.authOverEngine)}  of ${fixed(r.engineCeilingOpsPerSec, 0)} op/s (goal ≥ ${pct(GOALS.minShareOfEngine)}): ${mark(r.goals.shareOfEngine)}`);
-  out.push(`  auth / bare Fastify    ${pct(r.authOverBare)}`);
-  out.push(`  auth / Directus        ${fixed(r.authOverDirectus, 1)}x its ${DIRECTUS_REQ_PER_SEC} req/s (goal ≥ ${GOALS.minTimesDirectus}x): ${mark(r.goals.timesDirectus)}`);
+  out.push(`  auth / engine ceiling      ${pct(r.authOverEngine)}  of ${fixed(r.engineCeilingOpsPerSec, 0)} op/s (goal ≥ ${pct(GOALS.minShareOfEngine)}): ${mark(r.goals.shareOfEngine)}`);
+  out.push(`  auth / bare Fastify        ${pct(r.authOverBare)}`);
+  out.push(`  auth / Directus            ${fixed(r.authOverDirectus, 1)}x its ${DIRECTUS_REQ_PER_SEC} req/s (goal ≥ ${GOALS.minTimesDirectus}x): ${mark(r.goals.timesDirectus)}`);
+  if (r.keys.managedKey || r.keys.jwt) {
+    out.push('');
+    out.push('ratios of the managed key (3b) and the exchanged JWT (3c), both verified from in-process caches after their first request:');
+    if (r.keys.managedKey) out.push(...renderCredentialRatios('3b managed key', '3b', r.keys.managedKey));
+    if (r.keys.jwt) out.push(...renderCredentialRatios('3c JWT', '3c', r.keys.jwt));
+  }
   out.push('');
   // Subtracting per-request CPU of the layers gives a rough account of where a request's CPU goes.
   // Rough: the layers overlap (e.g. the engine's CPU under HTTP load is not exactly its CPU alone).
@@ -219,6 +244,9 @@ export function render(results: Results): string {
   out.push(`  duckgate stack (routing, hooks, schemas, JSON)     ${fixed(stack, 1).padStart(7)} µs  (row 4 − row 1 − row 2b)`);
   out.push(`  authentication (x-api-key → principal)             ${fixed(auth, 1).padStart(7)} µs  (row 3 − row 4)`);
   out.push(`  total (row 3)                                      ${fixed(sc.authRoute.serverCpuUsPerReq, 1).padStart(7)} µs`);
+  if (r.keys.managedKey) out.push(`  instead with a managed key (cached verify)         ${fixed(r.keys.managedKey.cpuUsOverBypass, 1).padStart(7)} µs  (row 3b − row 4)`);
+  if (r.keys.jwt) out.push(`  instead with an exchanged JWT (cached)             ${fixed(r.keys.jwt.cpuUsOverBypass, 1).padStart(7)} µs  (row 3c − row 4)`);
+  if (results.keyStore) out.push('', ...renderKeyStore(results.keyStore, r.keys));
   return out.join('\n');
 }
 

@@ -4,22 +4,28 @@
  *   1. bare Fastify hello-world           the HTTP ceiling
  *   2. DuckDB alone through the engine    the data ceiling (sequential, then the read pool kept full)
  *   3. GET /api/find/bench_items/:id      with an environment key
+ *   3b. the same route                    with a managed key, among --keys keys in the store
+ *   3c. the same route                    with a JWT exchanged for that key
  *   4. the same route, auth bypassed      benchPrincipal: what authentication costs
+ *   plus the key store lookup micro-benchmark: findKeyByHash in 1k keys vs --keys keys.
  *
  * Every measured thing runs in its own child process (server-child.ts) so its CPU is its own;
  * autocannon runs here. Flags: --duration 10 --warmup 2 --connections 32 --rows 100000 --rounds 3,
- * --cpu-prof (V8 profiles of the children).
+ * --keys 1000000 --lookups 20000, --skip-keys (no managed keys: rows 1-4 only), --cpu-prof (V8
+ * profiles of the children).
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BenchChild } from './child.js';
-import { BenchFailure, measureHttp, measureOnce, summarize, warmUp, type LoadOptions, type Sample, type Target } from './load.js';
-import { BENCH_ADMIN_KEY, COLLECTION, READ_CONNECTIONS, type ChildSpec, type EngineLoopFigures } from './protocol.js';
+import { killAll, progress, setChildNodeArgs, withChild } from './children.js';
+import { measureLookups, seedKeys, SMALL_STORE_KEYS, type SeededKeys } from './keys.js';
+import { BenchFailure, measureHttp, type LoadOptions } from './load.js';
+import { READ_CONNECTIONS, type EngineLoopFigures } from './protocol.js';
+import type { KeyStoreResults } from './report-keys.js';
 import { machine, ratios, render, writeJson, type Results, type Settings } from './report.js';
-import { expectedRecord, idOf, randomId, sortKeys } from './seed.js';
+import { measureRoutes } from './routes.js';
 import { machineBusyMicros } from './stats.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -27,6 +33,10 @@ const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 interface Options extends LoadOptions {
   rows: number;
   rounds: number;
+  /** Managed keys in the control store the servers open; undefined with --skip-keys. */
+  keys: number | undefined;
+  /** Timed calls per series of the key store micro-benchmark. */
+  lookups: number;
   /** Write a V8 CPU profile of every child to `results/profiles/` (profiling slows the figures down). */
   cpuProf: boolean;
 }
@@ -40,11 +50,14 @@ function parseOptions(argv: string[]): Options {
       connections: { type: 'string', default: '32' },
       rows: { type: 'string', default: '100000' },
       rounds: { type: 'string', default: '3' },
+      keys: { type: 'string', default: '1000000' },
+      lookups: { type: 'string', default: '20000' },
+      'skip-keys': { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
     },
   });
   const number = (name: string, raw: string, min: number): number => {
-    const value = Number(raw);
+    const value = Number(raw.replaceAll('_', ''));
     if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be a whole number ≥ ${min} (got "${raw}")`);
     return value;
   };
@@ -54,56 +67,10 @@ function parseOptions(argv: string[]): Options {
     connections: number('connections', values.connections, 1),
     rows: number('rows', values.rows, 1),
     rounds: number('rounds', values.rounds, 1),
+    keys: values['skip-keys'] ? undefined : number('keys', values.keys, SMALL_STORE_KEYS),
+    lookups: number('lookups', values.lookups, 100),
     cpuProf: values['cpu-prof'],
   };
-}
-
-const progress = (message: string): void => {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
-};
-
-/** Children still running; killed if the run fails half-way. */
-const live = new Set<BenchChild>();
-let childNodeArgs: string[] = [];
-
-async function startChild(spec: ChildSpec): Promise<BenchChild> {
-  const child = await BenchChild.start(spec, childNodeArgs);
-  live.add(child);
-  // Profiles are named after the process id: say which is which.
-  if (childNodeArgs.length > 0) progress(`   ${spec.role}${spec.role === 'duckgate' ? (spec.auth ? ' (auth)' : ' (bypass)') : ''} child: pid ${child.pid}`);
-  return child;
-}
-
-async function stopChild(child: BenchChild): Promise<void> {
-  // Closing (not killing) lets DuckDB write its file back cleanly.
-  await child.close();
-  live.delete(child);
-}
-
-async function withChild<T>(spec: ChildSpec, use: (child: BenchChild) => Promise<T>): Promise<T> {
-  const child = await startChild(spec);
-  const result = await use(child);
-  await stopChild(child);
-  return result;
-}
-
-/**
- * Before measuring, prove the server answers what we think it answers: the right record, and (for
- * the auth scenario) a refusal without a key, (for the bypass) an answer without one. Otherwise a
- * fast figure could be a fast 401.
- */
-async function preflight(url: string, auth: boolean, rows: number): Promise<void> {
-  const index = Math.floor(rows / 3);
-  const recordUrl = `${url}/api/find/${COLLECTION}/${idOf(index)}`;
-  const withKey = await fetch(recordUrl, { headers: { 'x-api-key': BENCH_ADMIN_KEY } });
-  const body = (await withKey.json()) as Record<string, never>;
-  if (withKey.status !== 200 || JSON.stringify(sortKeys(body)) !== JSON.stringify(sortKeys(expectedRecord(index)))) {
-    throw new BenchFailure(`preflight: ${recordUrl} answered ${withKey.status} ${JSON.stringify(body)}`);
-  }
-  const withoutKey = await fetch(recordUrl);
-  await withoutKey.arrayBuffer();
-  if (auth && withoutKey.status !== 401) throw new BenchFailure(`preflight: no key answered ${withoutKey.status}, expected 401`);
-  if (!auth && withoutKey.status !== 200) throw new BenchFailure(`preflight: bypass without key answered ${withoutKey.status}, expected 200`);
 }
 
 /** Row 2: the engine alone, in its own child; `other CPU` is seen from here, where all processes are visible. */
@@ -122,51 +89,12 @@ async function measureEngine(dataDir: string, options: Options) {
   });
 }
 
-/**
- * Rows 3 and 4. Authentication's cost is a few percent at most, less than a shared machine's drift
- * over a minute. So both servers run side by side, each on its own byte-identical copy of the seeded
- * directory (a DuckDB file opens in one process only), and their measured runs alternate: drift
- * hits both alike.
- */
-async function measureRoutes(root: string, dataDir: string, options: Options) {
-  const { rows } = options;
-  const authDir = path.join(root, 'auth');
-  const bypassDir = path.join(root, 'bypass');
-  cpSync(dataDir, authDir, { recursive: true });
-  cpSync(dataDir, bypassDir, { recursive: true });
-  const authChild = await startChild({ role: 'duckgate', dataDir: authDir, auth: true });
-  const bypassChild = await startChild({ role: 'duckgate', dataDir: bypassDir, auth: false });
-  await preflight(authChild.url!, true, rows);
-  await preflight(bypassChild.url!, false, rows);
-
-  // Both send the same header, so the bytes on the wire are identical and the only difference is
-  // what the server does with it.
-  const findTarget = (name: string, child: BenchChild, sibling: BenchChild): Target => ({
-    name, child, siblings: [sibling], headers: { 'x-api-key': BENCH_ADMIN_KEY }, path: () => `/api/find/${COLLECTION}/${randomId(rows)}`,
-  });
-  const auth = { target: findTarget('auth route', authChild, bypassChild), samples: [] as Sample[] };
-  const bypass = { target: findTarget('bypass route', bypassChild, authChild), samples: [] as Sample[] };
-  await warmUp(auth.target, options);
-  await warmUp(bypass.target, options);
-  const rate = (s: Sample[]) => (s.at(-1)!.requests / s.at(-1)!.seconds).toFixed(0);
-  for (let round = 0; round < options.rounds; round++) {
-    // Alternate which goes first too, so neither always follows the other.
-    for (const scenario of round % 2 === 0 ? [auth, bypass] : [bypass, auth]) {
-      scenario.samples.push(await measureOnce(scenario.target, options));
-    }
-    progress(`   round ${round + 1}: auth ${rate(auth.samples)} req/s, bypass ${rate(bypass.samples)} req/s`);
-  }
-  await stopChild(authChild);
-  await stopChild(bypassChild);
-  return { authRoute: summarize(auth.samples), bypassRoute: summarize(bypass.samples) };
-}
-
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const { rows } = options;
   if (options.cpuProf) {
     const dir = path.join(RESULTS_DIR, 'profiles');
-    childNodeArgs = ['--cpu-prof', '--cpu-prof-dir', dir];
+    setChildNodeArgs(['--cpu-prof', '--cpu-prof-dir', dir]);
     progress(`CPU profiles of every child go to ${dir} (one .cpuprofile per process, written when it exits)`);
   }
   const root = mkdtempSync(path.join(os.tmpdir(), 'duckgate-bench-'));
@@ -178,6 +106,24 @@ async function main(): Promise<void> {
     progress(`seeded in ${seeded.seedMs} ms`);
     const machineInfo = machine(String(seeded.duckdb));
 
+    let keys: SeededKeys | undefined;
+    if (options.keys !== undefined) {
+      progress(`seeding the control store with ${options.keys} managed keys, and a ${SMALL_STORE_KEYS}-key store to compare lookups with`);
+      keys = await seedKeys(dataDir, root, options.keys);
+    }
+    // The servers of rows 3 and 4 each get a byte-identical copy, made now: the key store is in
+    // place, and nothing below (the engine loop, the lookup micro-benchmark) can change the copies.
+    const authDir = path.join(root, 'auth');
+    const bypassDir = path.join(root, 'bypass');
+    cpSync(dataDir, authDir, { recursive: true });
+    cpSync(dataDir, bypassDir, { recursive: true });
+
+    let keyStore: KeyStoreResults | undefined;
+    if (keys) {
+      progress(`key store lookups: ${options.lookups} timed calls per series, ${SMALL_STORE_KEYS} keys vs ${options.keys} keys, no HTTP`);
+      keyStore = { seeding: keys.seeding, lookups: await measureLookups(keys.lookupStores, options.lookups) };
+    }
+
     progress(`1/4 bare Fastify (warm-up ${options.warmup} s, measured ${options.duration} s)`);
     const bareFastify = await withChild({ role: 'hello' }, (child) =>
       measureHttp({ name: 'bare Fastify', child, headers: {}, path: () => '/' }, options));
@@ -185,12 +131,13 @@ async function main(): Promise<void> {
     progress(`2/4 engine alone (warm-up ${options.warmup} s, then ${options.duration} s sequential and ${options.duration} s with ${READ_CONNECTIONS} in flight)`);
     const engine = await measureEngine(dataDir, options);
 
-    progress(`3-4/4 GET /api/find/${COLLECTION}/:id with x-api-key, and with authentication bypassed: `
-      + `${options.rounds} alternating rounds of ${options.duration} s each`);
-    const { authRoute, bypassRoute } = await measureRoutes(root, dataDir, options);
+    progress(`3-4/4 GET /api/find/bench_items/:id with the environment key${keys ? ', a managed key, an exchanged JWT' : ''} and with authentication bypassed: `
+      + `${options.rounds} rotating rounds of ${options.duration} s each`);
+    const routes = await measureRoutes(authDir, bypassDir, options, keys?.reader);
 
     const settings: Settings = {
       rows,
+      keys: keys?.seeding[0]?.keys ?? null,
       warmupSeconds: options.warmup,
       durationSeconds: options.duration,
       rounds: options.rounds,
@@ -203,19 +150,20 @@ async function main(): Promise<void> {
         + "on the seeded directory opened with openDuckDBEngine (the server's settings), calling database('default').findById "
         + 'on random ids; ceiling = the faster of the sequential and pool-full loops',
     };
-    const scenarios = { bareFastify, engineSequential: engine.sequential, enginePool: engine.pool, authRoute, bypassRoute };
+    const scenarios = { bareFastify, engineSequential: engine.sequential, enginePool: engine.pool, ...routes };
     const results: Results = {
       when: new Date().toISOString(),
       machine: { ...machineInfo, loadAverage1mAtEnd: Math.round((os.loadavg()[0] ?? 0) * 100) / 100 },
       settings,
       scenarios,
-      ratios: ratios(scenarios),
+      ...(keyStore ? { keyStore } : {}),
+      ratios: ratios(scenarios, keyStore),
     };
     console.log(render(results));
     const file = writeJson(results, RESULTS_DIR);
     console.log(`\nresults written to ${path.relative(process.cwd(), file)}`);
   } finally {
-    for (const child of live) child.kill();
+    killAll();
     rmSync(root, { recursive: true, force: true });
   }
 }

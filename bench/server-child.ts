@@ -16,6 +16,8 @@ async function start(spec: ChildSpec): Promise<Running> {
     fastify.get('/', async () => ({ hello: 'world' }));
     return { url: await listen(fastify), detail: {}, close: () => fastify.close() };
   }
+  // The key store child opens its stores per command (key-seed.ts, key-lookup.ts).
+  if (spec.role === 'keys') return { detail: {}, close: async () => {} };
   const { startEngineRole } = await import('./engine-roles.js');
   return startEngineRole(spec);
 }
@@ -30,6 +32,16 @@ async function handle(running: Running, command: Command): Promise<Reply> {
       if (!running.engine || running.rows === undefined) throw new Error('engine-loop needs the engine role');
       const figures = await engineLoop(running.engine.database('default'), running.rows, command.durationMs, command.concurrency);
       return { type: 'engine-loop', figures };
+    }
+    case 'seed-keys': {
+      const { type: _type, ...request } = command;
+      const { seedKeyStore } = await import('./key-seed.js');
+      return { type: 'keys-seeded', ...(await seedKeyStore(request)) };
+    }
+    case 'key-lookup': {
+      const { type: _type, ...request } = command;
+      const { measureKeyLookups } = await import('./key-lookup.js');
+      return { type: 'key-lookup', figures: await measureKeyLookups(request) };
     }
     case 'close':
       await running.close();

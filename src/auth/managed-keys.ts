@@ -17,6 +17,8 @@ export interface ManagedKeysOptions {
   pollMs?: number;
   /** `last_used_at` is written at most this often per key. */
   touchIntervalMs?: number;
+  /** Pending `last_used_at` times are written together this often (one transaction, one fsync). */
+  touchFlushMs?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -28,6 +30,8 @@ export class ManagedKeys implements ManagedKeyVerifier {
   private readonly byHash = new Map<string, CachedHash>();
   private readonly byId = new Map<string, StoredKey | null>();
   private readonly lastTouched = new Map<string, number>();
+  private readonly pendingTouches = new Map<string, string>();
+  private readonly flusher: NodeJS.Timeout;
   private readonly cacheSize: number;
   private readonly touchIntervalMs: number;
   private readonly onError: (error: unknown) => void;
@@ -38,6 +42,10 @@ export class ManagedKeys implements ManagedKeyVerifier {
     this.cacheSize = options.cacheSize ?? 50_000;
     this.touchIntervalMs = options.touchIntervalMs ?? 60_000;
     this.onError = options.onError ?? (() => {});
+    // The store is synchronous and syncs every commit: writing a last-use time inside a request
+    // would block every request for an fsync, so they are collected and written in one batch.
+    this.flusher = setInterval(() => void this.flushTouches(), options.touchFlushMs ?? 5000);
+    this.flusher.unref();
     const pollMs = options.pollMs ?? 250;
     if (pollMs > 0) {
       this.poller = setInterval(() => void this.pollExternalChanges(), pollMs);
@@ -78,8 +86,21 @@ export class ManagedKeys implements ManagedKeyVerifier {
     this.byId.clear();
   }
 
-  close(): void {
+  /** Stops polling and writes the pending last-use times. */
+  async close(): Promise<void> {
     if (this.poller) clearInterval(this.poller);
+    clearInterval(this.flusher);
+    await this.flushTouches();
+  }
+
+  private async flushTouches(): Promise<void> {
+    // Forget keys not used for a whole interval, so this map is bounded by the keys in active use.
+    const stale = Date.now() - this.touchIntervalMs;
+    for (const [id, at] of this.lastTouched) if (at < stale) this.lastTouched.delete(id);
+    if (this.pendingTouches.size === 0) return;
+    const batch = new Map(this.pendingTouches);
+    this.pendingTouches.clear();
+    await this.store.touchKeys(batch).catch(this.onError);
   }
 
   private async pollExternalChanges(): Promise<void> {
@@ -97,7 +118,7 @@ export class ManagedKeys implements ManagedKeyVerifier {
     const last = this.lastTouched.get(id);
     if (last !== undefined && now - last < this.touchIntervalMs) return;
     this.lastTouched.set(id, now);
-    this.store.touchKeys(new Map([[id, new Date(now).toISOString()]])).catch(this.onError);
+    this.pendingTouches.set(id, new Date(now).toISOString());
   }
 
   private remember<V>(map: Map<string, V>, key: string, value: V): void {

@@ -127,7 +127,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     : new MemoryRateLimiter();
   const authFailures = createAuthFailureCounter({ limit: config.authFailureLimit, redis: deps.redis, keyPrefix: `${config.redisKeyPrefix}:af` });
   fastify.addHook('onClose', async () => {
-    managedKeys.close();
+    await managedKeys.close();
     await rateLimiter.close();
     await authFailures.close();
     await audit.close();

@@ -111,7 +111,7 @@ async function authenticate(
       options.events.rateLimited(request, `ip:${ip}`);
       throw errors.rateLimited(failures.retryAfterSeconds);
     }
-    throw bodyCredential?.exchange ? keyNotFoundOrRevoked() : error;
+    throw bodyCredential?.exchange && error.code !== 'missing_api_key' ? keyNotFoundOrRevoked() : error;
   }
 
   if (principal.allowedIps && !allowListOf(principal.allowedIps).allows(ip)) {

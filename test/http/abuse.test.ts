@@ -3,7 +3,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_KEY, CLIENT_KEY, startTestServer, type TestServer } from '../helpers/server.js';
 import { createKey } from '../helpers/keys.js';
-import { redisAvailable, REDIS_URL } from '../helpers/redis-available.js';
+import { REDIS_TEST_URL, redisUnavailable } from '../helpers/redis.js';
 
 const get = (server: TestServer, options: { key?: string | null; ip?: string; headers?: Record<string, string>; url?: string } = {}) =>
   server.request({
@@ -138,10 +138,10 @@ describe('failed authentications per IP (AUTH_FAILURE_LIMIT)', () => {
   });
 });
 
-describe('shared limits in Redis', { skip: (await redisAvailable()) ? false : `Redis not reachable at ${REDIS_URL}` }, () => {
+describe('shared limits in Redis', { skip: await redisUnavailable() }, () => {
   test('two replicas share one count', async () => {
     const prefix = `t${Date.now()}`;
-    const env = { API_RATE_LIMIT: '4', REDIS_URL, REDIS_KEY_PREFIX: prefix };
+    const env = { API_RATE_LIMIT: '4', REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: prefix };
     const a = await startTestServer(env);
     const b = await startTestServer(env);
     try {

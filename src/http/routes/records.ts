@@ -54,8 +54,10 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
   }, async (request) => {
     const { collection } = request.params;
     const { select_fields, exclude_fields, ...query } = request.body as FindQuery;
+    // Filters and sorts are bounded by what the grant lets the caller read, not by what it chose
+    // to have returned: selecting `name` while sorting by `age` is fine when `age` is readable.
+    assertQueryableFields(readView(request, collection), collection, query.filter, query.sort);
     const view = readView(request, collection, { select_fields, exclude_fields });
-    assertQueryableFields(view, collection, query.filter, query.sort);
     return engine.database(databaseOf(request.query)).find(collection, { ...query, ...view });
   });
 
