@@ -2,7 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { ChildSpec, Command, Reply } from './protocol.js';
+import { READ_CONNECTIONS, type ChildSpec, type Command, type Reply } from './protocol.js';
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./server-child.ts', import.meta.url));
 const START_TIMEOUT_MS = 5 * 60_000;
@@ -35,6 +35,7 @@ export class BenchChild {
     // tsx is loaded in the child too; stderr is shared so a crash is visible as it happens.
     const child = fork(CHILD_SCRIPT, [JSON.stringify(spec)], {
       execArgv: ['--import', 'tsx', ...nodeArgs],
+      env: { ...process.env, UV_THREADPOOL_SIZE: String(READ_CONNECTIONS) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const ready = await new Promise<Reply>((resolve, reject) => {

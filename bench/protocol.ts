@@ -11,7 +11,11 @@ export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
  * The read pool `startServer` opens (`src/server.ts` hard-codes 4). The children open the engine
  * with the same value so the HTTP scenarios and the engine ceiling see the same pool.
  */
-export { READ_CONNECTIONS } from '../src/data/engine.js';
+/**
+ * libuv pool size every child runs with, as the duckgate launcher (`bin/duckgate.cjs`) sets it; the
+ * server opens one DuckDB read connection per pool thread, and the engine loop keeps as many in flight.
+ */
+export const READ_CONNECTIONS = 8;
 
 /** How a child is started: passed as its single argv entry, JSON-encoded. */
 export type ChildSpec =

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { loadJwtSecret } from './auth/jwt-secret.js';
 import type { Principal } from './auth/principal.js';
 import type { Config } from './config/index.js';
-import { READ_CONNECTIONS, type DataEngine } from './data/engine.js';
+import type { DataEngine } from './data/engine.js';
 import { openDuckDBEngine } from './data/duckdb/index.js';
 import { buildApp, type App } from './http/app.js';
 import { Redis } from 'ioredis';
@@ -48,7 +48,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       dataDir: config.dataDir,
       memoryLimit: config.duckdbMemoryLimit,
       threads: config.duckdbThreads,
-      readConnections: READ_CONNECTIONS,
+      readConnections: config.duckdbReadConnections,
     });
     app = await buildApp({ config, engine, store, audit, redis, jwtSecret, log: options.log, benchPrincipal: options.benchPrincipal });
     const firstAdmin = await app.keys.ensureAdminKey();

@@ -42,6 +42,11 @@ export interface Config {
   queryTimeoutMs: number;
   duckdbMemoryLimit: string;
   duckdbThreads: number;
+  /**
+   * DuckDB read connections per database: one per libuv pool thread (UV_THREADPOOL_SIZE, Node's
+   * own variable, which the duckgate launcher sets to 8), since every query runs on that pool.
+   */
+  duckdbReadConnections: number;
   logLevel: LogLevel;
   /** Audit events older than this many days are pruned. */
   auditRetentionDays: number;
@@ -102,6 +107,7 @@ export function loadConfig(env: Env): Config {
     queryTimeoutMs: integer('QUERY_TIMEOUT_MS', env.QUERY_TIMEOUT_MS, 30_000, 10, 3_600_000),
     duckdbMemoryLimit: memoryLimit,
     duckdbThreads: integer('DUCKDB_THREADS', env.DUCKDB_THREADS, 2, 1, 256),
+    duckdbReadConnections: integer('UV_THREADPOOL_SIZE', env.UV_THREADPOOL_SIZE, 4, 1, 1024),
     logLevel: oneOf('LOG_LEVEL', env.LOG_LEVEL, LOG_LEVELS, 'info'),
     auditRetentionDays: integer('AUDIT_RETENTION_DAYS', env.AUDIT_RETENTION_DAYS, 90, 1, 36_500),
     maxJsonDepth: integer('MAX_JSON_DEPTH', env.MAX_JSON_DEPTH, 32, 2, 1000),

@@ -121,9 +121,6 @@ export interface DataEngine {
   close(): Promise<void>;
 }
 
-/** Read connections per database: DuckDB calls run on libuv's thread pool, whose default size is 4. */
-export const READ_CONNECTIONS = 4;
-
 export interface EngineOptions {
   dataDir: string;
   /** DuckDB `memory_limit` per database, e.g. `1GB`. */
