@@ -106,7 +106,7 @@ export function loadConfig(env: Env): Config {
     bodyLimit: byteSize('BODY_LIMIT', env.BODY_LIMIT, 10 * 1024 * 1024),
     queryTimeoutMs: integer('QUERY_TIMEOUT_MS', env.QUERY_TIMEOUT_MS, 30_000, 10, 3_600_000),
     duckdbMemoryLimit: memoryLimit,
-    duckdbThreads: integer('DUCKDB_THREADS', env.DUCKDB_THREADS, 2, 1, 256),
+    duckdbThreads: integer('DUCKDB_THREADS', env.DUCKDB_THREADS, 1, 1, 256),
     duckdbReadConnections: integer('UV_THREADPOOL_SIZE', env.UV_THREADPOOL_SIZE, 4, 1, 1024),
     logLevel: oneOf('LOG_LEVEL', env.LOG_LEVEL, LOG_LEVELS, 'info'),
     auditRetentionDays: integer('AUDIT_RETENTION_DAYS', env.AUDIT_RETENTION_DAYS, 90, 1, 36_500),
