@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { errors } from '../errors.js';
 import type { KeyStore, StoredKey } from '../store/key-store.js';
 import { generateApiKey } from './api-key.js';
-import { mergePermissions, parsePermissions } from './grants.js';
+import { mergePermissions, parsePermissions, renderPermissions } from './grants.js';
 import { isIpOrCidr } from './ip-rules.js';
 
 export interface KeyRequest {
@@ -165,4 +165,21 @@ function parseAllowedIps(value: string[] | null | undefined): string[] | null {
     }
   }
   return value.length === 0 ? null : [...value];
+}
+
+/** A key as the API and the CLI show it (seed 003's snake_case shape); never the full key. */
+export function keyJson(key: StoredKey) {
+  return {
+    key_id: key.id,
+    prefix: key.prefix,
+    label: key.label,
+    description: key.description,
+    is_admin: key.isAdmin,
+    collection_permissions: renderPermissions(key.permissions),
+    expires_at: key.expiresAt,
+    rate_limit: key.rateLimit,
+    allowed_ips: key.allowedIps,
+    created_at: key.createdAt,
+    created_by: key.createdBy,
+  };
 }

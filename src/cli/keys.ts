@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { EnvironmentKeys } from '../auth/environment-keys.js';
 import { renderPermissions } from '../auth/grants.js';
 import { loadJwtSecret } from '../auth/jwt-secret.js';
-import { KeyService, type KeyRequest } from '../auth/key-service.js';
+import { KeyService, keyJson, type KeyRequest } from '../auth/key-service.js';
 import { toPrincipal } from '../auth/managed-keys.js';
 import { ApiTokens } from '../auth/tokens.js';
 import type { Config } from '../config/index.js';
@@ -71,7 +71,7 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
       }
       case 'list': {
         const keys = await service.list();
-        out(keys.map(keyJson), keys.length === 0 ? 'No keys.' : keys.map(describe).join('\n'));
+        out(keys.map((key) => ({ ...keyJson(key), last_used_at: key.lastUsedAt })), keys.length === 0 ? 'No keys.' : keys.map(describe).join('\n'));
         return 0;
       }
       case 'revoke':
@@ -126,14 +126,6 @@ async function mintToken(config: Config, store: KeyStore, keyId: string | undefi
   const { token, expiresIn } = await tokens.issue(principal);
   out({ token, expires_in: expiresIn }, token);
   return 0;
-}
-
-function keyJson(key: StoredKey) {
-  return {
-    key_id: key.id, prefix: key.prefix, label: key.label, description: key.description, is_admin: key.isAdmin,
-    collection_permissions: renderPermissions(key.permissions), expires_at: key.expiresAt, rate_limit: key.rateLimit,
-    allowed_ips: key.allowedIps, created_at: key.createdAt, created_by: key.createdBy, last_used_at: key.lastUsedAt,
-  };
 }
 
 function describe(key: StoredKey): string {

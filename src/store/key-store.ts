@@ -25,19 +25,8 @@ export interface StoredKey {
   generation: number;
 }
 
-export interface NewKey {
-  id: string;
-  hash: string;
-  prefix: string;
-  label: string;
-  description: string;
-  isAdmin: boolean;
-  permissions: PermissionSet;
-  expiresAt: string | null;
-  rateLimit: number | null;
-  allowedIps: string[] | null;
-  createdBy: string | null;
-}
+/** What creating a key stores: the key's fields, its hash, never the key itself. */
+export type NewKey = Omit<StoredKey, 'createdAt' | 'lastUsedAt' | 'generation'> & { hash: string };
 
 /** A key found by hash, and until when that hash is good (the key's expiry, or a grace period's end). */
 export interface KeyMatch {

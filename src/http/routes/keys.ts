@@ -6,10 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { renderPermissions, LEVELS } from '../../auth/grants.js';
-import type { KeyService } from '../../auth/key-service.js';
+import { keyJson, type KeyService } from '../../auth/key-service.js';
 import type { Principal } from '../../auth/principal.js';
 import type { ApiTokens } from '../../auth/tokens.js';
-import type { StoredKey } from '../../store/key-store.js';
 import { principalOf } from '../access.js';
 import { errorResponses } from '../schemas.js';
 
@@ -140,22 +139,6 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService, tokens: ApiTok
     const { token, expiresIn } = await tokens.issue(principalOf(request));
     return { token, expires_in: expiresIn };
   });
-}
-
-function keyJson(key: StoredKey) {
-  return {
-    key_id: key.id,
-    prefix: key.prefix,
-    label: key.label,
-    description: key.description,
-    is_admin: key.isAdmin,
-    collection_permissions: renderPermissions(key.permissions),
-    expires_at: key.expiresAt,
-    rate_limit: key.rateLimit,
-    allowed_ips: key.allowedIps,
-    created_at: key.createdAt,
-    created_by: key.createdBy,
-  };
 }
 
 function ownPermissions(principal: Principal) {
