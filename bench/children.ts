@@ -19,7 +19,9 @@ export function setChildNodeArgs(args: string[]): void {
 }
 
 function describe(spec: ChildSpec): string {
-  return spec.role === 'duckgate' ? `duckgate (${spec.auth ? 'auth' : 'bypass'})` : spec.role;
+  if (spec.role !== 'duckgate') return spec.role;
+  const limiter = spec.limiter ? `, ${spec.limiter.redisUrl ? 'Redis' : 'memory'} limiter` : '';
+  return `duckgate (${spec.auth ? 'auth' : 'bypass'}${limiter})`;
 }
 
 export async function startChild(spec: ChildSpec): Promise<BenchChild> {

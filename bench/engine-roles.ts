@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../src/config/index.js';
 import { openDuckDBEngine } from '../src/data/duckdb/index.js';
 import type { DataEngine } from '../src/data/engine.js';
 import { startServer } from '../src/server.js';
-import { BENCH_ADMIN_KEY, READ_CONNECTIONS, type ChildSpec } from './protocol.js';
+import { BENCH_ADMIN_KEY, READ_CONNECTIONS, type ChildSpec, type LimiterSpec } from './protocol.js';
 import type { Running } from './running.js';
 import { seed, verifySeed } from './seed.js';
 
@@ -19,9 +19,11 @@ const BENCH_PRINCIPAL: Principal = {
 
 /**
  * The configuration a user would get from the same environment. DUCKDB_THREADS and
- * DUCKDB_MEMORY_LIMIT pass through so the bench can be run against other engine settings.
+ * DUCKDB_MEMORY_LIMIT pass through so the bench can be run against other engine settings. Nothing
+ * else of the parent's environment does: API_RATE_LIMIT and REDIS_URL are set only for the limiter
+ * rows (`limiter`), so every other row runs without a rate limiter whatever the shell exports.
  */
-function benchConfig(dataDir: string): Config {
+function benchConfig(dataDir: string, limiter?: LimiterSpec): Config {
   return loadConfig({
     DATA_DIR: dataDir,
     ADMIN_API_KEY: BENCH_ADMIN_KEY,
@@ -30,7 +32,12 @@ function benchConfig(dataDir: string): Config {
     LOG_LEVEL: 'silent',
     PORT: '0',
     DUCKDB_THREADS: process.env.DUCKDB_THREADS,
+    // As the launcher sets it (the child is forked with it): one read connection per pool thread.
+    UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE,
     DUCKDB_MEMORY_LIMIT: process.env.DUCKDB_MEMORY_LIMIT,
+    API_RATE_LIMIT: limiter ? String(limiter.rateLimit) : undefined,
+    REDIS_URL: limiter?.redisUrl,
+    REDIS_KEY_PREFIX: limiter?.redisKeyPrefix,
   });
 }
 
@@ -40,7 +47,7 @@ async function openEngine(config: Config): Promise<DataEngine> {
     dataDir: config.dataDir,
     memoryLimit: config.duckdbMemoryLimit,
     threads: config.duckdbThreads,
-    readConnections: READ_CONNECTIONS,
+    readConnections: config.duckdbReadConnections,
   });
 }
 
@@ -55,7 +62,7 @@ async function startDuckgate(config: Config, auth: boolean): Promise<Running> {
 }
 
 export async function startEngineRole(spec: Exclude<ChildSpec, { role: 'hello' | 'keys' }>): Promise<Running> {
-  const config = benchConfig(spec.dataDir);
+  const config = benchConfig(spec.dataDir, spec.role === 'duckgate' ? spec.limiter : undefined);
   if (spec.role === 'duckgate') return startDuckgate(config, spec.auth);
 
   const engine = await openEngine(config);

@@ -23,6 +23,11 @@ export interface Target {
   path: () => string;
   /** Other bench children alive meanwhile (idle): their CPU is not counted as `other`. */
   siblings?: BenchChild[];
+  /**
+   * A process outside the bench that serves this scenario (Redis, for row 5b): its CPU is reported
+   * per request on its own and not counted as `other`.
+   */
+  external?: { cpuMicros: () => Promise<number> };
 }
 
 /** One measured run, raw. */
@@ -33,6 +38,8 @@ export interface Sample {
   loadgenCpuUs: number;
   /** CPU every other process on the machine used meanwhile (see `machineBusyMicros`). */
   otherCpuUs: number;
+  /** CPU of the scenario's `external` process (0 without one). */
+  externalCpuUs: number;
   /** Sorted ascending. */
   latenciesMs: number[];
 }
@@ -45,6 +52,9 @@ export interface HttpFigures {
   reqPerSec: number;
   /** Each run's own rate: their spread shows how noisy the machine was. */
   runReqPerSec: number[];
+  /** Each run's server CPU per request, and the share of one core other processes took during it. */
+  runServerCpuUsPerReq: number[];
+  runOtherCpuPercent: number[];
   /** Milliseconds. */
   p50Ms: number;
   p99Ms: number;
@@ -56,6 +66,8 @@ export interface HttpFigures {
   loadgenCpuPercent: number;
   /** Share of one core other processes on the machine used: well above 0, the run was disturbed. */
   otherCpuPercent: number;
+  /** CPU of the scenario's `external` process (Redis) per completed request; only when it has one. */
+  externalCpuUsPerReq?: number;
   /** Always 0 in a report: any error or non-2xx answer aborts the bench (`BenchFailure`). */
   errors: number;
   non2xx: number;
@@ -71,7 +83,9 @@ export async function warmUp(target: Target, options: LoadOptions): Promise<void
 export async function measureOnce(target: Target, options: LoadOptions): Promise<Sample> {
   const siblings = target.siblings ?? [];
   const siblingsCpu = async () => (await Promise.all(siblings.map((c) => c.cpuMicros()))).reduce((a, b) => a + b, 0);
+  const externalCpu = target.external?.cpuMicros ?? (async () => 0);
   const siblingsBefore = await siblingsCpu();
+  const externalBefore = await externalCpu();
   const serverBefore = await target.child.cpuMicros();
   const machineBefore = machineBusyMicros();
   const loadgenBefore = process.cpuUsage();
@@ -80,6 +94,7 @@ export async function measureOnce(target: Target, options: LoadOptions): Promise
   const machineCpuUs = machineBusyMicros() - machineBefore;
   const serverCpuUs = (await target.child.cpuMicros()) - serverBefore;
   const siblingsCpuUs = (await siblingsCpu()) - siblingsBefore;
+  const externalCpuUs = (await externalCpu()) - externalBefore;
   check(target.name, 'measured run', result);
   const loadgenCpuUs = loadgen.user + loadgen.system;
   return {
@@ -87,7 +102,8 @@ export async function measureOnce(target: Target, options: LoadOptions): Promise
     seconds: result.duration,
     serverCpuUs,
     loadgenCpuUs,
-    otherCpuUs: Math.max(0, machineCpuUs - serverCpuUs - loadgenCpuUs - siblingsCpuUs),
+    otherCpuUs: Math.max(0, machineCpuUs - serverCpuUs - loadgenCpuUs - siblingsCpuUs - externalCpuUs),
+    externalCpuUs,
     latenciesMs,
   };
 }
@@ -98,8 +114,11 @@ export async function measureHttp(target: Target, options: LoadOptions): Promise
   return summarize([await measureOnce(target, options)]);
 }
 
-/** Several runs of one scenario as if they were one long run: totals over totals, latencies pooled. */
-export function summarize(samples: Sample[]): HttpFigures {
+/**
+ * Several runs of one scenario as if they were one long run: totals over totals, latencies pooled.
+ * `external`: the runs had an external process (Redis), whose CPU per request is then reported.
+ */
+export function summarize(samples: Sample[], external = false): HttpFigures {
   const sum = (pick: (s: Sample) => number) => samples.reduce((total, s) => total + pick(s), 0);
   const requests = sum((s) => s.requests);
   const seconds = sum((s) => s.seconds);
@@ -110,12 +129,15 @@ export function summarize(samples: Sample[]): HttpFigures {
     seconds,
     reqPerSec: requests / seconds,
     runReqPerSec: samples.map((s) => s.requests / s.seconds),
+    runServerCpuUsPerReq: samples.map((s) => s.serverCpuUs / s.requests),
+    runOtherCpuPercent: samples.map((s) => (s.otherCpuUs / (s.seconds * 1e6)) * 100),
     p50Ms: percentile(latencies, 0.5),
     p99Ms: percentile(latencies, 0.99),
     serverCpuUsPerReq: sum((s) => s.serverCpuUs) / requests,
     serverCpuPercent: (sum((s) => s.serverCpuUs) / (seconds * 1e6)) * 100,
     loadgenCpuPercent: (sum((s) => s.loadgenCpuUs) / (seconds * 1e6)) * 100,
     otherCpuPercent: (sum((s) => s.otherCpuUs) / (seconds * 1e6)) * 100,
+    ...(external ? { externalCpuUsPerReq: sum((s) => s.externalCpuUs) / requests } : {}),
     errors: 0,
     non2xx: 0,
   };

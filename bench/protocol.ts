@@ -8,10 +8,6 @@ export const COLLECTION = 'bench_items';
 /** An environment key (≥ 16 characters); the auth scenario presents it in `x-api-key`. */
 export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
 /**
- * The read pool `startServer` opens (`src/server.ts` hard-codes 4). The children open the engine
- * with the same value so the HTTP scenarios and the engine ceiling see the same pool.
- */
-/**
  * libuv pool size every child runs with, as the duckgate launcher (`bin/duckgate.cjs`) sets it; the
  * server opens one DuckDB read connection per pool thread, and the engine loop keeps as many in flight.
  */
@@ -23,14 +19,27 @@ export type ChildSpec =
   | { role: 'hello' }
   /** Opens the engine, writes `rows` rows into `COLLECTION`, checkpoints and reports. */
   | { role: 'seed'; dataDir: string; rows: number }
-  /** duckgate itself; `auth: false` wires `benchPrincipal` so no credential is checked. */
-  | { role: 'duckgate'; dataDir: string; auth: boolean }
+  /**
+   * duckgate itself; `auth: false` wires `benchPrincipal` so no credential is checked. `limiter`
+   * sets API_RATE_LIMIT (and REDIS_URL, REDIS_KEY_PREFIX): unset, no rate limiter runs.
+   */
+  | { role: 'duckgate'; dataDir: string; auth: boolean; limiter?: LimiterSpec }
   /** The engine alone, no HTTP: answers `engine-loop` commands. */
   | { role: 'engine'; dataDir: string; rows: number }
   /** Neither HTTP nor DuckDB: the control store (SQLite) alone, for `seed-keys` and `key-lookup`. */
   | { role: 'keys' };
 
 export type Role = ChildSpec['role'];
+
+/** The rate-limit environment of a duckgate child (rows 5a and 5b). */
+export interface LimiterSpec {
+  /** API_RATE_LIMIT: requests per client per hour, high enough never to refuse one. */
+  rateLimit: number;
+  /** REDIS_URL: the limiter counts in Redis; unset, in the server's memory. */
+  redisUrl?: string;
+  /** REDIS_KEY_PREFIX: unique per bench run, so its keys can be found and deleted afterwards. */
+  redisKeyPrefix?: string;
+}
 
 export interface EngineLoopRequest {
   durationMs: number;

@@ -5,6 +5,8 @@ import path from 'node:path';
 import type { HttpFigures } from './load.js';
 import type { EngineLoopFigures } from './protocol.js';
 import { credentialRatios, lookupRatios, renderCredentialRatios, renderKeyStore, type KeyRatios, type KeyStoreResults } from './report-keys.js';
+import { limiterRatios, renderLimiters, type LimiterRatios, type LimiterSettings } from './report-limiters.js';
+import type { RedisCheck } from './routes.js';
 
 /** Directus's figure for the same kind of authenticated point read, the reference to beat. */
 export const DIRECTUS_REQ_PER_SEC = 150;
@@ -39,10 +41,12 @@ export interface Settings {
   rows: number;
   warmupSeconds: number;
   durationSeconds: number;
-  /** Alternating measured runs of scenarios 3, 3b, 3c and 4. */
+  /** Alternating measured runs of scenarios 3, 3b, 3c, 4, 5a and 5b. */
   rounds: number;
   /** Managed keys in the servers' control store; null with --skip-keys (no rows 3b, 3c). */
   keys: number | null;
+  /** Rows 5a and 5b; null with --skip-limiters. */
+  limiters: LimiterSettings | null;
   connections: number;
   pipelining: 1;
   readConnections: number;
@@ -62,6 +66,10 @@ export interface Scenarios {
   managedKeyRoute?: HttpFigures;
   /** Row 3c: the same route with `Authorization: Bearer <JWT exchanged for that key>`. */
   jwtRoute?: HttpFigures;
+  /** Row 5a: row 3 on a server with API_RATE_LIMIT set: the in-process limiter on every request. */
+  memoryLimiterRoute?: HttpFigures;
+  /** Row 5b: the same with REDIS_URL: one Redis script call per request. */
+  redisLimiterRoute?: HttpFigures;
 }
 
 export interface Ratios {
@@ -82,6 +90,8 @@ export interface Ratios {
   goals: { authCost: boolean; shareOfEngine: boolean; timesDirectus: boolean };
   /** Rows 3b and 3c, and the key store's lookup scaling. */
   keys: KeyRatios;
+  /** Rows 5a and 5b against row 3. */
+  limiters: LimiterRatios;
 }
 
 export interface Results {
@@ -91,6 +101,8 @@ export interface Results {
   scenarios: Scenarios;
   /** Seeding of the control stores and the lookup micro-benchmark; absent with --skip-keys. */
   keyStore?: KeyStoreResults;
+  /** Row 5b's requests against what Redis counted; absent without row 5b. */
+  redisCheck?: RedisCheck;
   ratios: Ratios;
 }
 
@@ -134,6 +146,7 @@ export function ratios(s: Scenarios, keyStore?: KeyStoreResults): Ratios {
       jwt: s.jwtRoute && credentialRatios(s.jwtRoute, s.authRoute, s.bypassRoute),
       lookups: keyStore?.lookups && lookupRatios(keyStore.lookups),
     },
+    limiters: limiterRatios(s.authRoute, s.memoryLimiterRoute, s.redisLimiterRoute),
   };
 }
 
@@ -186,7 +199,8 @@ export function render(results: Results): string {
   out.push(`machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.totalMemGiB} GiB, ${m.platform}, node ${m.node}, DuckDB ${m.duckdb}`);
   out.push(`load average (1 min): ${m.loadAverage1m} at start, ${m.loadAverage1mAtEnd ?? '?'} at end (the end figure includes the bench's own ~2 busy processes)`);
   out.push(`settings: ${s.rows} rows, ${s.keys === null ? 'no managed keys (--skip-keys)' : `${s.keys} managed keys`}, warm-up ${s.warmupSeconds} s, `
-    + `measured ${s.durationSeconds} s per run (rows 3-4: ${s.rounds} alternating runs each), `
+    + `${s.limiters === null ? 'no rate limiter rows (--skip-limiters)' : `rate limiter rows 5a${s.limiters.redisSkipped ? '' : ', 5b'}`}, `
+    + `measured ${s.durationSeconds} s per run (rows ${s.limiters === null ? '3-4' : '3-5'}: ${s.rounds} alternating runs each), `
     + `${s.connections} connections, pipelining ${s.pipelining}, `
     + `read pool ${s.readConnections}, DuckDB threads ${s.duckdbThreads}, memory_limit ${s.duckdbMemoryLimit}`);
   out.push(`engine ceiling: ${s.engineCeiling}`);
@@ -199,18 +213,23 @@ export function render(results: Results): string {
     ...(sc.managedKeyRoute ? [httpRow('3b. same route, managed key', sc.managedKeyRoute)] : []),
     ...(sc.jwtRoute ? [httpRow('3c. same route, exchanged JWT', sc.jwtRoute)] : []),
     httpRow('4. same route, auth bypassed', sc.bypassRoute),
+    ...(sc.memoryLimiterRoute ? [httpRow('5a. row 3 + memory rate limiter', sc.memoryLimiterRoute)] : []),
+    ...(sc.redisLimiterRoute ? [httpRow('5b. row 3 + Redis rate limiter', sc.redisLimiterRoute)] : []),
   ];
   out.push(table(rows));
   out.push('');
   out.push('CPU µs/req is the server (or engine) process\'s user+system CPU, all threads, divided by completed requests.');
   out.push('server / loadgen / other CPU: share of one core used during the measured run by the server (or engine) process, by');
-  out.push('autocannon (this process), and by every other process on the machine.');
+  out.push(`autocannon (this process), and by every other process on the machine${sc.redisLimiterRoute ? ' (row 5b: but Redis, whose CPU is given below)' : ''}.`);
   const disturbed = rows.filter((r) => r.otherCpu >= OTHER_CPU_DISTURBED_PERCENT).map((r) => r.scenario.split('.')[0]);
   if (disturbed.length > 0) {
     out.push(`WARNING: other processes used ≥ ${OTHER_CPU_DISTURBED_PERCENT}% of a core during row(s) ${disturbed.join(', ')}: `
       + `those figures are depressed (the machine has ${m.cpus} CPUs). Rerun on a quiet machine before trusting them.`);
   }
-  const http: [string, HttpFigures | undefined][] = [['1', sc.bareFastify], ['3', sc.authRoute], ['3b', sc.managedKeyRoute], ['3c', sc.jwtRoute], ['4', sc.bypassRoute]];
+  const http: [string, HttpFigures | undefined][] = [
+    ['1', sc.bareFastify], ['3', sc.authRoute], ['3b', sc.managedKeyRoute], ['3c', sc.jwtRoute], ['4', sc.bypassRoute],
+    ['5a', sc.memoryLimiterRoute], ['5b', sc.redisLimiterRoute],
+  ];
   const saturated = http.filter(([, f]) => f && f.loadgenCpuPercent >= LOADGEN_SATURATED_PERCENT).map(([row]) => row);
   if (saturated.length > 0) {
     out.push(`note: autocannon used ≥ ${LOADGEN_SATURATED_PERCENT}% of a core in row(s) ${saturated.join(', ')}: the load generator, not the server, `
@@ -231,6 +250,7 @@ export function render(results: Results): string {
     if (r.keys.managedKey) out.push(...renderCredentialRatios('3b managed key', '3b', r.keys.managedKey));
     if (r.keys.jwt) out.push(...renderCredentialRatios('3c JWT', '3c', r.keys.jwt));
   }
+  if (s.limiters) out.push('', ...renderLimiters(s.limiters, r.limiters, results.redisCheck));
   out.push('');
   // Subtracting per-request CPU of the layers gives a rough account of where a request's CPU goes.
   // Rough: the layers overlap (e.g. the engine's CPU under HTTP load is not exactly its CPU alone).
@@ -246,6 +266,12 @@ export function render(results: Results): string {
   out.push(`  total (row 3)                                      ${fixed(sc.authRoute.serverCpuUsPerReq, 1).padStart(7)} µs`);
   if (r.keys.managedKey) out.push(`  instead with a managed key (cached verify)         ${fixed(r.keys.managedKey.cpuUsOverBypass, 1).padStart(7)} µs  (row 3b − row 4)`);
   if (r.keys.jwt) out.push(`  instead with an exchanged JWT (cached)             ${fixed(r.keys.jwt.cpuUsOverBypass, 1).padStart(7)} µs  (row 3c − row 4)`);
+  const { memory, redis } = r.limiters;
+  if (memory) out.push(`  plus the memory rate limiter                       ${fixed(memory.cpuUsOverNoLimiter, 1).padStart(7)} µs  (row 5a − row 3)`);
+  if (redis) {
+    out.push(`  plus the Redis rate limiter                        ${fixed(redis.cpuUsOverNoLimiter, 1).padStart(7)} µs  (row 5b − row 3)`
+      + (redis.redisCpuUsPerReq === undefined ? '' : `, and ${fixed(redis.redisCpuUsPerReq, 1)} µs in Redis itself`));
+  }
   if (results.keyStore) out.push('', ...renderKeyStore(results.keyStore, r.keys));
   return out.join('\n');
 }

@@ -1,22 +1,33 @@
 /**
- * Rows 3, 3b, 3c and 4: `GET /api/find/bench_items/:id` presented with the environment key, a
- * managed key and an exchanged JWT (all three on the same authenticating server), and with
- * authentication bypassed (its own server). A credential's cost is a few percent at most, less
- * than a shared machine's drift over a minute: so both servers run side by side, each on its own
- * byte-identical copy of the seeded directory (a DuckDB file opens in one process only), and the
- * measured runs alternate, each round rotating which scenario goes first: drift hits all alike.
+ * Rows 3, 3b, 3c, 4, 5a and 5b: `GET /api/find/bench_items/:id` presented with the environment key,
+ * a managed key and an exchanged JWT (all three on the same authenticating server), with
+ * authentication bypassed (its own server), and with the environment key on a server that rate
+ * limits in memory (5a) or in Redis (5b), each its own server too. A credential's or a limiter's
+ * cost is a few percent, less than a shared machine's drift over a minute: so all servers run side
+ * by side, each on its own byte-identical copy of the seeded directory (a DuckDB file opens in one
+ * process only), and the measured runs alternate, each round rotating which scenario goes first:
+ * drift hits all alike.
  */
-import { generateApiKey } from '../src/auth/api-key.js';
 import type { BenchChild } from './child.js';
 import { progress, startChild, stopChild } from './children.js';
+import { LIMITER_RATE_LIMIT, MEMORY_LIMITER, type RedisRun } from './limiters.js';
 import { BenchFailure, measureOnce, summarize, warmUp, type HttpFigures, type LoadOptions, type Sample, type Target } from './load.js';
+import { expectCountedInRedis, preflight, preflightCredentials, type ManagedCredential } from './preflight.js';
 import { BENCH_ADMIN_KEY, COLLECTION } from './protocol.js';
-import { expectedRecord, idOf, randomId, sortKeys } from './seed.js';
+import { randomId } from './seed.js';
 
-/** The bench's managed key (see `key-seed.ts`): non-admin, read on `bench_items` only. */
-export interface ManagedCredential {
-  key: string;
-  keyId: string;
+export type { ManagedCredential } from './preflight.js';
+
+/** Rows 5a and 5b: each server's own copy of the seeded directory; `redis` absent when Redis is unreachable. */
+export interface LimiterServers {
+  memoryDir: string;
+  redis?: { dir: string; run: RedisRun };
+}
+
+/** Row 5b's measured requests and what Redis counted meanwhile: at least as many, or the limiter fell back to memory. */
+export interface RedisCheck {
+  measuredRequests: number;
+  countedRequests: number;
 }
 
 export interface RouteFigures {
@@ -24,60 +35,9 @@ export interface RouteFigures {
   bypassRoute: HttpFigures;
   managedKeyRoute?: HttpFigures;
   jwtRoute?: HttpFigures;
-}
-
-const recordPath = (index: number): string => `/api/find/${COLLECTION}/${idOf(index)}`;
-
-async function expectStatus(response: Response, status: number, what: string): Promise<unknown> {
-  const text = await response.text();
-  if (response.status !== status) throw new BenchFailure(`preflight: ${what} answered ${response.status} ${text}, expected ${status}`);
-  return text === '' ? undefined : JSON.parse(text);
-}
-
-/** The server answers the exact seeded record to a request with these headers. */
-async function expectRecord(url: string, rows: number, headers: Record<string, string>, what: string): Promise<void> {
-  const index = Math.floor(rows / 3);
-  const body = await expectStatus(await fetch(`${url}${recordPath(index)}`, { headers }), 200, what) as Record<string, never>;
-  if (JSON.stringify(sortKeys(body)) !== JSON.stringify(sortKeys(expectedRecord(index)))) {
-    throw new BenchFailure(`preflight: ${what} answered ${JSON.stringify(body)}, expected ${JSON.stringify(expectedRecord(index))}`);
-  }
-}
-
-/**
- * Before measuring, prove the server answers what we think it answers: the right record, and (for
- * the auth scenario) a refusal without a key, (for the bypass) an answer without one. Otherwise a
- * fast figure could be a fast 401.
- */
-async function preflight(url: string, auth: boolean, rows: number): Promise<void> {
-  await expectRecord(url, rows, { 'x-api-key': BENCH_ADMIN_KEY }, 'the environment key');
-  await expectStatus(await fetch(`${url}${recordPath(0)}`), auth ? 401 : 200, auth ? 'no credential' : 'bypass without credential');
-}
-
-/**
- * The managed key reads the record, resolves to itself (a scoped, non-admin key, so it really went
- * through the store and not the environment keys), and a well-formed key that is not in the store
- * is refused. Then the key is exchanged through the real route, and the token is checked the same way.
- * Answers the token.
- */
-async function preflightCredentials(url: string, rows: number, managed: ManagedCredential): Promise<string> {
-  await expectRecord(url, rows, { 'x-api-key': managed.key }, 'the managed key');
-  const me = await expectStatus(await fetch(`${url}/api/auth/permissions`, { headers: { 'x-api-key': managed.key } }), 200, 'permissions of the managed key') as
-    { key_id: string; is_admin: boolean };
-  if (me.key_id !== managed.keyId || me.is_admin) throw new BenchFailure(`preflight: the managed key resolved to ${JSON.stringify(me)}`);
-  await expectStatus(await fetch(`${url}${recordPath(0)}`, { headers: { 'x-api-key': generateApiKey().key } }), 401, 'an unknown managed key');
-
-  const exchanged = await expectStatus(await fetch(`${url}/api/auth/token`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ api_key: managed.key }),
-  }), 200, 'POST /api/auth/token') as { token: string };
-  const bearer = { authorization: `Bearer ${exchanged.token}` };
-  await expectRecord(url, rows, bearer, 'the exchanged JWT');
-  const tokenMe = await expectStatus(await fetch(`${url}/api/auth/permissions`, { headers: bearer }), 200, 'permissions of the JWT') as { key_id: string };
-  if (tokenMe.key_id !== managed.keyId) throw new BenchFailure(`preflight: the JWT resolved to ${JSON.stringify(tokenMe)}`);
-  // Flip one character of the signature: the server must check it, not only decode the token.
-  const last = exchanged.token.at(-2) === 'A' ? 'B' : 'A';
-  const forged = `${exchanged.token.slice(0, -2)}${last}${exchanged.token.at(-1)}`;
-  await expectStatus(await fetch(`${url}${recordPath(0)}`, { headers: { authorization: `Bearer ${forged}` } }), 401, 'a forged JWT');
-  return exchanged.token;
+  memoryLimiterRoute?: HttpFigures;
+  redisLimiterRoute?: HttpFigures;
+  redisCheck?: RedisCheck;
 }
 
 interface Scenario {
@@ -86,25 +46,52 @@ interface Scenario {
   samples: Sample[];
 }
 
-export async function measureRoutes(authDir: string, bypassDir: string, options: LoadOptions & { rows: number; rounds: number }, managed?: ManagedCredential): Promise<RouteFigures> {
+const defined = <T>(value: T | undefined): value is T => value !== undefined;
+
+export async function measureRoutes(
+  authDir: string,
+  bypassDir: string,
+  options: LoadOptions & { rows: number; rounds: number },
+  managed?: ManagedCredential,
+  limiters?: LimiterServers,
+): Promise<RouteFigures> {
   const { rows } = options;
+  const redisRun = limiters?.redis?.run;
   const authChild = await startChild({ role: 'duckgate', dataDir: authDir, auth: true });
   const bypassChild = await startChild({ role: 'duckgate', dataDir: bypassDir, auth: false });
+  const memoryChild = limiters ? await startChild({ role: 'duckgate', dataDir: limiters.memoryDir, auth: true, limiter: MEMORY_LIMITER }) : undefined;
+  const redisChild = limiters?.redis ? await startChild({ role: 'duckgate', dataDir: limiters.redis.dir, auth: true, limiter: limiters.redis.run.spec() }) : undefined;
+  const children = [authChild, bypassChild, memoryChild, redisChild].filter(defined);
   await preflight(authChild.url!, true, rows);
   await preflight(bypassChild.url!, false, rows);
+  if (memoryChild) await preflight(memoryChild.url!, true, rows, LIMITER_RATE_LIMIT);
+  if (redisChild && redisRun) {
+    await preflight(redisChild.url!, true, rows, LIMITER_RATE_LIMIT);
+    await expectCountedInRedis(redisChild.url!, rows, redisRun);
+  }
   const token = managed ? await preflightCredentials(authChild.url!, rows, managed) : undefined;
 
-  const scenario = (label: string, child: BenchChild, sibling: BenchChild, headers: Record<string, string>): Scenario => ({
-    label, samples: [], target: { name: `${label} route`, child, siblings: [sibling], headers, path: () => `/api/find/${COLLECTION}/${randomId(rows)}` },
+  const scenario = (label: string, child: BenchChild, headers: Record<string, string>, external?: RedisRun): Scenario => ({
+    label,
+    samples: [],
+    target: {
+      name: `${label} route`, child, siblings: children.filter((c) => c !== child), headers,
+      path: () => `/api/find/${COLLECTION}/${randomId(rows)}`,
+      ...(external ? { external: { cpuMicros: () => external.cpuMicros() } } : {}),
+    },
   });
   // The bypass sends the environment key's header too (ignored): the same bytes as row 3.
-  const env = scenario('env key', authChild, bypassChild, { 'x-api-key': BENCH_ADMIN_KEY });
-  const bypass = scenario('bypass', bypassChild, authChild, { 'x-api-key': BENCH_ADMIN_KEY });
-  const key = managed ? scenario('managed key', authChild, bypassChild, { 'x-api-key': managed.key }) : undefined;
-  const jwt = token ? scenario('JWT', authChild, bypassChild, { authorization: `Bearer ${token}` }) : undefined;
-  const all = [env, key, jwt, bypass].filter((s): s is Scenario => s !== undefined);
+  const envKey = { 'x-api-key': BENCH_ADMIN_KEY };
+  const env = scenario('env key', authChild, envKey);
+  const bypass = scenario('bypass', bypassChild, envKey);
+  const key = managed ? scenario('managed key', authChild, { 'x-api-key': managed.key }) : undefined;
+  const jwt = token ? scenario('JWT', authChild, { authorization: `Bearer ${token}` }) : undefined;
+  const memory = memoryChild ? scenario('memory limiter', memoryChild, envKey) : undefined;
+  const redis = redisChild ? scenario('Redis limiter', redisChild, envKey, redisRun) : undefined;
+  const all = [env, key, jwt, memory, redis, bypass].filter(defined);
 
   for (const s of all) await warmUp(s.target, options);
+  const countedBefore = redisRun && redis ? await redisRun.countedRequests() : 0;
   const rate = (s: Scenario) => (s.samples.at(-1)!.requests / s.samples.at(-1)!.seconds).toFixed(0);
   for (let round = 0; round < options.rounds; round++) {
     // Rotate which goes first, so none always follows the same other.
@@ -114,12 +101,27 @@ export async function measureRoutes(authDir: string, bypassDir: string, options:
     }
     progress(`   round ${round + 1}: ${all.map((s) => `${s.label} ${rate(s)}`).join(', ')} req/s`);
   }
-  await stopChild(authChild);
-  await stopChild(bypassChild);
+  let redisCheck: RedisCheck | undefined;
+  if (redisRun && redis) {
+    // Only row 5b's runs reach its server, so Redis's count grows by at least their requests (a
+    // few more: answers still in flight when autocannon stopped). Fewer: the server fell back to
+    // its in-process limiter during the runs, and the row would not measure Redis.
+    redisCheck = {
+      measuredRequests: redis.samples.reduce((total, s) => total + s.requests, 0),
+      countedRequests: (await redisRun.countedRequests()) - countedBefore,
+    };
+    if (redisCheck.countedRequests < redisCheck.measuredRequests) {
+      throw new BenchFailure(`Redis limiter: Redis counted ${redisCheck.countedRequests} of the ${redisCheck.measuredRequests} measured requests: `
+        + 'the server fell back to its in-process limiter (Redis failing or too slow), so row 5b would not measure Redis');
+    }
+  }
+  for (const child of children) await stopChild(child);
   return {
     authRoute: summarize(env.samples),
     bypassRoute: summarize(bypass.samples),
     ...(key ? { managedKeyRoute: summarize(key.samples) } : {}),
     ...(jwt ? { jwtRoute: summarize(jwt.samples) } : {}),
+    ...(memory ? { memoryLimiterRoute: summarize(memory.samples) } : {}),
+    ...(redis ? { redisLimiterRoute: summarize(redis.samples, true), redisCheck } : {}),
   };
 }

@@ -7,12 +7,15 @@
  *   3b. the same route                    with a managed key, among --keys keys in the store
  *   3c. the same route                    with a JWT exchanged for that key
  *   4. the same route, auth bypassed      benchPrincipal: what authentication costs
+ *   5a. row 3 with the memory limiter     API_RATE_LIMIT set (never reached): what the limiter costs
+ *   5b. row 3 with the Redis limiter      the same plus REDIS_URL (skipped if Redis is unreachable)
  *   plus the key store lookup micro-benchmark: findKeyByHash in 1k keys vs --keys keys.
  *
  * Every measured thing runs in its own child process (server-child.ts) so its CPU is its own;
  * autocannon runs here. Flags: --duration 10 --warmup 2 --connections 32 --rows 100000 --rounds 3,
- * --keys 1000000 --lookups 20000, --skip-keys (no managed keys: rows 1-4 only), --cpu-prof (V8
- * profiles of the children).
+ * --keys 1000000 --lookups 20000, --skip-keys (no managed keys: no rows 3b, 3c, no lookups),
+ * --skip-limiters (no rows 5a, 5b), --redis-url redis://127.0.0.1:6379, --cpu-prof (V8 profiles
+ * of the children).
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -21,11 +24,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { killAll, progress, setChildNodeArgs, withChild } from './children.js';
 import { measureLookups, seedKeys, SMALL_STORE_KEYS, type SeededKeys } from './keys.js';
+import { DEFAULT_REDIS_URL, LIMITER_RATE_LIMIT, RedisRun } from './limiters.js';
 import { BenchFailure, measureHttp, type LoadOptions } from './load.js';
 import { READ_CONNECTIONS, type EngineLoopFigures } from './protocol.js';
 import type { KeyStoreResults } from './report-keys.js';
 import { machine, ratios, render, writeJson, type Results, type Settings } from './report.js';
-import { measureRoutes } from './routes.js';
+import type { LimiterSettings } from './report-limiters.js';
+import { measureRoutes, type LimiterServers } from './routes.js';
 import { machineBusyMicros } from './stats.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -37,6 +42,10 @@ interface Options extends LoadOptions {
   keys: number | undefined;
   /** Timed calls per series of the key store micro-benchmark. */
   lookups: number;
+  /** Rows 5a and 5b (rate limiters) run unless --skip-limiters. */
+  limiters: boolean;
+  /** The Redis row 5b counts in. */
+  redisUrl: string;
   /** Write a V8 CPU profile of every child to `results/profiles/` (profiling slows the figures down). */
   cpuProf: boolean;
 }
@@ -53,6 +62,8 @@ function parseOptions(argv: string[]): Options {
       keys: { type: 'string', default: '1000000' },
       lookups: { type: 'string', default: '20000' },
       'skip-keys': { type: 'boolean', default: false },
+      'skip-limiters': { type: 'boolean', default: false },
+      'redis-url': { type: 'string', default: DEFAULT_REDIS_URL },
       'cpu-prof': { type: 'boolean', default: false },
     },
   });
@@ -69,6 +80,8 @@ function parseOptions(argv: string[]): Options {
     rounds: number('rounds', values.rounds, 1),
     keys: values['skip-keys'] ? undefined : number('keys', values.keys, SMALL_STORE_KEYS),
     lookups: number('lookups', values.lookups, 100),
+    limiters: !values['skip-limiters'],
+    redisUrl: values['redis-url'],
     cpuProf: values['cpu-prof'],
   };
 }
@@ -89,6 +102,38 @@ async function measureEngine(dataDir: string, options: Options) {
   });
 }
 
+/**
+ * Rows 5a and 5b: each server's copy of the seeded directory, and the Redis row 5b counts in. An
+ * unreachable Redis skips row 5b with a one-line reason; it does not fail the run.
+ */
+async function prepareLimiters(dataDir: string, root: string, redisUrl: string): Promise<{ servers: LimiterServers; settings: LimiterSettings; redis?: RedisRun }> {
+  const memoryDir = path.join(root, 'memory-limiter');
+  const redisDir = path.join(root, 'redis-limiter');
+  cpSync(dataDir, memoryDir, { recursive: true });
+  // Copied before connecting, so that nothing can fail between connecting and handing the connection over.
+  cpSync(dataDir, redisDir, { recursive: true });
+  const redis = await RedisRun.open(redisUrl);
+  if (typeof redis === 'string') {
+    progress(`5b skipped: ${redis}`);
+    rmSync(redisDir, { recursive: true, force: true });
+    return { servers: { memoryDir }, settings: { apiRateLimit: LIMITER_RATE_LIMIT, redisUrl, redisSkipped: redis } };
+  }
+  return {
+    servers: { memoryDir, redis: { dir: redisDir, run: redis } },
+    settings: { apiRateLimit: LIMITER_RATE_LIMIT, redisUrl, redisVersion: redis.version, redisKeyPrefix: redis.prefix },
+    redis,
+  };
+}
+
+/** Deletes the run's keys from Redis; a failure there is reported, never fatal (the keys expire within ~an hour anyway). */
+async function cleanUpRedis(redis: RedisRun): Promise<void> {
+  try {
+    progress(`deleted ${await redis.cleanUp()} keys under ${redis.prefix}:* from ${redis.url}`);
+  } catch (error) {
+    progress(`could not delete the keys under ${redis.prefix}:* from ${redis.url}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const { rows } = options;
@@ -99,6 +144,7 @@ async function main(): Promise<void> {
   }
   const root = mkdtempSync(path.join(os.tmpdir(), 'duckgate-bench-'));
   const dataDir = path.join(root, 'seeded');
+  let redis: RedisRun | undefined;
 
   try {
     progress(`seeding ${rows} rows into ${dataDir}`);
@@ -117,6 +163,9 @@ async function main(): Promise<void> {
     const bypassDir = path.join(root, 'bypass');
     cpSync(dataDir, authDir, { recursive: true });
     cpSync(dataDir, bypassDir, { recursive: true });
+    const limiters = options.limiters ? await prepareLimiters(dataDir, root, options.redisUrl) : undefined;
+    redis = limiters?.redis;
+    const steps = limiters ? 5 : 4;
 
     let keyStore: KeyStoreResults | undefined;
     if (keys) {
@@ -124,20 +173,22 @@ async function main(): Promise<void> {
       keyStore = { seeding: keys.seeding, lookups: await measureLookups(keys.lookupStores, options.lookups) };
     }
 
-    progress(`1/4 bare Fastify (warm-up ${options.warmup} s, measured ${options.duration} s)`);
+    progress(`1/${steps} bare Fastify (warm-up ${options.warmup} s, measured ${options.duration} s)`);
     const bareFastify = await withChild({ role: 'hello' }, (child) =>
       measureHttp({ name: 'bare Fastify', child, headers: {}, path: () => '/' }, options));
 
-    progress(`2/4 engine alone (warm-up ${options.warmup} s, then ${options.duration} s sequential and ${options.duration} s with ${READ_CONNECTIONS} in flight)`);
+    progress(`2/${steps} engine alone (warm-up ${options.warmup} s, then ${options.duration} s sequential and ${options.duration} s with ${READ_CONNECTIONS} in flight)`);
     const engine = await measureEngine(dataDir, options);
 
-    progress(`3-4/4 GET /api/find/bench_items/:id with the environment key${keys ? ', a managed key, an exchanged JWT' : ''} and with authentication bypassed: `
-      + `${options.rounds} rotating rounds of ${options.duration} s each`);
-    const routes = await measureRoutes(authDir, bypassDir, options, keys?.reader);
+    const limiterRows = !limiters ? '' : limiters.redis ? ', with the memory and the Redis rate limiter' : ', with the memory rate limiter';
+    progress(`3-${steps}/${steps} GET /api/find/bench_items/:id with the environment key${keys ? ', a managed key, an exchanged JWT' : ''}${limiterRows} `
+      + `and with authentication bypassed: ${options.rounds} rotating rounds of ${options.duration} s each`);
+    const { redisCheck, ...routes } = await measureRoutes(authDir, bypassDir, options, keys?.reader, limiters?.servers);
 
     const settings: Settings = {
       rows,
       keys: keys?.seeding[0]?.keys ?? null,
+      limiters: limiters?.settings ?? null,
       warmupSeconds: options.warmup,
       durationSeconds: options.duration,
       rounds: options.rounds,
@@ -157,6 +208,7 @@ async function main(): Promise<void> {
       settings,
       scenarios,
       ...(keyStore ? { keyStore } : {}),
+      ...(redisCheck ? { redisCheck } : {}),
       ratios: ratios(scenarios, keyStore),
     };
     console.log(render(results));
@@ -164,6 +216,7 @@ async function main(): Promise<void> {
     console.log(`\nresults written to ${path.relative(process.cwd(), file)}`);
   } finally {
     killAll();
+    if (redis) await cleanUpRedis(redis);
     rmSync(root, { recursive: true, force: true });
   }
 }

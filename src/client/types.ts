@@ -1,0 +1,290 @@
+/**
+ * Request and response shapes of the duckgate HTTP API (CONTRACT.md §4-§5), written by hand to
+ * match the server's TypeBox schemas in `src/http/routes/*.ts`. The client imports nothing from
+ * the server so that it stays free of Node-only code and runs in browsers.
+ */
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+/**
+ * A stored record: any JSON object, always with its `id` on the way out. Generic parameters take
+ * `object` rather than `JsonObject` so that interfaces (which have no index signature) fit.
+ */
+export type StoredRecord<T extends object = JsonObject> = T & { id: string };
+
+/** Every data route takes `?db=<name>` (default `default`). */
+export interface DbOption {
+  db?: string;
+}
+
+// ── Records (ekoDB shapes, seed 003) ─────────────────────────────────────────────────────────
+
+export type ComparisonOperator = 'Eq' | 'Ne' | 'Gt' | 'Gte' | 'Lt' | 'Lte' | 'In';
+
+/** ekoDB's filter language. */
+export type Filter =
+  | { type: 'Condition'; content: { field: string; operator: ComparisonOperator; value: Json } }
+  | { type: 'Logical'; content: { operator: 'And' | 'Or'; expressions: Filter[] } };
+
+export interface SortField {
+  field: string;
+  /** Default true. */
+  ascending?: boolean;
+}
+
+/** Body of `POST /api/find/:collection`. */
+export interface FindQuery {
+  filter?: Filter;
+  sort?: SortField[];
+  /** 1 to 10000. */
+  limit?: number;
+  skip?: number;
+  select_fields?: string[];
+  exclude_fields?: string[];
+}
+
+export interface ListOptions extends DbOption {
+  /** 1 to 10000; the server's default is 100. */
+  limit?: number;
+  skip?: number;
+}
+
+export interface DeleteResult {
+  status: string;
+  message: string;
+  id: string;
+}
+
+/** Each item of a batch succeeds or fails on its own. */
+export interface BatchResult {
+  successful: string[];
+  failed: { id?: string; error: string }[];
+}
+
+export interface BatchUpdate<T extends object = JsonObject> {
+  id: string;
+  data: Partial<T>;
+}
+
+export interface CollectionList {
+  collections: string[];
+}
+
+export interface StatusMessage {
+  status: string;
+  message: string;
+}
+
+// ── SQL, tables, databases (Duckling shapes, seed 000) ───────────────────────────────────────
+
+export type QueryParams = Json[] | Record<string, Json>;
+
+export interface QueryResult<Row extends object = JsonObject> {
+  result: Row[];
+  columns: string[];
+  rowCount: number;
+  elapsedMs: number;
+}
+
+export interface TableColumn {
+  column_name: string;
+  column_type: string;
+  null: string;
+  key: string | null;
+  default_value: string | null;
+}
+
+export interface TableSchema {
+  columns: TableColumn[];
+}
+
+export interface TableDataOptions extends DbOption {
+  /** 1 to 10000; the server's default is 100. */
+  limit?: number;
+  offset?: number;
+}
+
+export interface DatabaseList {
+  success: boolean;
+  databases: string[];
+}
+
+export interface DatabaseChange {
+  success: boolean;
+  message: string;
+  name: string;
+}
+
+// ── Sync (DuckHub shape, seed 002) ───────────────────────────────────────────────────────────
+
+/** A record to upsert by its `externalId`. */
+export type SyncRecord = { externalId: string; [field: string]: Json };
+
+export interface SyncCounts {
+  created: number;
+  updated: number;
+  unchanged: number;
+}
+
+/** Collection → what the sync did there. */
+export type SyncResult = Record<string, SyncCounts>;
+
+// ── Keys and permissions (seed 003) ──────────────────────────────────────────────────────────
+
+export type PermissionLevel = 'read' | 'write' | 'delete';
+
+/** Field rules for one collection; the array form `["read","write"]` grants levels only. */
+export interface CollectionRules {
+  read?: boolean;
+  write?: boolean;
+  delete?: boolean;
+  select_fields?: string[] | null;
+  exclude_fields?: string[] | null;
+  writable_fields?: string[] | null;
+}
+
+/** Collection (or `*`, `<db>.<collection>`, `<db>.*`) → levels or field rules. */
+export type CollectionPermissions = Record<string, PermissionLevel[] | CollectionRules>;
+
+/** Body of `POST /api/auth/register`. */
+export interface RegisterKeyRequest {
+  label: string;
+  description?: string;
+  is_admin?: boolean;
+  collection_permissions?: CollectionPermissions;
+  /** ISO 8601, or null for never. */
+  expires_at?: string | null;
+  /** Requests per hour; overrides `API_RATE_LIMIT`. */
+  rate_limit?: number | null;
+  allowed_ips?: string[] | null;
+}
+
+interface KeyFields {
+  key_id: string;
+  /** The first 16 characters, e.g. `dk_live_a1B2c3D4`. */
+  prefix: string;
+  label: string;
+  description: string;
+  is_admin: boolean;
+  collection_permissions: CollectionPermissions;
+  expires_at: string | null;
+  rate_limit: number | null;
+  allowed_ips: string[] | null;
+  created_at: string;
+  created_by: string | null;
+}
+
+/** A key as `GET /api/auth/keys` lists it: `key` is the prefix and "...", never the full key. */
+export interface KeySummary extends KeyFields {
+  key: string;
+  last_used_at: string | null;
+}
+
+/** A newly created key: `key` is the full key, shown this once. */
+export interface IssuedKey extends KeyFields {
+  key: string;
+  warning: string;
+}
+
+export interface RegeneratedKey extends IssuedKey {
+  /** Until when the old key keeps working, or null when it died at once. */
+  grace_until: string | null;
+}
+
+export interface RegenerateOptions {
+  /** 0 to 2592000 (30 days); default 0: the old key dies now. */
+  grace_seconds?: number;
+}
+
+export interface OwnPermissions {
+  key_id: string;
+  label: string;
+  is_admin: boolean;
+  collection_permissions: CollectionPermissions;
+}
+
+export interface PermissionsSet {
+  status: string;
+  key_id: string;
+  collection_permissions: CollectionPermissions;
+}
+
+export interface PermissionsUpdated extends PermissionsSet {
+  /** e.g. `Added 'delete' permission to 'users' collection`. */
+  changes: string[];
+}
+
+export interface TokenResponse {
+  token: string;
+  /** Seconds. */
+  expires_in: number;
+}
+
+// ── Admin session (CONTRACT.md §4) ───────────────────────────────────────────────────────────
+
+export interface LoginResponse {
+  success: boolean;
+  message: string;
+  username: string;
+  token: string;
+  /** The configured lifetime, e.g. "7d". */
+  expiresIn: string;
+  expiresAt: string | number;
+}
+
+// ── Audit ────────────────────────────────────────────────────────────────────────────────────
+
+export type AuditKind =
+  | 'auth.failure' | 'auth.login' | 'auth.login_failed' | 'auth.logout'
+  | 'key.created' | 'key.regenerated' | 'key.revoked' | 'key.permissions';
+
+export interface AuditFilters {
+  kind?: AuditKind | AuditKind[];
+  actor?: string;
+  ip?: string;
+  code?: string;
+  /** A key_id acted on. */
+  target?: string;
+  since?: string | Date;
+  until?: string | Date;
+  /** 1 to 1000; the server's default is 100. */
+  limit?: number;
+  /** Paging cursor: `next_before` of the previous page. */
+  before?: number;
+}
+
+export interface AuditEvent {
+  id: number;
+  at: string;
+  kind: AuditKind;
+  actor: string | null;
+  key_prefix: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  route: string | null;
+  code: string | null;
+  target: string | null;
+  details: Record<string, unknown> | null;
+}
+
+export interface AuditPage {
+  events: AuditEvent[];
+  next_before: number | null;
+}
+
+// ── Operations ───────────────────────────────────────────────────────────────────────────────
+
+export interface Health {
+  status: 'healthy' | 'unhealthy';
+  timestamp: string;
+  databases: Record<string, 'ok' | 'error'>;
+}
+
+export interface Status {
+  /** Seconds. */
+  uptime: number;
+  memory: { rss: number; heapTotal: number; heapUsed: number; external: number };
+  version: string;
+  databases: string[];
+}
