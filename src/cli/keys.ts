@@ -11,7 +11,8 @@ import { toPrincipal } from '../auth/managed-keys.js';
 import { ApiTokens } from '../auth/tokens.js';
 import type { Config } from '../config/index.js';
 import { isApiError } from '../errors.js';
-import { openKeyStore } from '../store/index.js';
+import { AuditTrail } from '../auth/audit-trail.js';
+import { openAuditStore, openKeyStore } from '../store/index.js';
 import type { KeyStore, StoredKey } from '../store/key-store.js';
 
 export const KEYS_HELP = `Key management (on the store in DATA_DIR; works while the server runs):
@@ -49,7 +50,13 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
   });
   const out: Output = (value, human) => process.stdout.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${human}\n`);
   const store = openKeyStore(config);
-  const service = new KeyService(store, { environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length });
+  const auditStore = openAuditStore(config);
+  // Key changes made from the command line are admin actions too: they go to the same audit trail.
+  const audit = new AuditTrail(auditStore, { onError: (error) => process.stderr.write(`duckgate: audit trail: ${String(error)}\n`) });
+  const service = new KeyService(store, {
+    environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length,
+    onAudit: (change) => audit.record(change),
+  });
   try {
     const [group, action, id] = positionals;
     if (group === 'token') return await mintToken(config, store, action, out);
@@ -108,6 +115,8 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
     process.stderr.write(`duckgate: ${error.message}\n`);
     return 1;
   } finally {
+    await audit.close();
+    await auditStore.close();
     await store.close();
   }
 }

@@ -46,6 +46,9 @@ test('keys made and revoked by the CLI take effect in a running server within a 
     assert.equal((await get()).status, 401);
     assert.equal((await fetch(`${server.url}/api/collections`, { headers: { authorization: `Bearer ${jwt}` } })).status, 401, 'its token died too');
 
+    const audit = (await (await fetch(`${server.url}/api/audit?target=${key_id}`, { headers: { 'x-api-key': ADMIN_KEY } })).json()) as { events: { kind: string; actor: string }[] };
+    assert.deepEqual(audit.events.map((e) => `${e.kind} by ${e.actor}`).sort(), ['key.created by cli', 'key.permissions by cli', 'key.revoked by cli']);
+
     const again = await runCli(['keys', 'revoke', key_id], env);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /not found/);
