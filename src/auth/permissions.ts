@@ -17,8 +17,7 @@ export function assertAdmin(principal: Principal): void {
 }
 
 export function assertCollectionAccess(principal: Principal, level: PermissionLevel, database: string, collection: string): void {
-  if (principal.isAdmin || principal.access.kind === 'all') return;
-  if (!grantFor(principal.access.permissions, database, collection)?.[level]) throw errors.noPermission(level, collection);
+  if (!hasCollectionAccess(principal, level, database, collection)) throw errors.noPermission(level, collection);
 }
 
 export function hasCollectionAccess(principal: Principal, level: PermissionLevel, database: string, collection: string): boolean {

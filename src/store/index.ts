@@ -13,16 +13,17 @@ export type { AuditStore } from './audit-store.js';
 export const CONTROL_STORE_FILE = 'control.sqlite';
 
 export function openKeyStore(config: Pick<Config, 'dataDir' | 'storeUrl'>): KeyStore {
-  if (config.storeUrl) {
-    throw new ConfigError('STORE_URL', 'points at PostgreSQL, whose store is not in this release yet; unset it to use the embedded SQLite store');
-  }
-  return new SqliteKeyStore(path.join(config.dataDir, CONTROL_STORE_FILE));
+  return new SqliteKeyStore(controlStoreFile(config));
 }
 
 /** The audit trail lives in the same control-plane store as the keys. */
 export function openAuditStore(config: Pick<Config, 'dataDir' | 'storeUrl'>): AuditStore {
+  return new SqliteAuditStore(controlStoreFile(config));
+}
+
+function controlStoreFile(config: Pick<Config, 'dataDir' | 'storeUrl'>): string {
   if (config.storeUrl) {
     throw new ConfigError('STORE_URL', 'points at PostgreSQL, whose store is not in this release yet; unset it to use the embedded SQLite store');
   }
-  return new SqliteAuditStore(path.join(config.dataDir, CONTROL_STORE_FILE));
+  return path.join(config.dataDir, CONTROL_STORE_FILE);
 }
