@@ -1,5 +1,6 @@
 /** Starts duckgate: configuration, stores, app, listener, and a clean shutdown on signals. */
 import { mkdirSync } from 'node:fs';
+import { ensureAdminAccount } from './auth/admin-login.js';
 import { loadJwtSecret } from './auth/jwt-secret.js';
 import type { Principal } from './auth/principal.js';
 import type { Config } from './config/index.js';
@@ -7,7 +8,7 @@ import type { DataEngine } from './data/engine.js';
 import { openDuckDBEngine } from './data/duckdb/index.js';
 import { buildApp, type App } from './http/app.js';
 import { Redis } from 'ioredis';
-import { openAuditStore, openKeyStore } from './store/index.js';
+import { openAccountStore, openAuditStore, openKeyStore } from './store/index.js';
 import type { KeyStore } from './store/key-store.js';
 
 export interface RunningServer {
@@ -31,6 +32,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const jwtSecret = loadJwtSecret(config.jwtSecret, config.dataDir);
   const store = openKeyStore(config);
   const audit = openAuditStore(config);
+  const accounts = openAccountStore(config);
   // One client for every Redis user; commands time out so a stalled Redis cannot hold requests.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 1000, lazyConnect: false }) : undefined;
   // Failures surface as failed commands, which their users log (once per outage); without a
@@ -39,6 +41,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const closeStores = async () => {
     await store.close();
     await audit.close();
+    await accounts.close();
     redis?.disconnect();
   };
   let engine: DataEngine | undefined;
@@ -50,9 +53,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       threads: config.duckdbThreads,
       readConnections: config.duckdbReadConnections,
     });
-    app = await buildApp({ config, engine, store, audit, redis, jwtSecret, log: options.log, benchPrincipal: options.benchPrincipal });
+    app = await buildApp({ config, engine, store, audit, accounts, redis, jwtSecret, log: options.log, benchPrincipal: options.benchPrincipal });
     const firstAdmin = await app.keys.ensureAdminKey();
-    if (firstAdmin) (options.announce ?? ((text) => process.stdout.write(text)))(firstStartBanner(firstAdmin.key));
+    const { generatedPassword } = await ensureAdminAccount(accounts, config.adminUsername, config.adminPassword);
+    if (firstAdmin || generatedPassword) {
+      (options.announce ?? ((text) => process.stdout.write(text)))(firstStartBanner(firstAdmin?.key, generatedPassword === undefined ? undefined : { username: config.adminUsername, password: generatedPassword }));
+    }
     await app.fastify.listen({ port: config.port, host: config.host });
   } catch (error) {
     await app?.fastify.close();
@@ -77,17 +83,30 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
 }
 
-function firstStartBanner(key: string): string {
+function firstStartBanner(key: string | undefined, login: { username: string; password: string } | undefined): string {
   const line = '='.repeat(78);
-  return [
-    line,
-    'duckgate: no admin key existed, so one was generated. It is shown ONLY NOW:',
-    '',
-    `    ${key}`,
-    '',
-    'Store it in a secrets manager. Only its hash is kept; it cannot be shown again.',
-    'Use it as `Authorization: Bearer <key>` to create scoped keys (POST /api/auth/register).',
-    line,
-    '',
-  ].join('\n');
+  const lines = [line, 'duckgate: first start. What follows is shown ONLY NOW; only hashes are kept.', ''];
+  if (key) {
+    lines.push(
+      'An admin API key was generated:',
+      '',
+      `    ${key}`,
+      '',
+      'Use it as `Authorization: Bearer <key>` to create scoped keys (POST /api/auth/register).',
+      '',
+    );
+  }
+  if (login) {
+    lines.push(
+      `The dashboard's admin password was generated (ADMIN_PASSWORD is unset):`,
+      '',
+      `    username: ${login.username}`,
+      `    password: ${login.password}`,
+      '',
+      'Sign in at the server\'s address (/). Change it with `duckgate admin set-password`.',
+      '',
+    );
+  }
+  lines.push('Store them in a secrets manager: they cannot be shown again.', line, '');
+  return lines.join('\n');
 }

@@ -22,7 +22,7 @@ export interface Principal {
   access: DataAccess;
   /** Human-readable name for logs and `/api/auth/permissions`. */
   label: string;
-  /** How this request proved itself: a key directly, or a JWT exchanged for one. */
+  /** How this request proved itself: a key directly, or a JWT (exchanged for a key, or an admin session). */
   authMethod: 'api-key' | 'jwt';
   /**
    * Changes whenever the underlying key is replaced (regenerated, rotated in the environment);
@@ -35,4 +35,8 @@ export interface Principal {
   rateLimit?: number | null;
   /** Managed keys: their own IP allow list (null: any). */
   allowedIps?: string[] | null;
+  /** Admin sessions: the signed-in user. */
+  username?: string;
+  /** JWTs: when the presented token expires (ms since the epoch). */
+  tokenExpiresAt?: number;
 }

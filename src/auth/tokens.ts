@@ -1,101 +1,70 @@
 /**
- * JWTs exchanged for an API key (seed 003), HS256 through `jose`. Two rules make them safe:
- *
- * - Verification is strict: HS256 only (so `alg: none` and other algorithms fail in any case),
- *   `iss`, `aud` and the header `typ` must match, and `exp`, `iat`, `jti`, `sub` must be present
- *   (jose accepts a missing `exp` and any `aud` unless told).
- * - A token is only as good as its key: it names the key (`sub`) and the key's generation (`gen`).
- *   Each request looks the key up again (through the key cache), so a revoked or regenerated key
- *   kills its tokens at once and permission changes apply to tokens already issued.
- *
- * `jwtVerify` costs ≈ 200 µs of CPU, so each distinct token is verified once and its claims kept
- * in a bounded cache until they expire.
+ * JWTs exchanged for an API key (seed 003). A token is only as good as its key: it names the key
+ * (`sub`) and the key's generation (`gen`), and each request looks the key up again (through the
+ * key cache), so a revoked or regenerated key kills its tokens at once and permission changes
+ * apply to tokens already issued. `POST /api/logout` can also end one token by its `jti`.
  */
-import { randomUUID } from 'node:crypto';
-import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
 import { errors } from '../errors.js';
+import { signToken, verifyToken, VerifiedTokens, type SigningSecrets, type TokenKind } from './jwt.js';
 import type { Principal } from './principal.js';
-import type { TokenVerifier } from './resolve-principal.js';
+import type { RevokedTokens } from './revoked-tokens.js';
+import type { RevocableTokens } from './token-kinds.js';
 
-export const ISSUER = 'duckgate';
+export { ISSUER } from './jwt.js';
 /** Tokens exchanged for an API key. Admin sessions use another audience and type. */
-export const API_TOKEN = { audience: 'duckgate:api', typ: 'dk-api+jwt' } as const;
+export const API_TOKEN: TokenKind = { audience: 'duckgate:api', typ: 'dk-api+jwt' };
 
-export interface TokenServiceOptions {
-  secret: Uint8Array;
-  /** Still verifies during a rotation; never signs. */
-  previousSecret?: Uint8Array;
+export interface TokenServiceOptions extends SigningSecrets {
   lifetimeSeconds: number;
   /** The principal a token's subject stands for now; undefined when its key is gone or expired. */
   resolveSubject: (subject: string) => Promise<Principal | undefined>;
+  revoked: RevokedTokens;
   cacheSize?: number;
 }
 
-interface VerifiedClaims {
+interface ApiTokenClaims {
   subject: string;
   generation: string;
+  jti: string;
   expiresAtMs: number;
 }
 
-export class ApiTokens implements TokenVerifier {
-  private readonly verified = new Map<string, VerifiedClaims>();
-  private readonly cacheSize: number;
+/** A token for a key's principal, named by its id and generation (also what `duckgate token` mints). */
+export async function issueApiToken(secrets: SigningSecrets, principal: Principal, lifetimeSeconds: number): Promise<{ token: string; expiresIn: number }> {
+  const { token } = await signToken(API_TOKEN, secrets, principal.id, lifetimeSeconds, { gen: principal.generation });
+  return { token, expiresIn: lifetimeSeconds };
+}
+
+export class ApiTokens implements RevocableTokens {
+  private readonly verified: VerifiedTokens<ApiTokenClaims>;
 
   constructor(private readonly options: TokenServiceOptions) {
-    this.cacheSize = options.cacheSize ?? 10_000;
+    this.verified = new VerifiedTokens(options.cacheSize);
   }
 
   /** A token for `principal`, which must have authenticated with an API key (never a token). */
-  async issue(principal: Principal): Promise<{ token: string; expiresIn: number }> {
-    const token = await new SignJWT({ gen: principal.generation })
-      .setProtectedHeader({ alg: 'HS256', typ: API_TOKEN.typ })
-      .setIssuer(ISSUER)
-      .setAudience(API_TOKEN.audience)
-      .setSubject(principal.id)
-      .setJti(randomUUID())
-      .setIssuedAt()
-      .setExpirationTime(`${this.options.lifetimeSeconds}s`)
-      .sign(this.options.secret);
-    return { token, expiresIn: this.options.lifetimeSeconds };
+  issue(principal: Principal): Promise<{ token: string; expiresIn: number }> {
+    return issueApiToken(this.options, principal, this.options.lifetimeSeconds);
   }
 
   async verify(token: string): Promise<Principal> {
-    let claims = this.verified.get(token);
-    if (!claims) {
-      claims = await this.verifySignature(token);
-      if (this.verified.size >= this.cacheSize) {
-        const oldest = this.verified.keys().next().value;
-        if (oldest !== undefined) this.verified.delete(oldest);
-      }
-      this.verified.set(token, claims);
-    }
-    if (claims.expiresAtMs <= Date.now()) {
-      this.verified.delete(token);
-      throw errors.invalidToken();
-    }
+    const claims = await this.verified.get(token, (t) => this.verifyClaims(t));
+    if (this.options.revoked.has(claims.jti)) throw errors.invalidToken();
     const principal = await this.options.resolveSubject(claims.subject);
     if (!principal || principal.generation !== claims.generation) throw errors.invalidToken();
-    return principal.authMethod === 'jwt' ? principal : { ...principal, authMethod: 'jwt' };
+    return { ...principal, authMethod: 'jwt', tokenExpiresAt: claims.expiresAtMs };
   }
 
-  private async verifySignature(token: string): Promise<VerifiedClaims> {
-    const secrets = this.options.previousSecret ? [this.options.secret, this.options.previousSecret] : [this.options.secret];
-    for (const secret of secrets) {
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, secret, {
-          algorithms: ['HS256'],
-          issuer: ISSUER,
-          audience: API_TOKEN.audience,
-          typ: API_TOKEN.typ,
-          requiredClaims: ['exp', 'iat', 'jti', 'sub', 'iss', 'aud'],
-        }));
-      } catch {
-        continue;
-      }
-      if (typeof payload.gen !== 'string' || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') break;
-      return { subject: payload.sub, generation: payload.gen, expiresAtMs: payload.exp * 1000 };
-    }
-    throw errors.invalidToken();
+  async revoke(token: string): Promise<Principal> {
+    const principal = await this.verify(token);
+    const claims = await this.verified.get(token, (t) => this.verifyClaims(t));
+    await this.options.revoked.revoke(claims.jti, claims.expiresAtMs);
+    return principal;
+  }
+
+  private async verifyClaims(token: string): Promise<ApiTokenClaims> {
+    const payload = await verifyToken(token, API_TOKEN, this.options);
+    if (typeof payload.gen !== 'string') throw errors.invalidToken();
+    return { subject: payload.sub, generation: payload.gen, jti: payload.jti, expiresAtMs: payload.exp * 1000 };
   }
 }

@@ -8,7 +8,7 @@ import { renderPermissions } from '../auth/grants.js';
 import { loadJwtSecret } from '../auth/jwt-secret.js';
 import { KeyService, keyJson, type KeyRequest } from '../auth/key-service.js';
 import { toPrincipal } from '../auth/managed-keys.js';
-import { ApiTokens } from '../auth/tokens.js';
+import { issueApiToken } from '../auth/tokens.js';
 import type { Config } from '../config/index.js';
 import { isApiError } from '../errors.js';
 import { AuditTrail } from '../auth/audit-trail.js';
@@ -131,8 +131,7 @@ async function mintToken(config: Config, store: KeyStore, keyId: string | undefi
     process.stderr.write(`duckgate: API key '${id}' not found\n`);
     return 1;
   }
-  const tokens = new ApiTokens({ secret, lifetimeSeconds: config.tokenExpiresIn, resolveSubject: async () => undefined });
-  const { token, expiresIn } = await tokens.issue(principal);
+  const { token, expiresIn } = await issueApiToken({ secret }, principal, config.tokenExpiresIn);
   out({ token, expires_in: expiresIn }, token);
   return 0;
 }

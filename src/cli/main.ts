@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { startServer } from '../server.js';
+import { ADMIN_HELP, adminCommand } from './admin.js';
 import { KEYS_HELP, keysCommand } from './keys.js';
 import { VERSION } from '../version.js';
 
@@ -12,16 +13,22 @@ Usage:
   duckgate serve            start the server (configured by environment variables)
   duckgate keys ...         manage API keys (see below)
   duckgate token <key_id>   mint a JWT for a key
+  duckgate admin ...        the dashboard account (see below)
   duckgate --help           this text
   duckgate --version        the version
 
 ${KEYS_HELP}
+${ADMIN_HELP}
 Configuration (environment variables, all optional; see README.md):
   PORT, HOST                listen address (default 3000, 127.0.0.1)
   DATA_DIR                  where the databases live (default ./data)
   ADMIN_API_KEY             admin API key (>= 16 characters)
   DUCKLING_API_KEY          admin API key, Duckling's name for it
   VALID_API_KEYS            comma-separated client keys: full data access, no admin routes
+  ADMIN_USERNAME            the dashboard's user (default admin)
+  ADMIN_PASSWORD            its password (>= 12 characters); unset: generated at first start
+  JWT_SECRET                HS256 secret (>= 32 bytes); unset: generated once in DATA_DIR
+  JWT_EXPIRES_IN            dashboard session lifetime (default 7d)
   BODY_LIMIT                largest request body (default 10mb)
   QUERY_TIMEOUT_MS          /api/query timeout (default 30000)
   LOG_LEVEL                 fatal|error|warn|info|debug|trace|silent (default info)
@@ -48,6 +55,10 @@ async function main(argv: string[]): Promise<number> {
     const config = configOrExit();
     return config ? keysCommand(config, argv) : 1;
   }
+  if (command === 'admin') {
+    const config = configOrExit();
+    return config ? adminCommand(config, argv) : 1;
+  }
   process.stderr.write(`duckgate: unknown command "${command}"\n\n${HELP}`);
   return 1;
 }
@@ -67,6 +78,8 @@ function configOrExit(): Config | undefined {
 async function serve(): Promise<number> {
   const config = configOrExit();
   if (!config) return 1;
+  // Kept from here on only as an argon2id hash (in the store), not in this process's environment.
+  delete process.env.ADMIN_PASSWORD;
   let server;
   try {
     server = await startServer(config);

@@ -236,7 +236,7 @@ export interface LoginResponse {
 // ── Audit ────────────────────────────────────────────────────────────────────────────────────
 
 export type AuditKind =
-  | 'auth.failure' | 'auth.login' | 'auth.login_failed' | 'auth.logout'
+  | 'auth.failure' | 'auth.login' | 'auth.login_failed' | 'auth.logout' | 'admin.password'
   | 'key.created' | 'key.regenerated' | 'key.revoked' | 'key.permissions';
 
 export interface AuditFilters {

@@ -3,6 +3,7 @@
  * once at start-up. Nothing else in the code reads `process.env`.
  */
 import path from 'node:path';
+import { passwordProblem } from '../auth/password-policy.js';
 import { ConfigError, byteSize, duration, integer, ipList, list, oneOf, secretKey, url } from './parse.js';
 
 export { ConfigError } from './parse.js';
@@ -80,6 +81,9 @@ export function loadConfig(env: Env): Config {
   if (adminUsername === '' || adminUsername.length > 128) {
     throw new ConfigError('ADMIN_USERNAME', 'must be 1 to 128 characters long');
   }
+  const adminPassword = env.ADMIN_PASSWORD || undefined;
+  const weakPassword = adminPassword === undefined ? undefined : passwordProblem(adminPassword);
+  if (weakPassword) throw new ConfigError('ADMIN_PASSWORD', weakPassword);
   const host = (env.HOST ?? '127.0.0.1').trim();
   if (host === '') throw new ConfigError('HOST', 'must not be empty');
 
@@ -91,7 +95,7 @@ export function loadConfig(env: Env): Config {
     adminApiKey: secretKey('ADMIN_API_KEY', env.ADMIN_API_KEY),
     validApiKeys,
     adminUsername,
-    adminPassword: env.ADMIN_PASSWORD || undefined,
+    adminPassword,
     jwtSecret,
     jwtSecretPrevious,
     jwtExpiresIn: duration('JWT_EXPIRES_IN', env.JWT_EXPIRES_IN, '7d'),

@@ -33,6 +33,14 @@ export function duration(name: string, raw: string | undefined, fallback: string
   return Number(match[1]) * SPAN_SECONDS[(match[2] ?? 's').toLowerCase()]!;
 }
 
+/** The inverse of `duration`, in the largest whole unit: 604800 → "7d", 5400 → "90m". */
+export function formatDuration(seconds: number): string {
+  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) {
+    if (seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
 const SIZE = /^(\d+)\s*(b|kb|mb|gb)?$/i;
 const SIZE_BYTES: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 

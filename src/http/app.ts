@@ -15,7 +15,13 @@ import { EnvironmentKeys } from '../auth/environment-keys.js';
 import { KeyService } from '../auth/key-service.js';
 import { ManagedKeys } from '../auth/managed-keys.js';
 import type { Principal } from '../auth/principal.js';
-import { ApiTokens } from '../auth/tokens.js';
+import { AdminLogin } from '../auth/admin-login.js';
+import { LoginThrottle } from '../auth/login-throttle.js';
+import { RevokedTokens } from '../auth/revoked-tokens.js';
+import { SESSION_TOKEN, SessionTokens } from '../auth/sessions.js';
+import { TokensByKind } from '../auth/token-kinds.js';
+import { API_TOKEN, ApiTokens } from '../auth/tokens.js';
+import type { AccountStore } from '../store/account-store.js';
 import type { KeyStore } from '../store/key-store.js';
 import type { Config } from '../config/index.js';
 import type { DataEngine } from '../data/engine.js';
@@ -28,11 +34,13 @@ import { clientErrorHandler, installErrorHandling } from './plugins/errors.js';
 import { installJsonBodyParser } from './plugins/json-body.js';
 import { createMetrics, installRequestMetrics, type Metrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { databaseRoutes } from './routes/databases.js';
 import { keyRoutes } from './routes/keys.js';
 import { operationRoutes } from './routes/operations.js';
 import { queryRoutes } from './routes/query.js';
 import { recordRoutes } from './routes/records.js';
+import { sessionRoutes } from './routes/session.js';
 import { syncRoutes } from './routes/sync.js';
 import { tableRoutes } from './routes/tables.js';
 
@@ -43,6 +51,8 @@ export interface AppDependencies {
   store: KeyStore;
   /** The audit trail's store (the same control-plane store). */
   audit: AuditStore;
+  /** The dashboard account and logged-out tokens (the same control-plane store). */
+  accounts: AccountStore;
   /** Set with REDIS_URL: rate-limit counters shared by every replica. */
   redis?: Redis;
   /** HS256 secret for tokens (see `auth/jwt-secret.ts`). */
@@ -51,6 +61,8 @@ export interface AppDependencies {
   log?: boolean;
   /** Bench-only: skip credential checks (see `AuthenticateOptions.benchPrincipal`). */
   benchPrincipal?: Principal;
+  /** Where the built dashboard is (default: this package's `dist/dashboard`). */
+  dashboardDir?: string;
 }
 
 export interface RouteInfo {
@@ -132,24 +144,38 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     await authFailures.close();
     await audit.close();
   });
-  const tokens = new ApiTokens({
+  const secrets = {
     secret: deps.jwtSecret,
     previousSecret: config.jwtSecretPrevious === undefined ? undefined : new TextEncoder().encode(config.jwtSecretPrevious),
+  };
+  const revoked = await RevokedTokens.open(deps.accounts, (error) => fastify.log.error({ err: error }, 'revoked tokens'));
+  fastify.addHook('onClose', async () => revoked.close());
+  const apiTokens = new ApiTokens({
+    ...secrets,
     lifetimeSeconds: config.tokenExpiresIn,
     resolveSubject: async (subject) => (subject.startsWith('env:') ? environmentKeys.byId(subject) : managedKeys.principalById(subject)),
+    revoked,
+  });
+  const sessions = new SessionTokens({ ...secrets, lifetimeSeconds: config.jwtExpiresIn, username: config.adminUsername, accounts: deps.accounts, revoked });
+  const tokens = new TokensByKind([[API_TOKEN, apiTokens], [SESSION_TOKEN, sessions]]);
+  const login = await AdminLogin.create({
+    username: config.adminUsername,
+    accounts: deps.accounts,
+    throttle: new LoginThrottle({ redis: deps.redis, keyPrefix: `${config.redisKeyPrefix}:login` }),
   });
   const keys = new KeyService(deps.store, {
     environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length,
     onChange: () => managedKeys.invalidate(),
     onAudit: (change) => audit.record(change),
   });
-  installAuthentication(fastify, {
+  const events = authEvents(metrics, audit, fastify.log);
+  const authenticator = installAuthentication(fastify, {
     sources: { environmentKeys, managedKeys, tokens },
     clientIp: clientIpResolver(config.trustedProxies),
     allowedIps: new IpAllowList(config.allowedIps),
     authFailures,
     rateLimit: { limiter: rateLimiter, defaultLimit: config.apiRateLimit },
-    events: authEvents(metrics, audit, fastify.log),
+    events,
     benchPrincipal: deps.benchPrincipal,
   });
 
@@ -159,8 +185,10 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   databaseRoutes(fastify, engine);
   syncRoutes(fastify, engine);
   operationRoutes(fastify, engine, metrics);
-  keyRoutes(fastify, keys, tokens);
+  keyRoutes(fastify, keys, apiTokens);
   auditRoutes(fastify, audit);
+  sessionRoutes(fastify, { login, sessions, tokens, authenticator, events, sessionSeconds: config.jwtExpiresIn });
+  dashboardRoutes(fastify, deps.dashboardDir);
 
   await fastify.ready();
   return { fastify, metrics, routes, keys, audit };

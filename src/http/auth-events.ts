@@ -17,6 +17,9 @@ export interface AuthEvents {
   failed(request: FastifyRequest, error: ApiError, credential: Credential | undefined): void;
   rateLimited(request: FastifyRequest, client: string, principal?: Principal): void;
   ipDenied(request: FastifyRequest, ip: string, principal?: Principal): void;
+  /** A login with `username` (as typed: the account it aimed at) succeeded or failed with `code`. */
+  login(request: FastifyRequest, username: string, code: 'ok' | 'invalid_credentials' | 'rate_limited'): void;
+  loggedOut(request: FastifyRequest, principal: Principal): void;
 }
 
 export interface AuditSink {
@@ -45,6 +48,26 @@ export function authEvents(metrics: Metrics, audit: AuditSink, log: FastifyBaseL
       const context = describe(request);
       log.warn({ event: 'ip_denied', actor: principal?.id ?? null, keyPrefix: principal?.keyPrefix ?? null, ...context, ip }, 'IP not allowed');
       audit.record({ kind: 'auth.failure', actor: principal?.id ?? null, keyPrefix: principal?.keyPrefix ?? null, code: 'ip_denied', target: null, details: null, ...context, ip });
+    },
+    login(request, username, code) {
+      const context = describe(request);
+      metrics.authAttempts.inc({ result: code === 'ok' ? 'success' : 'failure', method: 'password', code });
+      // A refused login is an authentication failure like a refused key (the 429 is counted by the
+      // error handler, through which it is thrown).
+      if (code === 'invalid_credentials') metrics.authFailures.inc({ code });
+      if (code === 'rate_limited') metrics.rateLimited.inc({ scope: 'login' });
+      // The username is kept (the account aimed at); the password never reaches this function.
+      const target = `user:${username}`;
+      if (code === 'ok') {
+        log.info({ event: 'auth.login', username, ...context }, 'admin signed in');
+        audit.record({ kind: 'auth.login', actor: target, target, code: null, details: null, ...context });
+      } else {
+        log.warn({ event: 'auth.login_failed', username, code, ...context }, 'login failed');
+        audit.record({ kind: 'auth.login_failed', actor: null, target, code, details: null, ...context });
+      }
+    },
+    loggedOut(request, principal) {
+      audit.record({ kind: 'auth.logout', actor: principal.id, keyPrefix: principal.keyPrefix ?? null, target: principal.username ? principal.id : null, code: null, details: { method: principal.kind }, ...describe(request) });
     },
   };
 }

@@ -9,7 +9,8 @@
  * anonymous or denied caller costs no parsing. `preValidation` checks the route's declared access
  * once the body (needed by sync) is parsed but before it is validated, so a caller without rights
  * learns nothing of the route's schema. Token exchange and registration carry the key in the JSON
- * body (seed 003), so they run the same credential steps in `preValidation`.
+ * body (seed 003), so they run the same credential steps in `preValidation`. The public routes
+ * that care who is asking (check-auth, logout) use `identify`, the same steps without a rate limit.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthFailureCounter } from '../auth/auth-failures.js';
@@ -58,7 +59,16 @@ export function requireAccessDeclarations(app: FastifyInstance): void {
   });
 }
 
-export function installAuthentication(app: FastifyInstance, options: AuthenticateOptions): void {
+/** For public routes that answer differently with a credential (check-auth, logout). */
+export interface Authenticator {
+  /**
+   * The principal the request's credential stands for, or undefined when it has none or a bad one
+   * (which counts as a failed authentication, as on any route). No rate limit is taken.
+   */
+  identify(request: FastifyRequest): Promise<Principal | undefined>;
+}
+
+export function installAuthentication(app: FastifyInstance, options: AuthenticateOptions): Authenticator {
   requireAccessDeclarations(app);
 
   app.addHook('onRequest', async (request, reply) => {
@@ -83,6 +93,26 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
     if (credentialInBody) request.principal = await authenticate(request, reply, bodyCredentialHeaders(request, credentialInBody), options, credentialInBody);
     assertRouteAccess(request, principalOf(request), access);
   });
+
+  return {
+    async identify(request) {
+      const headers = request.headers;
+      if (headers.authorization === undefined && headers['x-api-key'] === undefined) return undefined;
+      let credential: Credential | undefined;
+      let principal: Principal;
+      try {
+        credential = readCredential(headers);
+        principal = await resolvePrincipal(credential, options.sources);
+      } catch (error) {
+        if (!isApiError(error) || error.status !== 401) throw error;
+        options.events.failed(request, error, credential);
+        await options.authFailures.recordFailure(request.clientIp!);
+        return undefined;
+      }
+      if (principal.allowedIps && !allowListOf(principal.allowedIps).allows(request.clientIp!)) return undefined;
+      return principal;
+    },
+  };
 }
 
 /** credential → principal → key's allow list → rate limit, for one request. */

@@ -10,6 +10,7 @@ export const AUDIT_KINDS = [
   'auth.login',
   'auth.login_failed',
   'auth.logout',
+  'admin.password',
   'key.created',
   'key.regenerated',
   'key.revoked',

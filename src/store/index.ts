@@ -1,13 +1,16 @@
 /** Picks the control-plane store from configuration: SQLite in DATA_DIR unless STORE_URL says otherwise. */
 import path from 'node:path';
 import { ConfigError, type Config } from '../config/index.js';
+import type { AccountStore } from './account-store.js';
 import type { AuditStore } from './audit-store.js';
 import type { KeyStore } from './key-store.js';
+import { SqliteAccountStore } from './sqlite-accounts.js';
 import { SqliteAuditStore } from './sqlite-audit.js';
 import { SqliteKeyStore } from './sqlite.js';
 
 export type { KeyStore, StoredKey, NewKey, KeyMatch } from './key-store.js';
 export type { AuditStore } from './audit-store.js';
+export type { AccountStore, AdminAccount, RevokedToken } from './account-store.js';
 
 /** The SQLite file: never a `.duckdb` file, so DuckDB never opens it and SQL can never reach it. */
 export const CONTROL_STORE_FILE = 'control.sqlite';
@@ -19,6 +22,11 @@ export function openKeyStore(config: Pick<Config, 'dataDir' | 'storeUrl'>): KeyS
 /** The audit trail lives in the same control-plane store as the keys. */
 export function openAuditStore(config: Pick<Config, 'dataDir' | 'storeUrl'>): AuditStore {
   return new SqliteAuditStore(controlStoreFile(config));
+}
+
+/** Dashboard accounts and logged-out tokens, in the same control-plane store. */
+export function openAccountStore(config: Pick<Config, 'dataDir' | 'storeUrl'>): AccountStore {
+  return new SqliteAccountStore(controlStoreFile(config));
 }
 
 function controlStoreFile(config: Pick<Config, 'dataDir' | 'storeUrl'>): string {

@@ -84,4 +84,24 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN UPDATE key_changes SET version = version + 1 WHERE id = 1; END;
     `,
   },
+  {
+    // Dashboard accounts (never a password: an argon2id hash), and the ids of logged-out tokens,
+    // kept until the token would have expired so a restart does not bring it back. `generation`
+    // moves with every password change and ends every session issued before it.
+    version: 4,
+    sql: `
+      CREATE TABLE admin_users (
+        username TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE revoked_tokens (
+        jti TEXT PRIMARY KEY,
+        expires_at TEXT NOT NULL
+      );
+      CREATE INDEX revoked_tokens_expires_at ON revoked_tokens (expires_at);
+    `,
+  },
 ];

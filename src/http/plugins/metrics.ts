@@ -39,13 +39,13 @@ export function createMetrics(): Metrics {
     }),
     authAttempts: new Counter({
       name: 'auth_attempts_total',
-      help: 'Credential checks, by result, credential method (api-key, jwt, none) and error code (ok on success)',
+      help: 'Credential checks, by result, credential method (api-key, jwt, password, none) and error code (ok on success)',
       labelNames: ['result', 'method', 'code'],
       registers: [registry],
     }),
     rateLimited: new Counter({
       name: 'rate_limited_total',
-      help: 'Requests answered 429, by scope (client: API_RATE_LIMIT; auth_failures: AUTH_FAILURE_LIMIT per IP)',
+      help: 'Requests answered 429, by scope (client: API_RATE_LIMIT; auth_failures: AUTH_FAILURE_LIMIT per IP; login: the login throttle)',
       labelNames: ['scope'],
       registers: [registry],
     }),
@@ -56,6 +56,28 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
   };
+}
+
+/** The figures the dashboard's status page shows, summed over every label. */
+export interface RequestCounters {
+  requests: number;
+  /** Answers with a 5xx status. */
+  errors: number;
+  authFailures: number;
+  rateLimited: number;
+}
+
+export async function requestCounters(metrics: Metrics): Promise<RequestCounters> {
+  const [durations, failures, limited] = await Promise.all([metrics.requestDuration.get(), metrics.authFailures.get(), metrics.rateLimited.get()]);
+  let requests = 0;
+  let errors = 0;
+  for (const value of durations.values) {
+    if (value.metricName !== 'http_request_duration_seconds_count') continue;
+    requests += value.value;
+    if (String(value.labels.status_code).startsWith('5')) errors += value.value;
+  }
+  const sum = (values: { value: number }[]) => values.reduce((total, v) => total + v.value, 0);
+  return { requests, errors, authFailures: sum(failures.values), rateLimited: sum(limited.values) };
 }
 
 /** Times every request; the label is the route pattern (never the raw URL, which is unbounded). */

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DataEngine } from '../../data/engine.js';
 import { VERSION } from '../../version.js';
-import type { Metrics } from '../plugins/metrics.js';
+import { requestCounters, type Metrics } from '../plugins/metrics.js';
 import { errorResponses } from '../schemas.js';
 
 const Health = Type.Object({
@@ -32,13 +32,19 @@ export function operationRoutes(app: FastifyInstance, engine: DataEngine, metric
   r.get('/status', {
     config: { access: { kind: 'authenticated' } },
     schema: {
-      tags, summary: 'Uptime, memory, version and databases',
+      tags, summary: 'Uptime, memory, version, databases and request counters',
       response: {
         200: Type.Object({
           uptime: Type.Number({ description: 'seconds' }),
           memory: Type.Object({ rss: Type.Number(), heapTotal: Type.Number(), heapUsed: Type.Number(), external: Type.Number() }),
           version: Type.String(),
           databases: Type.Array(Type.String()),
+          counters: Type.Object({
+            requests: Type.Integer({ description: 'answered since start' }),
+            errors: Type.Integer({ description: 'answered with a 5xx status' }),
+            authFailures: Type.Integer({ description: 'refused with 401, 403 or 429' }),
+            rateLimited: Type.Integer({ description: 'answered 429' }),
+          }),
         }),
         ...errorResponses,
       },
@@ -50,6 +56,7 @@ export function operationRoutes(app: FastifyInstance, engine: DataEngine, metric
       memory: { rss, heapTotal, heapUsed, external },
       version: VERSION,
       databases: engine.listDatabases(),
+      counters: await requestCounters(metrics),
     };
   });
 

@@ -1,0 +1,119 @@
+/**
+ * The HS256 JWT rules every duckgate token follows, through `jose`: one issuer, an audience and a
+ * header `typ` per kind of token (so a token of one kind is never accepted as another), HS256
+ * only (so `alg: none` and every other algorithm fail), and `exp`, `iat`, `jti`, `sub` required
+ * (jose accepts a missing `exp` and any `aud` unless told). During a secret rotation the previous
+ * secret still verifies but never signs.
+ */
+import { randomUUID } from 'node:crypto';
+import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { errors } from '../errors.js';
+
+export const ISSUER = 'duckgate';
+
+/** What tells one kind of token from another: its audience and its header type. */
+export interface TokenKind {
+  audience: string;
+  typ: string;
+}
+
+export interface SigningSecrets {
+  secret: Uint8Array;
+  /** JWT_SECRET_PREVIOUS: still verifies during a rotation; never signs. */
+  previousSecret?: Uint8Array;
+}
+
+export interface SignedToken {
+  token: string;
+  jti: string;
+  expiresAtMs: number;
+}
+
+/** The claims every verified token has, plus its own (e.g. `gen`). */
+export interface VerifiedPayload extends JWTPayload {
+  sub: string;
+  jti: string;
+  exp: number;
+}
+
+export async function signToken(
+  kind: TokenKind,
+  secrets: SigningSecrets,
+  subject: string,
+  lifetimeSeconds: number,
+  claims: Record<string, unknown> = {},
+): Promise<SignedToken> {
+  const jti = randomUUID();
+  const issuedAt = Math.floor(Date.now() / 1000);
+  const expiresAt = issuedAt + lifetimeSeconds;
+  const token = await new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: kind.typ })
+    .setIssuer(ISSUER)
+    .setAudience(kind.audience)
+    .setSubject(subject)
+    .setJti(jti)
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(expiresAt)
+    .sign(secrets.secret);
+  return { token, jti, expiresAtMs: expiresAt * 1000 };
+}
+
+/** The payload of a token of `kind` signed by the current or previous secret; 401 `invalid_token` otherwise. */
+export async function verifyToken(token: string, kind: TokenKind, secrets: SigningSecrets): Promise<VerifiedPayload> {
+  const candidates = secrets.previousSecret ? [secrets.secret, secrets.previousSecret] : [secrets.secret];
+  for (const secret of candidates) {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, secret, {
+        algorithms: ['HS256'],
+        issuer: ISSUER,
+        audience: kind.audience,
+        typ: kind.typ,
+        requiredClaims: ['exp', 'iat', 'jti', 'sub', 'iss', 'aud'],
+      }));
+    } catch {
+      continue;
+    }
+    if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || typeof payload.exp !== 'number') break;
+    return payload as VerifiedPayload;
+  }
+  throw errors.invalidToken();
+}
+
+/** The header `typ` of a JWT-shaped string, unverified: only to pick which verifier checks it. */
+export function tokenTypeOf(token: string): string | undefined {
+  try {
+    const { typ } = decodeProtectedHeader(token);
+    return typeof typ === 'string' ? typ : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Verified claims by token, bounded (oldest out first). `jwtVerify` costs ≈ 200 µs of CPU, so each
+ * distinct token is verified once; entries are dropped when read after their token expired.
+ */
+export class VerifiedTokens<T extends { expiresAtMs: number }> {
+  private readonly entries = new Map<string, T>();
+
+  constructor(private readonly capacity = 10_000) {}
+
+  /** The claims of `token`, verifying it with `verify` the first time; 401 once it has expired. */
+  async get(token: string, verify: (token: string) => Promise<T>): Promise<T> {
+    let claims = this.entries.get(token);
+    if (!claims) {
+      claims = await verify(token);
+      if (this.entries.size >= this.capacity) {
+        const oldest = this.entries.keys().next().value;
+        if (oldest !== undefined) this.entries.delete(oldest);
+      }
+      this.entries.set(token, claims);
+    }
+    if (claims.expiresAtMs <= Date.now()) {
+      this.entries.delete(token);
+      throw errors.invalidToken();
+    }
+    return claims;
+  }
+}

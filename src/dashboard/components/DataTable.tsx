@@ -1,0 +1,52 @@
+/** A plain results table: a header per column, one row per record, values as text. */
+import { cellText } from '../format';
+
+interface DataTableProps {
+  columns: string[];
+  rows: Record<string, unknown>[];
+  caption: string;
+  testId?: string;
+}
+
+export function DataTable({ columns, rows, caption, testId }: DataTableProps) {
+  return (
+    <div class="table-scroll" tabIndex={0} role="region" aria-label={caption}>
+      <table class="table data-table" data-testid={testId}>
+        <caption class="visually-hidden">{caption}</caption>
+        <thead>
+          <tr>
+            {columns.map((column) => <th scope="col" key={column}>{column}</th>)}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row, index) => (
+            <tr key={index}>
+              {columns.map((column) => {
+                const value = row[column];
+                const text = cellText(value);
+                return (
+                  <td key={column} class={value === null || value === undefined ? 'cell-null' : typeof value === 'number' ? 'cell-number' : undefined} title={text.length > 60 ? text : undefined}>
+                    {value === null ? 'null' : text}
+                  </td>
+                );
+              })}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** Columns from the union of the rows' keys, `id` first, in order of first appearance. */
+export function unionColumns(rows: Record<string, unknown>[]): string[] {
+  const seen = new Set<string>();
+  for (const row of rows) for (const key of Object.keys(row)) seen.add(key);
+  const columns = [...seen];
+  const id = columns.indexOf('id');
+  if (id > 0) {
+    columns.splice(id, 1);
+    columns.unshift('id');
+  }
+  return columns;
+}

@@ -1,0 +1,73 @@
+/**
+ * The one time a full key is visible. It lives only in this component's props (memory): never in
+ * storage, never in the URL, and gone for good once Done is pressed or the page reloads.
+ */
+import { useRef, useState } from 'preact/hooks';
+import { Modal } from './Modal';
+
+interface KeyRevealProps {
+  title: string;
+  fullKey: string;
+  label: string;
+  graceUntil?: string | null;
+  onDone: () => void;
+}
+
+export function KeyReveal({ title, fullKey, label, graceUntil, onDone }: KeyRevealProps) {
+  const codeRef = useRef<HTMLElement>(null);
+  const [copyState, setCopyState] = useState<string | null>(null);
+
+  const selectKey = (): boolean => {
+    const code = codeRef.current;
+    const selection = window.getSelection();
+    if (!code || !selection) return false;
+    const range = document.createRange();
+    range.selectNodeContents(code);
+    selection.removeAllRanges();
+    selection.addRange(range);
+    return true;
+  };
+
+  const copy = async () => {
+    try {
+      if (!navigator.clipboard?.writeText) throw new Error('no clipboard API');
+      await navigator.clipboard.writeText(fullKey);
+      setCopyState('Copied to the clipboard.');
+      return;
+    } catch {
+      // Fall back to selecting the text (and the legacy copy command where it still works).
+    }
+    let copied = false;
+    if (selectKey()) {
+      try {
+        copied = document.execCommand('copy');
+      } catch {
+        copied = false;
+      }
+    }
+    setCopyState(copied ? 'Copied to the clipboard.' : 'The key is selected: press Ctrl+C (⌘+C on a Mac) to copy it.');
+  };
+
+  const done = () => {
+    window.getSelection()?.removeAllRanges();
+    onDone();
+  };
+
+  return (
+    <Modal title={title} onClose={done} testId="key-reveal">
+      <p>
+        The new key for <strong>{label}</strong>:
+      </p>
+      <div class="key-box">
+        <code ref={codeRef} class="key-value" data-testid="new-key" aria-label="New API key">{fullKey}</code>
+        <button type="button" class="button" onClick={() => void copy()}>Copy</button>
+      </div>
+      <p class="alert alert-warning" role="note">Store this key now: it will not be shown again.</p>
+      {graceUntil ? <p class="muted">The previous key keeps working until {new Date(graceUntil).toLocaleString()}.</p> : null}
+      <p class="copy-state" role="status">{copyState ?? ''}</p>
+      <div class="actions">
+        <button type="button" class="button button-primary" onClick={done}>Done</button>
+      </div>
+    </Modal>
+  );
+}

@@ -1,0 +1,54 @@
+/**
+ * An in-page modal on the native `<dialog>`: the browser traps focus, Escape closes it, and
+ * focus starts on the first control (or the one marked `autofocus`).
+ */
+import type { ComponentChildren } from 'preact';
+import { useEffect, useId, useRef } from 'preact/hooks';
+
+interface ModalProps {
+  title: string;
+  /** Escape, the close button or a programmatic close. */
+  onClose: () => void;
+  /** While true, Escape does nothing (a request is on its way). */
+  busy?: boolean;
+  wide?: boolean;
+  testId?: string;
+  children: ComponentChildren;
+}
+
+export function Modal({ title, onClose, busy = false, wide = false, testId, children }: ModalProps) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  const closeRef = useRef(onClose);
+  closeRef.current = onClose;
+  const busyRef = useRef(busy);
+  busyRef.current = busy;
+
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    if (!dialog.open) dialog.showModal();
+    const onCancel = (event: Event) => {
+      event.preventDefault();
+      if (!busyRef.current) closeRef.current();
+    };
+    // A dialog the browser closes on its own (a repeated Escape) still ends the modal.
+    const onNativeClose = () => closeRef.current();
+    dialog.addEventListener('cancel', onCancel);
+    dialog.addEventListener('close', onNativeClose);
+    return () => {
+      dialog.removeEventListener('cancel', onCancel);
+      dialog.removeEventListener('close', onNativeClose);
+      if (dialog.open) dialog.close();
+    };
+  }, []);
+
+  return (
+    <dialog ref={ref} class={wide ? 'modal modal-wide' : 'modal'} aria-labelledby={titleId} data-testid={testId}>
+      <div class="modal-header">
+        <h2 id={titleId}>{title}</h2>
+      </div>
+      <div class="modal-body">{children}</div>
+    </dialog>
+  );
+}

@@ -1,0 +1,462 @@
+/**
+ * Managed API keys: list, generate, edit permissions, regenerate, revoke. A full key is shown
+ * once, in `KeyReveal`, straight from the create/regenerate answer and never kept anywhere else.
+ */
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { errorMessage, isAbort, request } from '../api';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+import { KeyReveal } from '../components/KeyReveal';
+import { Modal } from '../components/Modal';
+import { PageHeading } from '../components/PageHeading';
+import { PermissionEditor } from '../components/PermissionEditor';
+import { formatDate, formatNumber, isPast } from '../format';
+import { describeRules, emptyRow, permissionsFromRows, rowsFromPermissions, splitList, summarizeGrant, type PermissionRow } from '../permissions';
+import type { IssuedKey, KeySummary, Permissions } from '../types';
+
+type Mode =
+  | { kind: 'none' }
+  | { kind: 'generate' }
+  | { kind: 'edit'; key: KeySummary }
+  | { kind: 'regenerate'; key: KeySummary }
+  | { kind: 'revoke'; key: KeySummary }
+  | { kind: 'reveal'; title: string; issued: IssuedKey };
+
+export function Keys() {
+  const [keys, setKeys] = useState<KeySummary[] | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [mode, setMode] = useState<Mode>({ kind: 'none' });
+  const [notice, setNotice] = useState<string | null>(null);
+
+  const load = useCallback(async (signal?: AbortSignal) => {
+    try {
+      const list = await request<KeySummary[]>('/api/auth/keys', { signal });
+      setKeys(Array.isArray(list) ? list : []);
+      setLoadError(null);
+    } catch (failure) {
+      if (!isAbort(failure)) setLoadError(errorMessage(failure));
+    }
+  }, []);
+
+  useEffect(() => {
+    const controller = new AbortController();
+    void load(controller.signal);
+    return () => controller.abort();
+  }, [load]);
+
+  const close = () => setMode({ kind: 'none' });
+
+  return (
+    <main id="main" class="page">
+      <div class="page-header">
+        <PageHeading>API keys</PageHeading>
+        <button type="button" class="button button-primary" onClick={() => { setNotice(null); setMode({ kind: 'generate' }); }}>
+          Generate key
+        </button>
+      </div>
+      <p class="lede">Keys let applications call duckgate. Each key sees only the collections it is granted.</p>
+      <p class="notice" role="status" data-testid="keys-notice">{notice ?? ''}</p>
+
+      {loadError ? (
+        <div class="alert alert-error" role="alert">
+          Could not load keys: {loadError} <button type="button" class="button button-small" onClick={() => void load()}>Retry</button>
+        </div>
+      ) : keys === null ? (
+        <p class="loading" aria-busy="true">Loading keys…</p>
+      ) : keys.length === 0 ? (
+        <div class="empty-state" data-testid="keys-empty">
+          <p><strong>No keys yet.</strong></p>
+          <p>Generate a key to give an application access to your collections.</p>
+        </div>
+      ) : (
+        <KeyTable keys={keys} onAction={(next) => { setNotice(null); setMode(next); }} />
+      )}
+
+      {mode.kind === 'generate' ? (
+        <GenerateKeyDialog
+          onCancel={close}
+          onCreated={(issued) => {
+            setMode({ kind: 'reveal', title: 'Key generated', issued });
+            setNotice(`Key "${issued.label}" generated.`);
+            void load();
+          }}
+        />
+      ) : null}
+      {mode.kind === 'edit' ? (
+        <EditPermissionsDialog
+          apiKey={mode.key}
+          onCancel={close}
+          onSaved={(permissions) => {
+            setKeys((list) => list?.map((key) => (key.key_id === mode.key.key_id ? { ...key, collection_permissions: permissions } : key)) ?? list);
+            setNotice(`Permissions updated for "${mode.key.label}".`);
+            close();
+            void load();
+          }}
+        />
+      ) : null}
+      {mode.kind === 'regenerate' ? (
+        <RegenerateDialog
+          apiKey={mode.key}
+          onCancel={close}
+          onDone={(issued) => {
+            setMode({ kind: 'reveal', title: 'Key regenerated', issued });
+            setNotice(`Key "${issued.label}" regenerated. The previous key no longer works.`);
+            void load();
+          }}
+        />
+      ) : null}
+      {mode.kind === 'revoke' ? (
+        <RevokeDialog
+          apiKey={mode.key}
+          onCancel={close}
+          onDone={() => {
+            setNotice(`Key "${mode.key.label}" revoked.`);
+            close();
+            void load();
+          }}
+        />
+      ) : null}
+      {mode.kind === 'reveal' ? (
+        <KeyReveal
+          title={mode.title}
+          fullKey={mode.issued.key}
+          label={mode.issued.label}
+          graceUntil={mode.issued.grace_until ?? null}
+          onDone={close}
+        />
+      ) : null}
+    </main>
+  );
+}
+
+function KeyTable({ keys, onAction }: { keys: KeySummary[]; onAction: (mode: Mode) => void }) {
+  return (
+    <div class="table-scroll">
+      <table class="table keys-table" data-testid="keys-table">
+        <caption class="visually-hidden">API keys</caption>
+        <thead>
+          <tr>
+            <th scope="col">Prefix</th>
+            <th scope="col">Label</th>
+            <th scope="col">Admin</th>
+            <th scope="col">Permissions</th>
+            <th scope="col">Created</th>
+            <th scope="col">Last used</th>
+            <th scope="col">Expires</th>
+            <th scope="col"><span class="visually-hidden">Actions</span></th>
+          </tr>
+        </thead>
+        <tbody>
+          {keys.map((key) => (
+            <tr key={key.key_id} data-testid={`key-row-${key.key_id}`} data-label={key.label}>
+              <td><code class="prefix">{key.prefix}</code></td>
+              <td>
+                <div class="key-label">{key.label}</div>
+                {key.description ? <div class="muted small">{key.description}</div> : null}
+                {key.rate_limit ? <div class="muted small">{formatNumber(key.rate_limit)} requests/hour</div> : null}
+                {key.allowed_ips?.length ? <div class="muted small">IPs: {key.allowed_ips.join(', ')}</div> : null}
+              </td>
+              <td>{key.is_admin ? <span class="badge badge-admin">Admin</span> : <span class="muted">No</span>}</td>
+              <td><PermissionSummary permissions={key.collection_permissions} isAdmin={key.is_admin} /></td>
+              <td class="nowrap">{formatDate(key.created_at)}</td>
+              <td class="nowrap">{formatDate(key.last_used_at, 'Never')}</td>
+              <td class="nowrap">
+                {key.expires_at === null ? <span class="muted">Never</span>
+                  : isPast(key.expires_at) ? <span class="badge badge-expired">Expired {formatDate(key.expires_at)}</span>
+                  : formatDate(key.expires_at)}
+              </td>
+              <td>
+                <div class="row-actions">
+                  <button type="button" class="button button-small" aria-label={`Edit permissions of ${key.label}`} onClick={() => onAction({ kind: 'edit', key })}>
+                    Edit permissions
+                  </button>
+                  <button type="button" class="button button-small" aria-label={`Regenerate ${key.label}`} onClick={() => onAction({ kind: 'regenerate', key })}>
+                    Regenerate
+                  </button>
+                  <button type="button" class="button button-small button-danger-quiet" aria-label={`Revoke ${key.label}`} onClick={() => onAction({ kind: 'revoke', key })}>
+                    Revoke
+                  </button>
+                </div>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+const SUMMARY_LIMIT = 4;
+
+function PermissionSummary({ permissions, isAdmin }: { permissions: Permissions; isAdmin: boolean }) {
+  const entries = Object.entries(permissions ?? {});
+  if (isAdmin) return <span class="perm-summary">All collections <span class="muted">(admin)</span></span>;
+  if (entries.length === 0) return <span class="muted">None</span>;
+  const shown = entries.slice(0, SUMMARY_LIMIT);
+  const full = entries.map(([name, grant]) => `${name}: ${summarizeGrant(grant)}${describeRules(grant) ? ` [${describeRules(grant)}]` : ''}`).join('\n');
+  return (
+    <ul class="perm-summary" title={full} data-testid="perm-summary">
+      {shown.map(([name, grant]) => (
+        <li key={name}><code>{name}</code>: {summarizeGrant(grant)}</li>
+      ))}
+      {entries.length > SUMMARY_LIMIT ? <li class="muted">and {entries.length - SUMMARY_LIMIT} more</li> : null}
+    </ul>
+  );
+}
+
+// ------------------------------------------------------------------ generate
+
+const IP_ENTRY = /^(\*|[0-9A-Fa-f:.]+(\/\d{1,3})?)$/;
+
+interface GenerateForm {
+  label: string;
+  description: string;
+  isAdmin: boolean;
+  rows: PermissionRow[];
+  expires: string;
+  rateLimit: string;
+  allowedIps: string;
+}
+
+type Invalid = Partial<Record<'label' | 'description' | 'expires' | 'rateLimit' | 'allowedIps', true>>;
+
+function buildRegisterBody(form: GenerateForm): { body: Record<string, unknown> } | { error: string; field?: keyof Invalid } {
+  const label = form.label.trim();
+  if (!label) return { error: 'Enter a label, so you can tell this key apart later.', field: 'label' };
+  if (label.length > 200) return { error: 'The label is too long (200 characters at most).', field: 'label' };
+  if (form.description.length > 2000) return { error: 'The description is too long (2000 characters at most).', field: 'description' };
+  const permissions = permissionsFromRows(form.rows);
+  if ('error' in permissions) return { error: permissions.error };
+
+  let expiresAt: string | null = null;
+  if (form.expires) {
+    const at = new Date(form.expires);
+    if (Number.isNaN(at.getTime())) return { error: 'Enter a valid expiry date and time.', field: 'expires' };
+    if (at.getTime() <= Date.now()) return { error: 'The expiry must be in the future.', field: 'expires' };
+    expiresAt = at.toISOString();
+  }
+
+  let rateLimit: number | null = null;
+  if (form.rateLimit.trim()) {
+    const text = form.rateLimit.trim();
+    if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 1_000_000_000) {
+      return { error: 'The rate limit must be a whole number of requests per hour, from 1 to 1,000,000,000.', field: 'rateLimit' };
+    }
+    rateLimit = Number(text);
+  }
+
+  let allowedIps: string[] | null = null;
+  const ips = splitList(form.allowedIps);
+  if (ips.length) {
+    const bad = ips.find((ip) => !IP_ENTRY.test(ip));
+    if (bad !== undefined) return { error: `"${bad}" is not an IP address or CIDR range.`, field: 'allowedIps' };
+    allowedIps = ips;
+  }
+
+  return {
+    body: {
+      label,
+      description: form.description.trim(),
+      is_admin: form.isAdmin,
+      collection_permissions: permissions.permissions,
+      expires_at: expiresAt,
+      rate_limit: rateLimit,
+      allowed_ips: allowedIps,
+    },
+  };
+}
+
+function GenerateKeyDialog({ onCancel, onCreated }: { onCancel: () => void; onCreated: (issued: IssuedKey) => void }) {
+  const [form, setForm] = useState<GenerateForm>(() => ({
+    label: '', description: '', isAdmin: false, rows: [emptyRow()], expires: '', rateLimit: '', allowedIps: '',
+  }));
+  const [error, setError] = useState<string | null>(null);
+  const [invalid, setInvalid] = useState<Invalid>({});
+  const [busy, setBusy] = useState(false);
+  const set = <K extends keyof GenerateForm>(name: K, value: GenerateForm[K]) => setForm((current) => ({ ...current, [name]: value }));
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    if (busy) return;
+    const built = buildRegisterBody(form);
+    if ('error' in built) {
+      setError(built.error);
+      setInvalid(built.field ? { [built.field]: true } : {});
+      if (built.field) document.getElementById(`gen-${built.field}`)?.focus();
+      return;
+    }
+    setError(null);
+    setInvalid({});
+    setBusy(true);
+    try {
+      const issued = await request<IssuedKey>('/api/auth/register', { method: 'POST', body: built.body });
+      onCreated(issued);
+    } catch (failure) {
+      setError(errorMessage(failure));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Modal title="Generate key" onClose={onCancel} busy={busy} wide testId="generate-dialog">
+      <form onSubmit={(event) => void submit(event)} noValidate class="form">
+        <div class="form-grid">
+          <div class="field">
+            <label for="gen-label">Label</label>
+            <input id="gen-label" type="text" value={form.label} maxLength={200} autocomplete="off" autofocus
+              aria-invalid={invalid.label ? 'true' : undefined} aria-describedby="gen-label-hint"
+              onInput={(event) => set('label', event.currentTarget.value)} />
+            <span class="hint" id="gen-label-hint">Required. For example the application that will use the key.</span>
+          </div>
+          <div class="field">
+            <label for="gen-description">Description <span class="optional">(optional)</span></label>
+            <input id="gen-description" type="text" value={form.description} maxLength={2000} autocomplete="off"
+              aria-invalid={invalid.description ? 'true' : undefined}
+              onInput={(event) => set('description', event.currentTarget.value)} />
+          </div>
+        </div>
+        <label class="check check-block">
+          <input type="checkbox" checked={form.isAdmin} onChange={(event) => set('isAdmin', event.currentTarget.checked)} />
+          Admin key <span class="muted">(every collection, database management and key management)</span>
+        </label>
+
+        <fieldset class="group">
+          <legend>Collection permissions</legend>
+          {form.isAdmin ? <p class="hint">An admin key can use every collection; rows below are stored but do not limit it.</p> : null}
+          <PermissionEditor rows={form.rows} onChange={(rows) => set('rows', rows)} />
+        </fieldset>
+
+        <fieldset class="group">
+          <legend>Limits <span class="optional">(optional)</span></legend>
+          <div class="form-grid form-grid-3">
+            <div class="field">
+              <label for="gen-expires">Expires</label>
+              <input id="gen-expires" type="datetime-local" value={form.expires}
+                aria-invalid={invalid.expires ? 'true' : undefined} aria-describedby="gen-expires-hint"
+                onInput={(event) => set('expires', event.currentTarget.value)} />
+              <span class="hint" id="gen-expires-hint">Empty: never expires. Your local time.</span>
+            </div>
+            <div class="field">
+              <label for="gen-rateLimit">Rate limit (requests per hour)</label>
+              <input id="gen-rateLimit" type="number" min={1} step={1} inputMode="numeric" value={form.rateLimit}
+                aria-invalid={invalid.rateLimit ? 'true' : undefined} aria-describedby="gen-rate-hint"
+                onInput={(event) => set('rateLimit', event.currentTarget.value)} />
+              <span class="hint" id="gen-rate-hint">Empty: the server's default.</span>
+            </div>
+            <div class="field">
+              <label for="gen-allowedIps">Allowed IPs</label>
+              <textarea id="gen-allowedIps" rows={2} value={form.allowedIps} spellcheck={false}
+                aria-invalid={invalid.allowedIps ? 'true' : undefined} aria-describedby="gen-ips-hint"
+                onInput={(event) => set('allowedIps', event.currentTarget.value)} />
+              <span class="hint" id="gen-ips-hint">IPs or CIDR ranges, separated by commas or new lines. Empty: any address.</span>
+            </div>
+          </div>
+        </fieldset>
+
+        {error ? <p class="alert alert-error" role="alert" data-testid="generate-error">{error}</p> : null}
+        <div class="actions">
+          <button type="button" class="button" onClick={onCancel} disabled={busy}>Cancel</button>
+          <button type="submit" class="button button-primary" disabled={busy}>{busy ? 'Generating…' : 'Generate key'}</button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+// ------------------------------------------------------------------ edit permissions
+
+function EditPermissionsDialog({ apiKey, onCancel, onSaved }: { apiKey: KeySummary; onCancel: () => void; onSaved: (permissions: Permissions) => void }) {
+  const [rows, setRows] = useState<PermissionRow[]>(() => {
+    const existing = rowsFromPermissions(apiKey.collection_permissions);
+    return existing.length ? existing : [emptyRow()];
+  });
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    if (busy) return;
+    const built = permissionsFromRows(rows);
+    if ('error' in built) {
+      setError(built.error);
+      return;
+    }
+    setError(null);
+    setBusy(true);
+    try {
+      const answer = await request<{ collection_permissions: Permissions }>('/api/auth/permissions', {
+        method: 'POST',
+        body: { key_id: apiKey.key_id, collection_permissions: built.permissions },
+      });
+      onSaved(answer.collection_permissions ?? built.permissions);
+    } catch (failure) {
+      setError(errorMessage(failure));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Modal title={`Edit permissions: ${apiKey.label}`} onClose={onCancel} busy={busy} wide testId="permissions-dialog">
+      <form onSubmit={(event) => void submit(event)} noValidate class="form">
+        <p class="hint">
+          Saving replaces every collection permission of <code>{apiKey.prefix}</code>. It applies to the key's very next request.
+          {apiKey.is_admin ? ' This is an admin key: it can use every collection whatever is listed here.' : ''}
+        </p>
+        <PermissionEditor rows={rows} onChange={setRows} />
+        {error ? <p class="alert alert-error" role="alert" data-testid="permissions-error">{error}</p> : null}
+        <div class="actions">
+          <button type="button" class="button" onClick={onCancel} disabled={busy}>Cancel</button>
+          <button type="submit" class="button button-primary" disabled={busy}>{busy ? 'Saving…' : 'Save permissions'}</button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+// ------------------------------------------------------------------ regenerate and revoke
+
+function RegenerateDialog({ apiKey, onCancel, onDone }: { apiKey: KeySummary; onCancel: () => void; onDone: (issued: IssuedKey) => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const confirm = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      onDone(await request<IssuedKey>(`/api/auth/keys/${encodeURIComponent(apiKey.key_id)}/regenerate`, { method: 'POST', body: {} }));
+    } catch (failure) {
+      setError(errorMessage(failure));
+      setBusy(false);
+    }
+  };
+  return (
+    <ConfirmDialog title="Regenerate key?" confirmLabel="Regenerate key" busy={busy} error={error} onConfirm={() => void confirm()} onCancel={onCancel}>
+      <p>
+        <strong>{apiKey.label}</strong> (<code>{apiKey.prefix}</code>) gets a new secret. The current key stops working
+        immediately; applications using it need the new one, which is shown once.
+      </p>
+    </ConfirmDialog>
+  );
+}
+
+function RevokeDialog({ apiKey, onCancel, onDone }: { apiKey: KeySummary; onCancel: () => void; onDone: () => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const confirm = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await request(`/api/auth/keys/${encodeURIComponent(apiKey.key_id)}`, { method: 'DELETE' });
+      onDone();
+    } catch (failure) {
+      setError(errorMessage(failure));
+      setBusy(false);
+    }
+  };
+  return (
+    <ConfirmDialog title="Revoke key?" confirmLabel="Revoke key" danger busy={busy} error={error} onConfirm={() => void confirm()} onCancel={onCancel}>
+      <p>
+        <strong>{apiKey.label}</strong> (<code>{apiKey.prefix}</code>) stops working on its very next request, and so do
+        the tokens exchanged for it. This cannot be undone.
+      </p>
+    </ConfirmDialog>
+  );
+}

@@ -1,0 +1,35 @@
+/**
+ * The control-plane store's seam for dashboard accounts and logged-out tokens. The embedded
+ * implementation is `sqlite-accounts.ts` (migration 4). Implementations never see a password:
+ * only its argon2id hash.
+ */
+
+export interface AdminAccount {
+  username: string;
+  /** PHC string (`$argon2id$v=19$m=…`). */
+  passwordHash: string;
+  /** Moves with every password change; a session carries it and dies when it moves. */
+  generation: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface RevokedToken {
+  jti: string;
+  /** ISO time the token would have expired; after it the entry can go. */
+  expiresAt: string;
+}
+
+export interface AccountStore {
+  getAccount(username: string): Promise<AdminAccount | undefined>;
+  /** Creates the account or replaces its hash (generation + 1, ending its sessions). */
+  setPassword(username: string, passwordHash: string): Promise<AdminAccount>;
+  /** Creates the account only if there is none; false when one already existed. */
+  createAccount(username: string, passwordHash: string): Promise<boolean>;
+  revokeToken(token: RevokedToken): Promise<void>;
+  /** Revoked tokens not yet expired at `now` (ISO). */
+  listRevokedTokens(now: string): Promise<RevokedToken[]>;
+  /** Deletes entries whose token has expired by `now`; answers how many. */
+  pruneRevokedTokens(now: string): Promise<number>;
+  close(): Promise<void>;
+}

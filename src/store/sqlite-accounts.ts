@@ -1,0 +1,72 @@
+/**
+ * Dashboard accounts and logged-out tokens in the embedded control-plane store (migration 4), in
+ * the same SQLite file as the keys, through its own connection.
+ */
+import type Database from 'better-sqlite3';
+import type { AccountStore, AdminAccount, RevokedToken } from './account-store.js';
+import { openSqliteFile } from './sqlite-file.js';
+
+interface AccountRow {
+  username: string;
+  password_hash: string;
+  generation: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export class SqliteAccountStore implements AccountStore {
+  private readonly db: Database.Database;
+  private readonly statements;
+
+  constructor(file: string) {
+    // A logout or password change must survive a power cut, as a key revocation does.
+    this.db = openSqliteFile(file, { synchronous: 'FULL' });
+    const db = this.db;
+    this.statements = {
+      get: db.prepare<[string], AccountRow>(`SELECT username, password_hash, generation, created_at, updated_at FROM admin_users WHERE username = ?`),
+      create: db.prepare(`INSERT INTO admin_users (username, password_hash, generation, created_at, updated_at)
+        VALUES (@username, @hash, 1, @now, @now) ON CONFLICT (username) DO NOTHING`),
+      setPassword: db.prepare(`INSERT INTO admin_users (username, password_hash, generation, created_at, updated_at)
+        VALUES (@username, @hash, 1, @now, @now)
+        ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash,
+          generation = admin_users.generation + 1, updated_at = excluded.updated_at`),
+      revoke: db.prepare(`INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`),
+      listRevoked: db.prepare<[string], { jti: string; expires_at: string }>(`SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?`),
+      prune: db.prepare(`DELETE FROM revoked_tokens WHERE expires_at <= ?`),
+    };
+  }
+
+  async getAccount(username: string): Promise<AdminAccount | undefined> {
+    const row = this.statements.get.get(username);
+    return row && toAccount(row);
+  }
+
+  async setPassword(username: string, passwordHash: string): Promise<AdminAccount> {
+    this.statements.setPassword.run({ username, hash: passwordHash, now: new Date().toISOString() });
+    return toAccount(this.statements.get.get(username)!);
+  }
+
+  async createAccount(username: string, passwordHash: string): Promise<boolean> {
+    return this.statements.create.run({ username, hash: passwordHash, now: new Date().toISOString() }).changes === 1;
+  }
+
+  async revokeToken(token: RevokedToken): Promise<void> {
+    this.statements.revoke.run(token.jti, token.expiresAt);
+  }
+
+  async listRevokedTokens(now: string): Promise<RevokedToken[]> {
+    return this.statements.listRevoked.all(now).map((row) => ({ jti: row.jti, expiresAt: row.expires_at }));
+  }
+
+  async pruneRevokedTokens(now: string): Promise<number> {
+    return this.statements.prune.run(now).changes;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function toAccount(row: AccountRow): AdminAccount {
+  return { username: row.username, passwordHash: row.password_hash, generation: row.generation, createdAt: row.created_at, updatedAt: row.updated_at };
+}
