@@ -71,6 +71,8 @@ export interface RouteInfo {
   public: boolean;
   /** Authenticates from the JSON body (seed 003's `api_key`). */
   credentialInBody: boolean;
+  /** In `/openapi.json` (all but the dashboard's static files). */
+  documented: boolean;
 }
 
 export interface App {
@@ -108,7 +110,13 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   fastify.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
       if (method !== 'HEAD') {
-        routes.push({ method, url: route.url, public: route.config?.public === true, credentialInBody: route.config?.credentialInBody !== undefined });
+        routes.push({
+          method,
+          url: route.url,
+          public: route.config?.public === true,
+          credentialInBody: route.config?.credentialInBody !== undefined,
+          documented: (route.schema as { hide?: boolean } | undefined)?.hide !== true,
+        });
       }
     }
   });

@@ -17,6 +17,8 @@ export function tempDir(prefix = 'duckgate-test-'): string {
 export interface TestServer extends RunningServer {
   config: Config;
   dataDir: string;
+  /** What the server showed once at first start (generated key or password), if anything. */
+  announced: string[];
   /** `inject` with the admin key unless `headers` says otherwise. */
   request(options: InjectOptions & { key?: string | null }): Promise<LightMyRequestResponse>;
   stop(): Promise<void>;
@@ -33,11 +35,13 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const server = await startServer(config, { log: false });
+  const announced: string[] = [];
+  const server = await startServer(config, { log: false, announce: (text) => announced.push(text) });
   return {
     ...server,
     config,
     dataDir,
+    announced,
     request: ({ key = ADMIN_KEY, headers, ...options }) =>
       server.app.fastify.inject({
         ...options,

@@ -2,8 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-/** CONTRACT.md §4: the only routes that take no credential (later issues add login, check-auth, logout). */
-const PUBLIC_ROUTES = new Set(['GET /openapi.json']);
+/** CONTRACT.md §4: the only routes that take no credential. */
+const PUBLIC_ROUTES = new Set([
+  'GET /openapi.json',
+  'POST /api/login',
+  'GET /api/check-auth',
+  'POST /api/logout',
+  // The dashboard's static files.
+  'GET /',
+  'GET /assets/:file',
+]);
 /** CONTRACT.md §4: routes whose key may travel in the JSON body instead of a header (seed 003). */
 const BODY_CREDENTIAL_ROUTES = new Set(['POST /api/auth/token', 'POST /api/auth/register']);
 

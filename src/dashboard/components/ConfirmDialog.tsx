@@ -19,7 +19,7 @@ export function ConfirmDialog({ title, confirmLabel, danger = false, busy = fals
       <div class="confirm-text">{children}</div>
       {error ? <p class="alert alert-error" role="alert">{error}</p> : null}
       <div class="actions">
-        <button type="button" class="button" onClick={onCancel} disabled={busy}>Cancel</button>
+        <button type="button" class="button" onClick={onCancel} disabled={busy} autofocus>Cancel</button>
         <button type="button" class={danger ? 'button button-danger' : 'button button-primary'} onClick={onConfirm} disabled={busy}>
           {busy ? 'Working…' : confirmLabel}
         </button>

@@ -60,7 +60,7 @@ export function KeyReveal({ title, fullKey, label, graceUntil, onDone }: KeyReve
       </p>
       <div class="key-box">
         <code ref={codeRef} class="key-value" data-testid="new-key" aria-label="New API key">{fullKey}</code>
-        <button type="button" class="button" onClick={() => void copy()}>Copy</button>
+        <button type="button" class="button" onClick={() => void copy()} autofocus>Copy</button>
       </div>
       <p class="alert alert-warning" role="note">Store this key now: it will not be shown again.</p>
       {graceUntil ? <p class="muted">The previous key keeps working until {new Date(graceUntil).toLocaleString()}.</p> : null}

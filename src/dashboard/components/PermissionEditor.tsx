@@ -9,11 +9,13 @@ interface PermissionEditorProps {
   rows: PermissionRow[];
   onChange: (rows: PermissionRow[]) => void;
   disabled?: boolean;
+  /** Put the initial focus of the surrounding dialog on the first collection name. */
+  autoFocusFirst?: boolean;
 }
 
 const LEVEL_LABEL = { read: 'Read', write: 'Write', delete: 'Delete' } as const;
 
-export function PermissionEditor({ rows, onChange, disabled = false }: PermissionEditorProps) {
+export function PermissionEditor({ rows, onChange, disabled = false, autoFocusFirst = false }: PermissionEditorProps) {
   const update = (id: number, patch: Partial<PermissionRow>) => onChange(rows.map((row) => (row.id === id ? { ...row, ...patch } : row)));
   const remove = (id: number) => onChange(rows.filter((row) => row.id !== id));
   const add = () => onChange([...rows, emptyRow()]);
@@ -39,6 +41,7 @@ export function PermissionEditor({ rows, onChange, disabled = false }: Permissio
                   placeholder="notes, *, analytics.events"
                   autocomplete="off"
                   spellcheck={false}
+                  autofocus={autoFocusFirst && index === 0}
                   onInput={(event) => update(row.id, { collection: event.currentTarget.value })}
                 />
               </div>

@@ -401,7 +401,7 @@ function EditPermissionsDialog({ apiKey, onCancel, onSaved }: { apiKey: KeySumma
           Saving replaces every collection permission of <code>{apiKey.prefix}</code>. It applies to the key's very next request.
           {apiKey.is_admin ? ' This is an admin key: it can use every collection whatever is listed here.' : ''}
         </p>
-        <PermissionEditor rows={rows} onChange={setRows} />
+        <PermissionEditor rows={rows} onChange={setRows} autoFocusFirst />
         {error ? <p class="alert alert-error" role="alert" data-testid="permissions-error">{error}</p> : null}
         <div class="actions">
           <button type="button" class="button" onClick={onCancel} disabled={busy}>Cancel</button>

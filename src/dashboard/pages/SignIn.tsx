@@ -26,9 +26,21 @@ export function SignIn({ notice, onSignedIn }: SignInProps) {
       document.getElementById('signin-username')?.focus();
       return;
     }
+    if (username.trim().length > 128) {
+      setInvalid('username');
+      setError('The username is too long (128 characters at most).');
+      document.getElementById('signin-username')?.focus();
+      return;
+    }
     if (!password) {
       setInvalid('password');
       setError('Enter your password.');
+      document.getElementById('signin-password')?.focus();
+      return;
+    }
+    if (password.length > 1024) {
+      setInvalid('password');
+      setError('The password is too long (1024 characters at most).');
       document.getElementById('signin-password')?.focus();
       return;
     }
