@@ -38,6 +38,11 @@ export function formatNumber(value: number | undefined | null): string {
   return typeof value === 'number' && Number.isFinite(value) ? number.format(value) : '—';
 }
 
+const milliseconds = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+export function formatMs(value: number | undefined | null): string {
+  return typeof value === 'number' && Number.isFinite(value) ? milliseconds.format(value) : '—';
+}
+
 /** A cell's text: strings as they are, everything else as JSON. */
 export function cellText(value: unknown): string {
   if (value === null || value === undefined) return '';

@@ -122,6 +122,18 @@ describe('dashboard in a browser', () => {
     assert.equal(await page.evaluate(() => localStorage.length), 0, 'nothing goes to localStorage');
   });
 
+  step('dialogs work from the keyboard: Enter opens, focus starts inside, Escape closes', async () => {
+    const open = page.getByRole('button', { name: 'Generate key' });
+    await open.focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByTestId('generate-dialog');
+    await dialog.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'gen-label');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Generate key', 'focus returns to the button');
+  });
+
   step('generating a key shows the full key exactly once', async () => {
     await page.getByRole('button', { name: 'Generate key' }).click();
     const dialog = page.getByTestId('generate-dialog');
@@ -136,6 +148,7 @@ describe('dashboard in a browser', () => {
     const row = dialog.getByTestId('perm-row-0');
     await row.getByLabel('Collection name').fill('notes');
     await row.getByLabel('Read', { exact: true }).check();
+    await screenshot(page, 'generate-key');
     const created = page.waitForResponse((response) => response.url().endsWith('/api/auth/register'));
     await dialog.getByRole('button', { name: 'Generate key' }).click();
     assert.equal((await created).status(), 201);
@@ -179,6 +192,7 @@ describe('dashboard in a browser', () => {
     assert.equal(await row.getByLabel('Read', { exact: true }).isChecked(), true);
     assert.equal(await row.getByLabel('Write', { exact: true }).isChecked(), false);
     await row.getByLabel('Write', { exact: true }).check();
+    await screenshot(page, 'edit-permissions');
     const saved = page.waitForResponse((response) => response.url().endsWith('/api/auth/permissions') && response.request().method() === 'POST');
     await dialog.getByRole('button', { name: 'Save permissions' }).click();
     assert.equal((await saved).status(), 200);
@@ -187,7 +201,8 @@ describe('dashboard in a browser', () => {
     await waitForText(keyRow(KEY_LABEL), 'notes: read, write');
 
     const inserted = await api('POST', '/api/insert/notes', issuedKey, { title: 'From the key', rank: 99 });
-    assert.equal(inserted.status, 200, JSON.stringify(inserted.body));
+    // The 403 turns into a success (201 Created for an insert).
+    assert.ok(inserted.status === 200 || inserted.status === 201, `insert answered ${inserted.status}: ${JSON.stringify(inserted.body)}`);
   });
 
   step('regenerating in the dashboard kills the old key and shows the new one once', async () => {

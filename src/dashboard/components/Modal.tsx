@@ -27,6 +27,8 @@ export function Modal({ title, onClose, busy = false, wide = false, testId, chil
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
+    // Where focus goes back to on close (the browser's own restoration is lost on unmount).
+    const opener = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : null;
     if (!dialog.open) dialog.showModal();
     const onCancel = (event: Event) => {
       event.preventDefault();
@@ -40,6 +42,8 @@ export function Modal({ title, onClose, busy = false, wide = false, testId, chil
       dialog.removeEventListener('cancel', onCancel);
       dialog.removeEventListener('close', onNativeClose);
       if (dialog.open) dialog.close();
+      const target = opener?.isConnected ? opener : document.querySelector<HTMLElement>('main h1');
+      target?.focus({ preventScroll: true });
     };
   }, []);
 

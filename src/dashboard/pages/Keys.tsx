@@ -252,15 +252,17 @@ function buildRegisterBody(form: GenerateForm): { body: Record<string, unknown> 
     allowedIps = ips;
   }
 
+  // Unset limits are left out rather than sent as null: the server's schema coercion turns a
+  // null expires_at or allowed_ips into "" / [""] and then refuses them.
   return {
     body: {
       label,
       description: form.description.trim(),
       is_admin: form.isAdmin,
       collection_permissions: permissions.permissions,
-      expires_at: expiresAt,
-      rate_limit: rateLimit,
-      allowed_ips: allowedIps,
+      ...(expiresAt !== null ? { expires_at: expiresAt } : {}),
+      ...(rateLimit !== null ? { rate_limit: rateLimit } : {}),
+      ...(allowedIps !== null ? { allowed_ips: allowedIps } : {}),
     },
   };
 }

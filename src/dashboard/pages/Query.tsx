@@ -4,7 +4,7 @@ import { errorMessage, request } from '../api';
 import { DatabasePicker } from '../components/DatabasePicker';
 import { DataTable } from '../components/DataTable';
 import { PageHeading } from '../components/PageHeading';
-import { formatNumber } from '../format';
+import { formatMs, formatNumber } from '../format';
 import { href, navigate } from '../router';
 import type { QueryAnswer } from '../types';
 
@@ -93,7 +93,7 @@ export function Query({ params }: { params: URLSearchParams }) {
         ) : (
           <>
             <p class="result-summary" data-testid="query-summary" role="status">
-              {formatNumber(answer.rowCount ?? rows.length)} row{(answer.rowCount ?? rows.length) === 1 ? '' : 's'} · {formatNumber(answer.elapsedMs)} ms
+              {formatNumber(answer.rowCount ?? rows.length)} row{(answer.rowCount ?? rows.length) === 1 ? '' : 's'} · {formatMs(answer.elapsedMs)} ms
             </p>
             {columns.length === 0 ? (
               <div class="empty-state"><p>The statement ran and returned no columns.</p></div>

@@ -7,8 +7,8 @@ import type { HealthAnswer, StatusAnswer } from '../types';
 
 const COUNTERS: { name: string; label: string; hint: string }[] = [
   { name: 'requests', label: 'Requests', hint: 'Requests answered since start' },
-  { name: 'errors', label: 'Errors', hint: 'Answers with a 4xx or 5xx status' },
-  { name: 'authFailures', label: 'Auth failures', hint: 'Requests refused for a missing or bad credential' },
+  { name: 'errors', label: 'Server errors', hint: 'Answered with a 5xx status' },
+  { name: 'authFailures', label: 'Auth failures', hint: 'Refused with 401, 403 or 429' },
   { name: 'rateLimited', label: 'Rate limited', hint: 'Requests refused with 429' },
 ];
 
