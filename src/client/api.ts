@@ -3,6 +3,7 @@ import { DuckgateError } from './errors.js';
 import { send, type Call, type Transport } from './http.js';
 import type { TokenCache } from './credentials.js';
 import type {
+  AuthCheck,
   AuditFilters, AuditPage, BatchResult, BatchUpdate, CollectionList, CollectionPermissions, DatabaseChange, DatabaseList,
   DbOption, DeleteResult, FindQuery, Health, IssuedKey, JsonObject, KeySummary, ListOptions, OwnPermissions, PermissionsSet,
   PermissionsUpdated, QueryParams, QueryResult, RegenerateOptions, RegeneratedKey, RegisterKeyRequest, Status, StatusMessage,
@@ -205,6 +206,11 @@ export abstract class DuckgateApi {
 
   status(): Promise<Status> {
     return this.call({ method: 'GET', path: '/status' });
+  }
+
+  /** Whether the server accepts this client's credential, and whose it is (always answers). */
+  async checkAuth(): Promise<AuthCheck> {
+    return send<AuthCheck>(this.http, { method: 'GET', path: '/api/check-auth' }, await this.tokens.current());
   }
 
   /** Prometheus text exposition. */

@@ -46,6 +46,17 @@ export class TokenCache {
     return flight;
   }
 
+  /** The token held now, if any, without fetching one. */
+  get heldToken(): string | undefined {
+    return this.held?.token;
+  }
+
+  /** Forget the token: the next call obtains a new one. */
+  clear(): void {
+    this.held = undefined;
+    this.lastRenewal = undefined;
+  }
+
   private fetchOnce(): Promise<string> {
     const flight = this.obtain()
       .then((held) => {

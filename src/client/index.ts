@@ -10,7 +10,7 @@
  */
 import { DuckgateApi } from './api.js';
 import { AdminLogin, apiKeyTokens, type AdminSession } from './credentials.js';
-import { transport } from './http.js';
+import { send, transport } from './http.js';
 
 export { DuckgateApi } from './api.js';
 export { DuckgateError } from './errors.js';
@@ -73,6 +73,17 @@ export class DuckgateAdminClient extends DuckgateApi {
     await this.tokens.current();
     // Set by the login that produced the token just awaited.
     return this.credentials.session as AdminSession;
+  }
+
+  /**
+   * End the session server-side (`POST /api/logout`); the token dies at once. A later call logs in
+   * again with the same username and password.
+   */
+  async logout(): Promise<void> {
+    const token = this.tokens.heldToken;
+    this.tokens.clear();
+    this.credentials.session = undefined;
+    if (token !== undefined) await send(this.http, { method: 'POST', path: '/api/logout' }, token);
   }
 
   /** The latest login's `username`, `expiresIn` and `expiresAt`; undefined before the first. */

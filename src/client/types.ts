@@ -287,4 +287,15 @@ export interface Status {
   memory: { rss: number; heapTotal: number; heapUsed: number; external: number };
   version: string;
   databases: string[];
+  /** Since the server started. */
+  counters: { requests: number; errors: number; authFailures: number; rateLimited: number };
+}
+
+/** `GET /api/check-auth` (CONTRACT.md §4). */
+export interface AuthCheck {
+  authenticated: boolean;
+  username?: string;
+  keyId?: string;
+  authMethod?: 'jwt' | 'api-key';
+  expiresAt?: string;
 }

@@ -29,6 +29,7 @@ export function Modal({ title, onClose, busy = false, wide = false, testId, chil
     if (!dialog) return;
     // Where focus goes back to on close (the browser's own restoration is lost on unmount).
     const opener = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : null;
+    console.log("mount", String(opener?.outerHTML).slice(0, 50));
     if (!dialog.open) dialog.showModal();
     const onCancel = (event: Event) => {
       event.preventDefault();
@@ -43,6 +44,7 @@ export function Modal({ title, onClose, busy = false, wide = false, testId, chil
       dialog.removeEventListener('close', onNativeClose);
       if (dialog.open) dialog.close();
       const target = opener?.isConnected ? opener : document.querySelector<HTMLElement>('main h1');
+      console.log("cleanup", String(opener?.outerHTML).slice(0, 50), opener?.isConnected, dialog.isConnected, dialog.open, target?.outerHTML.slice(0, 40));
       target?.focus({ preventScroll: true });
     };
   }, []);
