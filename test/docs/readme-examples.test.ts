@@ -10,6 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import { ROOT } from '../helpers/process.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../helpers/server.js';
 
+/** The dashboard password the README's login example signs in with. */
+const ADMIN_PASSWORD = 'a-readme-admin-password';
+
 interface Example {
   lang: string;
   code: string;
@@ -47,7 +50,7 @@ describe('README examples against a live server', () => {
   // Inside the package, so `import 'duckgate/client'` resolves through package.json "exports".
   const workDir = path.join(ROOT, '.tmp', 'readme-examples');
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ ADMIN_PASSWORD });
     mkdirSync(workDir, { recursive: true });
     // The client example imports the built package: build it from the current sources first.
     const build = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
@@ -74,7 +77,7 @@ describe('README examples against a live server', () => {
           cwd: ROOT,
           encoding: 'utf8',
           timeout: 60_000,
-          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DUCKGATE_URL: server.url, DUCKGATE_KEY: ADMIN_KEY },
+          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DUCKGATE_URL: server.url, DUCKGATE_KEY: ADMIN_KEY, DUCKGATE_PASSWORD: ADMIN_PASSWORD },
         }, (error, stdout, stderr) => resolve({ status: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
       });
       assert.equal(run.status, 0, `exit ${run.status}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
