@@ -25,6 +25,10 @@ test('every registered route appears in the document', async () => {
   assert.deepEqual(hidden, ['GET /', 'GET /assets/:file'], 'only the dashboard\'s static files stay out of the document');
   for (const route of server.app.routes.filter((r) => r.documented)) {
     const openapiPath = route.url.replace(/:([A-Za-z_]+)/g, '{$1}');
-    assert.ok(doc.paths[openapiPath]?.[route.method.toLowerCase()], `${route.method} ${route.url} missing from /openapi.json`);
+    const operation = doc.paths[openapiPath]?.[route.method.toLowerCase()];
+    assert.ok(operation, `${route.method} ${route.url} missing from /openapi.json`);
+    // Public routes say so: no security requirement, or an anonymous alternative (`{}`).
+    const anonymous = Array.isArray(operation.security) && (operation.security.length === 0 || operation.security.some((s: object) => Object.keys(s).length === 0));
+    assert.equal(anonymous, route.public, `${route.method} ${route.url}: security ${JSON.stringify(operation.security)}`);
   }
 });

@@ -34,6 +34,8 @@ const LoginBody = Type.Object({
 
 const LoginFailure = Type.Object({ success: Type.Literal(false), error: Type.String(), code: Type.String() });
 const INVALID = errors.invalidCredentials();
+/** OpenAPI: anonymous (`{}`), or either credential header. */
+const OPTIONAL_CREDENTIAL = [{}, { bearerAuth: [] }, { apiKeyAuth: [] }];
 
 export function sessionRoutes(app: FastifyInstance, options: SessionRouteOptions): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -44,6 +46,7 @@ export function sessionRoutes(app: FastifyInstance, options: SessionRouteOptions
     config: { public: true },
     schema: {
       tags, summary: 'Sign in as the admin user (ADMIN_USERNAME / ADMIN_PASSWORD); answers a session JWT',
+      security: [],
       body: LoginBody,
       response: {
         200: Type.Object({
@@ -75,6 +78,7 @@ export function sessionRoutes(app: FastifyInstance, options: SessionRouteOptions
     config: { public: true },
     schema: {
       tags, summary: 'Whether the presented credential (if any) is valid, and whose it is; always 200',
+      security: OPTIONAL_CREDENTIAL,
       response: {
         200: Type.Object({
           authenticated: Type.Boolean(),
@@ -100,6 +104,7 @@ export function sessionRoutes(app: FastifyInstance, options: SessionRouteOptions
     config: { public: true },
     schema: {
       tags, summary: 'End the presented token (a session or an exchanged API token) server-side, at once',
+      security: OPTIONAL_CREDENTIAL,
       response: { 200: Type.Object({ success: Type.Literal(true), message: Type.String() }), 400: Type.Ref('Error') },
     },
   }, async (request) => {
