@@ -1,11 +1,19 @@
 /** Small display helpers: dates, durations, sizes and table cells. */
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
 
 export function formatDate(iso: string | null | undefined, empty = '—'): string {
   if (!iso) return empty;
   const at = new Date(iso);
   return Number.isNaN(at.getTime()) ? iso : dateTime.format(at);
+}
+
+/** The day only ("Nov 24, 2026"), for narrow table cells; `formatDate` goes in their title. */
+export function formatDay(iso: string | null | undefined, empty = '—'): string {
+  if (!iso) return empty;
+  const at = new Date(iso);
+  return Number.isNaN(at.getTime()) ? iso : dateOnly.format(at);
 }
 
 /** "3 days, 4 h" / "2 h 5 min" / "12 min 3 s" / "8 s". */

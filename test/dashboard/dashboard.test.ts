@@ -345,6 +345,23 @@ describe('dashboard in a browser', () => {
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   });
 
+  step('repeated wrong passwords are throttled with a countdown message', async () => {
+    // Three free failures per username and address, then each attempt must wait: the fourth
+    // quick one is refused with 429 and Retry-After.
+    let throttled = false;
+    for (let attempt = 1; attempt <= 6 && !throttled; attempt++) {
+      const answered = page.waitForResponse((response) => response.url().endsWith('/api/login'));
+      await signIn(`wrong-password-attempt-${attempt}`);
+      const response = await answered;
+      throttled = response.status() === 429;
+      if (!throttled) assert.equal(response.status(), 401);
+      await page.getByRole('button', { name: 'Sign in' }).and(page.locator(':enabled')).waitFor();
+    }
+    assert.ok(throttled, 'the login throttle answered 429');
+    await waitForText(page.getByRole('alert'), /^Too many attempts\. Try again in \d+ seconds?\.$/);
+    await screenshot(page, 'signin-throttled');
+  });
+
   step('the pages loaded without script errors or CSP violations', async () => {
     assert.deepEqual(problems, []);
   });

@@ -6,9 +6,11 @@ interface DataTableProps {
   rows: Record<string, unknown>[];
   caption: string;
   testId?: string;
+  /** Shown in the body when there are no rows. */
+  empty?: string;
 }
 
-export function DataTable({ columns, rows, caption, testId }: DataTableProps) {
+export function DataTable({ columns, rows, caption, testId, empty = 'No rows' }: DataTableProps) {
   return (
     <div class="table-scroll" tabIndex={0} role="region" aria-label={caption}>
       <table class="table data-table" data-testid={testId}>
@@ -19,6 +21,9 @@ export function DataTable({ columns, rows, caption, testId }: DataTableProps) {
           </tr>
         </thead>
         <tbody>
+          {rows.length === 0 ? (
+            <tr><td class="cell-empty" colSpan={Math.max(1, columns.length)}>{empty}</td></tr>
+          ) : null}
           {rows.map((row, index) => (
             <tr key={index}>
               {columns.map((column) => {

@@ -3,7 +3,7 @@
  * focus starts on the first control (or the one marked `autofocus`).
  */
 import type { ComponentChildren } from 'preact';
-import { useEffect, useId, useRef } from 'preact/hooks';
+import { useId, useLayoutEffect, useRef } from 'preact/hooks';
 
 interface ModalProps {
   title: string;
@@ -24,12 +24,13 @@ export function Modal({ title, onClose, busy = false, wide = false, testId, chil
   const busyRef = useRef(busy);
   busyRef.current = busy;
 
-  useEffect(() => {
+  // A layout effect: its cleanup runs in the commit, while the dialog is still in the document,
+  // so focus can go back to the opener (passive cleanups run after the node is gone).
+  useLayoutEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
     // Where focus goes back to on close (the browser's own restoration is lost on unmount).
     const opener = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : null;
-    console.log("mount", String(opener?.outerHTML).slice(0, 50));
     if (!dialog.open) dialog.showModal();
     const onCancel = (event: Event) => {
       event.preventDefault();
@@ -44,7 +45,6 @@ export function Modal({ title, onClose, busy = false, wide = false, testId, chil
       dialog.removeEventListener('close', onNativeClose);
       if (dialog.open) dialog.close();
       const target = opener?.isConnected ? opener : document.querySelector<HTMLElement>('main h1');
-      console.log("cleanup", String(opener?.outerHTML).slice(0, 50), opener?.isConnected, dialog.isConnected, dialog.open, target?.outerHTML.slice(0, 40));
       target?.focus({ preventScroll: true });
     };
   }, []);

@@ -9,7 +9,7 @@ import { KeyReveal } from '../components/KeyReveal';
 import { Modal } from '../components/Modal';
 import { PageHeading } from '../components/PageHeading';
 import { PermissionEditor } from '../components/PermissionEditor';
-import { formatDate, formatNumber, isPast } from '../format';
+import { formatDate, formatDay, formatNumber, isPast } from '../format';
 import { describeRules, emptyRow, permissionsFromRows, rowsFromPermissions, splitList, summarizeGrant, type PermissionRow } from '../permissions';
 import type { IssuedKey, KeySummary, Permissions } from '../types';
 
@@ -149,7 +149,7 @@ function KeyTable({ keys, onAction }: { keys: KeySummary[]; onAction: (mode: Mod
           {keys.map((key) => (
             <tr key={key.key_id} data-testid={`key-row-${key.key_id}`} data-label={key.label}>
               <td><code class="prefix">{key.prefix}</code></td>
-              <td>
+              <td class="key-label-cell">
                 <div class="key-label">{key.label}</div>
                 {key.description ? <div class="muted small">{key.description}</div> : null}
                 {key.rate_limit ? <div class="muted small">{formatNumber(key.rate_limit)} requests/hour</div> : null}
@@ -157,12 +157,14 @@ function KeyTable({ keys, onAction }: { keys: KeySummary[]; onAction: (mode: Mod
               </td>
               <td>{key.is_admin ? <span class="badge badge-admin">Admin</span> : <span class="muted">No</span>}</td>
               <td><PermissionSummary permissions={key.collection_permissions} isAdmin={key.is_admin} /></td>
-              <td class="nowrap">{formatDate(key.created_at)}</td>
-              <td class="nowrap">{formatDate(key.last_used_at, 'Never')}</td>
-              <td class="nowrap">
+              <td class="nowrap" title={formatDate(key.created_at)}>{formatDay(key.created_at)}</td>
+              <td class="nowrap" title={key.last_used_at ? formatDate(key.last_used_at) : undefined}>
+                {key.last_used_at ? formatDay(key.last_used_at) : <span class="muted">Never</span>}
+              </td>
+              <td class="nowrap" title={key.expires_at ? formatDate(key.expires_at) : undefined}>
                 {key.expires_at === null ? <span class="muted">Never</span>
-                  : isPast(key.expires_at) ? <span class="badge badge-expired">Expired {formatDate(key.expires_at)}</span>
-                  : formatDate(key.expires_at)}
+                  : isPast(key.expires_at) ? <span class="badge badge-expired">Expired {formatDay(key.expires_at)}</span>
+                  : formatDay(key.expires_at)}
               </td>
               <td>
                 <div class="row-actions">
@@ -272,9 +274,17 @@ function GenerateKeyDialog({ onCancel, onCreated }: { onCancel: () => void; onCr
     label: '', description: '', isAdmin: false, rows: [emptyRow()], expires: '', rateLimit: '', allowedIps: '',
   }));
   const [error, setError] = useState<string | null>(null);
-  const [invalid, setInvalid] = useState<Invalid>({});
+  /** The field the error is about ('rows' for the permission rows), cleared once it is edited. */
+  const [errorField, setErrorField] = useState<keyof GenerateForm | null>(null);
   const [busy, setBusy] = useState(false);
-  const set = <K extends keyof GenerateForm>(name: K, value: GenerateForm[K]) => setForm((current) => ({ ...current, [name]: value }));
+  const invalid: Invalid = errorField && errorField !== 'rows' && errorField !== 'isAdmin' ? { [errorField]: true } : {};
+  const set = <K extends keyof GenerateForm>(name: K, value: GenerateForm[K]) => {
+    setForm((current) => ({ ...current, [name]: value }));
+    if (name === errorField) {
+      setError(null);
+      setErrorField(null);
+    }
+  };
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -282,18 +292,19 @@ function GenerateKeyDialog({ onCancel, onCreated }: { onCancel: () => void; onCr
     const built = buildRegisterBody(form);
     if ('error' in built) {
       setError(built.error);
-      setInvalid(built.field ? { [built.field]: true } : {});
+      setErrorField(built.field ?? 'rows');
       if (built.field) document.getElementById(`gen-${built.field}`)?.focus();
       return;
     }
     setError(null);
-    setInvalid({});
+    setErrorField(null);
     setBusy(true);
     try {
       const issued = await request<IssuedKey>('/api/auth/register', { method: 'POST', body: built.body });
       onCreated(issued);
     } catch (failure) {
       setError(errorMessage(failure));
+      setErrorField(null);
       setBusy(false);
     }
   };
@@ -403,7 +414,14 @@ function EditPermissionsDialog({ apiKey, onCancel, onSaved }: { apiKey: KeySumma
           Saving replaces every collection permission of <code>{apiKey.prefix}</code>. It applies to the key's very next request.
           {apiKey.is_admin ? ' This is an admin key: it can use every collection whatever is listed here.' : ''}
         </p>
-        <PermissionEditor rows={rows} onChange={setRows} autoFocusFirst />
+        <PermissionEditor
+          rows={rows}
+          onChange={(next) => {
+            setRows(next);
+            setError(null);
+          }}
+          autoFocusFirst
+        />
         {error ? <p class="alert alert-error" role="alert" data-testid="permissions-error">{error}</p> : null}
         <div class="actions">
           <button type="button" class="button" onClick={onCancel} disabled={busy}>Cancel</button>

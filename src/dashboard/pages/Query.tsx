@@ -85,7 +85,7 @@ export function Query({ params }: { params: URLSearchParams }) {
         </div>
       </form>
 
-      {error ? <p class="alert alert-error" role="alert" data-testid="query-error">{error}</p> : null}
+      {error ? <p class="alert alert-error alert-pre" role="alert" data-testid="query-error">{error}</p> : null}
       <section aria-labelledby="results-title" class="results">
         <h2 id="results-title" class="section-title">Results</h2>
         {answer === null ? (
@@ -97,11 +97,6 @@ export function Query({ params }: { params: URLSearchParams }) {
             </p>
             {columns.length === 0 ? (
               <div class="empty-state"><p>The statement ran and returned no columns.</p></div>
-            ) : rows.length === 0 ? (
-              <>
-                <DataTable columns={columns} rows={[]} caption="Query results" testId="query-results" />
-                <div class="empty-state"><p>No rows</p></div>
-              </>
             ) : (
               <DataTable columns={columns} rows={rows} caption="Query results" testId="query-results" />
             )}

@@ -16,10 +16,13 @@ export function SignIn({ notice, onSignedIn }: SignInProps) {
   const [error, setError] = useState<string | null>(null);
   const [invalid, setInvalid] = useState<'username' | 'password' | null>(null);
   const [busy, setBusy] = useState(false);
+  /** Why the user is here ("signed out", "session ended"), until they try again. */
+  const [showNotice, setShowNotice] = useState(true);
 
   const submit = async (event: Event) => {
     event.preventDefault();
     if (busy) return;
+    setShowNotice(false);
     if (!username.trim()) {
       setInvalid('username');
       setError('Enter your username.');
@@ -65,7 +68,7 @@ export function SignIn({ notice, onSignedIn }: SignInProps) {
       <div class="signin-card">
         <div class="brand brand-large" aria-hidden="true"><span class="brand-mark" />duckgate</div>
         <PageHeading>Sign in</PageHeading>
-        {notice ? <p class="alert alert-info" role="status" data-testid="signin-notice">{notice}</p> : null}
+        {notice && showNotice ? <p class="alert alert-info" role="status" data-testid="signin-notice">{notice}</p> : null}
         <form onSubmit={(event) => void submit(event)} noValidate>
           <div class="field">
             <label for="signin-username">Username</label>

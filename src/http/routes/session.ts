@@ -35,7 +35,7 @@ const LoginBody = Type.Object({
 const LoginFailure = Type.Object({ success: Type.Literal(false), error: Type.String(), code: Type.String() });
 const INVALID = errors.invalidCredentials();
 /** OpenAPI: anonymous (`{}`), or either credential header. */
-const OPTIONAL_CREDENTIAL = [{}, { bearerAuth: [] }, { apiKeyAuth: [] }];
+const OPTIONAL_CREDENTIAL: Array<Record<string, string[]>> = [{}, { bearerAuth: [] }, { apiKeyAuth: [] }];
 
 export function sessionRoutes(app: FastifyInstance, options: SessionRouteOptions): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
