@@ -114,6 +114,18 @@ describe('managed keys (seed 002, seed 003)', () => {
     }
   });
 
+  test('null expires_at, rate_limit and allowed_ips mean none, as the contract allows', async () => {
+    const res = await server.request({
+      method: 'POST', url: '/api/auth/register',
+      payload: { label: 'nulls', expires_at: null, rate_limit: null, allowed_ips: null },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const body = res.json();
+    assert.equal(body.expires_at, null);
+    assert.equal(body.rate_limit, null);
+    assert.equal(body.allowed_ips, null);
+  });
+
   test('bad registrations answer 400 and store nothing', async () => {
     const before = (await server.request({ method: 'GET', url: '/api/auth/keys' })).json().length;
     for (const payload of [

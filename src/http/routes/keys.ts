@@ -46,9 +46,10 @@ const KeyRequestBody = Type.Object({
   description: Type.Optional(Type.String({ maxLength: 2000 })),
   is_admin: Type.Optional(Type.Boolean()),
   collection_permissions: Type.Optional(Permissions),
-  expires_at: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
-  rate_limit: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
-  allowed_ips: Type.Optional(Type.Union([Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 }), Type.Null()])),
+  // Null first: with type coercion on, ajv would otherwise turn null into "" or [""] for the first branch.
+  expires_at: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 64 })])),
+  rate_limit: Type.Optional(Type.Union([Type.Null(), Type.Integer({ minimum: 1 })])),
+  allowed_ips: Type.Optional(Type.Union([Type.Null(), Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 })])),
 }, { additionalProperties: false });
 
 const KeyIdParams = Type.Object({ key_id: Type.String({ maxLength: 64 }) });
