@@ -53,7 +53,8 @@ async function openEngine(config: Config): Promise<DataEngine> {
 
 /** The server exactly as `npm start` wires it, plus `benchPrincipal` when `auth` is off. */
 async function startDuckgate(config: Config, auth: boolean): Promise<Running> {
-  const server = await startServer(config, { benchPrincipal: auth ? undefined : BENCH_PRINCIPAL });
+  // The first-start banner (a generated dashboard password) would only clutter the bench output.
+  const server = await startServer(config, { benchPrincipal: auth ? undefined : BENCH_PRINCIPAL, announce: () => {} });
   return {
     url: server.url,
     detail: { threads: config.duckdbThreads, memoryLimit: config.duckdbMemoryLimit, readConnections: READ_CONNECTIONS },
