@@ -144,8 +144,11 @@ export interface CollectionRules {
   writable_fields?: string[] | null;
 }
 
-/** Collection (or `*`, `<db>.<collection>`, `<db>.*`) → levels or field rules. */
-export type CollectionPermissions = Record<string, PermissionLevel[] | CollectionRules>;
+/** One collection's grant: levels, or field rules. */
+export type CollectionGrant = PermissionLevel[] | CollectionRules;
+
+/** Collection (or `*`, `<db>.<collection>`, `<db>.*`) → its grant. */
+export type CollectionPermissions = Record<string, CollectionGrant>;
 
 /** Body of `POST /api/auth/register`. */
 export interface RegisterKeyRequest {
@@ -230,7 +233,8 @@ export interface LoginResponse {
   token: string;
   /** The configured lifetime, e.g. "7d". */
   expiresIn: string;
-  expiresAt: string | number;
+  /** ISO 8601. */
+  expiresAt: string;
 }
 
 // ── Audit ────────────────────────────────────────────────────────────────────────────────────

@@ -11,7 +11,7 @@ import { SignIn } from './pages/SignIn';
 import { Status } from './pages/Status';
 import { href, navigate, useRoute, type Page } from './router';
 import { clearSession, hasStoredSession, loadSession, saveSession, type Session } from './session';
-import type { CheckAuthAnswer } from './types';
+import type { AuthCheck } from './types';
 
 type Auth =
   | { state: 'checking'; session: Session }
@@ -54,7 +54,7 @@ export function App() {
     if (auth.state !== 'checking') return;
     const { session } = auth;
     let cancelled = false;
-    request<CheckAuthAnswer>('/api/check-auth')
+    request<AuthCheck>('/api/check-auth')
       .then((answer) => {
         if (cancelled) return;
         if (!answer || answer.authenticated !== true) {

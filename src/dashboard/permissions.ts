@@ -2,7 +2,7 @@
  * Collection permissions as the editor shows them (one row per collection) and as the API takes
  * them: `["read", ...]` when no field rule is set, `{ read, write, delete, *_fields }` otherwise.
  */
-import { LEVELS, type Grant, type Level, type Permissions } from './types';
+import { LEVELS, type CollectionGrant, type CollectionPermissions, type PermissionLevel } from './types';
 
 export interface PermissionRow {
   /** Stable identity for rendering; never sent. */
@@ -23,12 +23,12 @@ export function emptyRow(collection = ''): PermissionRow {
   return { id: nextRowId++, collection, read: false, write: false, delete: false, selectFields: '', excludeFields: '', writableFields: '' };
 }
 
-export function grantLevels(grant: Grant): Level[] {
+export function grantLevels(grant: CollectionGrant): PermissionLevel[] {
   if (Array.isArray(grant)) return LEVELS.filter((level) => grant.includes(level));
   return LEVELS.filter((level) => grant[level] === true);
 }
 
-export function rowsFromPermissions(permissions: Permissions | null | undefined): PermissionRow[] {
+export function rowsFromPermissions(permissions: CollectionPermissions | null | undefined): PermissionRow[] {
   return Object.entries(permissions ?? {}).map(([collection, grant]) => {
     const levels = grantLevels(grant);
     const fields = Array.isArray(grant) ? {} : grant;
@@ -58,8 +58,8 @@ function isBlank(row: PermissionRow): boolean {
 }
 
 /** The API's `collection_permissions`, or the first problem found (rows are 1-based in messages). */
-export function permissionsFromRows(rows: PermissionRow[]): { permissions: Permissions } | { error: string } {
-  const permissions: Permissions = {};
+export function permissionsFromRows(rows: PermissionRow[]): { permissions: CollectionPermissions } | { error: string } {
+  const permissions: CollectionPermissions = {};
   let index = 0;
   for (const row of rows) {
     index += 1;
@@ -99,10 +99,10 @@ export function permissionsFromRows(rows: PermissionRow[]): { permissions: Permi
   return { permissions };
 }
 
-const SHORT: Record<Level, string> = { read: 'read', write: 'write', delete: 'delete' };
+const SHORT: Record<PermissionLevel, string> = { read: 'read', write: 'write', delete: 'delete' };
 
 /** One line per collection: `notes: read, write (fields)`; `none` for an explicit deny. */
-export function summarizeGrant(grant: Grant): string {
+export function summarizeGrant(grant: CollectionGrant): string {
   const levels = grantLevels(grant).map((level) => SHORT[level]);
   const text = levels.length ? levels.join(', ') : 'none';
   if (Array.isArray(grant)) return text;
@@ -110,7 +110,7 @@ export function summarizeGrant(grant: Grant): string {
   return rules.length ? `${text} (field rules)` : text;
 }
 
-export function describeRules(grant: Grant): string {
+export function describeRules(grant: CollectionGrant): string {
   if (Array.isArray(grant)) return '';
   const parts: string[] = [];
   if (grant.select_fields?.length) parts.push(`select: ${grant.select_fields.join(', ')}`);

@@ -4,6 +4,7 @@
  */
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { errorMessage, isAbort, request } from '../api';
+import { useAction } from '../use-action';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { KeyReveal } from '../components/KeyReveal';
 import { Modal } from '../components/Modal';
@@ -11,7 +12,7 @@ import { PageHeading } from '../components/PageHeading';
 import { PermissionEditor } from '../components/PermissionEditor';
 import { formatDate, formatDay, formatNumber, isPast } from '../format';
 import { describeRules, emptyRow, permissionsFromRows, rowsFromPermissions, splitList, summarizeGrant, type PermissionRow } from '../permissions';
-import type { IssuedKey, KeySummary, Permissions } from '../types';
+import type { CollectionPermissions, IssuedKey, KeySummary, RegeneratedKey } from '../types';
 
 type Mode =
   | { kind: 'none' }
@@ -19,7 +20,7 @@ type Mode =
   | { kind: 'edit'; key: KeySummary }
   | { kind: 'regenerate'; key: KeySummary }
   | { kind: 'revoke'; key: KeySummary }
-  | { kind: 'reveal'; title: string; issued: IssuedKey };
+  | { kind: 'reveal'; title: string; issued: IssuedKey | RegeneratedKey };
 
 export function Keys() {
   const [keys, setKeys] = useState<KeySummary[] | null>(null);
@@ -120,7 +121,7 @@ export function Keys() {
           title={mode.title}
           fullKey={mode.issued.key}
           label={mode.issued.label}
-          graceUntil={mode.issued.grace_until ?? null}
+          graceUntil={'grace_until' in mode.issued ? mode.issued.grace_until : null}
           onDone={close}
         />
       ) : null}
@@ -189,7 +190,7 @@ function KeyTable({ keys, onAction }: { keys: KeySummary[]; onAction: (mode: Mod
 
 const SUMMARY_LIMIT = 4;
 
-function PermissionSummary({ permissions, isAdmin }: { permissions: Permissions; isAdmin: boolean }) {
+function PermissionSummary({ permissions, isAdmin }: { permissions: CollectionPermissions; isAdmin: boolean }) {
   const entries = Object.entries(permissions ?? {});
   if (isAdmin) return <span class="perm-summary">All collections <span class="muted">(admin)</span></span>;
   if (entries.length === 0) return <span class="muted">None</span>;
@@ -273,10 +274,9 @@ function GenerateKeyDialog({ onCancel, onCreated }: { onCancel: () => void; onCr
   const [form, setForm] = useState<GenerateForm>(() => ({
     label: '', description: '', isAdmin: false, rows: [emptyRow()], expires: '', rateLimit: '', allowedIps: '',
   }));
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, setError, run } = useAction();
   /** The field the error is about ('rows' for the permission rows), cleared once it is edited. */
   const [errorField, setErrorField] = useState<keyof GenerateForm | null>(null);
-  const [busy, setBusy] = useState(false);
   const invalid: Invalid = errorField && errorField !== 'rows' && errorField !== 'isAdmin' ? { [errorField]: true } : {};
   const set = <K extends keyof GenerateForm>(name: K, value: GenerateForm[K]) => {
     setForm((current) => ({ ...current, [name]: value }));
@@ -296,17 +296,8 @@ function GenerateKeyDialog({ onCancel, onCreated }: { onCancel: () => void; onCr
       if (built.field) document.getElementById(`gen-${built.field}`)?.focus();
       return;
     }
-    setError(null);
     setErrorField(null);
-    setBusy(true);
-    try {
-      const issued = await request<IssuedKey>('/api/auth/register', { method: 'POST', body: built.body });
-      onCreated(issued);
-    } catch (failure) {
-      setError(errorMessage(failure));
-      setErrorField(null);
-      setBusy(false);
-    }
+    await run(async () => onCreated(await request<IssuedKey>('/api/auth/register', { method: 'POST', body: built.body })));
   };
 
   return (
@@ -377,13 +368,12 @@ function GenerateKeyDialog({ onCancel, onCreated }: { onCancel: () => void; onCr
 
 // ------------------------------------------------------------------ edit permissions
 
-function EditPermissionsDialog({ apiKey, onCancel, onSaved }: { apiKey: KeySummary; onCancel: () => void; onSaved: (permissions: Permissions) => void }) {
+function EditPermissionsDialog({ apiKey, onCancel, onSaved }: { apiKey: KeySummary; onCancel: () => void; onSaved: (permissions: CollectionPermissions) => void }) {
   const [rows, setRows] = useState<PermissionRow[]>(() => {
     const existing = rowsFromPermissions(apiKey.collection_permissions);
     return existing.length ? existing : [emptyRow()];
   });
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -393,18 +383,13 @@ function EditPermissionsDialog({ apiKey, onCancel, onSaved }: { apiKey: KeySumma
       setError(built.error);
       return;
     }
-    setError(null);
-    setBusy(true);
-    try {
-      const answer = await request<{ collection_permissions: Permissions }>('/api/auth/permissions', {
+    await run(async () => {
+      const answer = await request<{ collection_permissions: CollectionPermissions }>('/api/auth/permissions', {
         method: 'POST',
         body: { key_id: apiKey.key_id, collection_permissions: built.permissions },
       });
       onSaved(answer.collection_permissions ?? built.permissions);
-    } catch (failure) {
-      setError(errorMessage(failure));
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -434,19 +419,11 @@ function EditPermissionsDialog({ apiKey, onCancel, onSaved }: { apiKey: KeySumma
 
 // ------------------------------------------------------------------ regenerate and revoke
 
-function RegenerateDialog({ apiKey, onCancel, onDone }: { apiKey: KeySummary; onCancel: () => void; onDone: (issued: IssuedKey) => void }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const confirm = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      onDone(await request<IssuedKey>(`/api/auth/keys/${encodeURIComponent(apiKey.key_id)}/regenerate`, { method: 'POST', body: {} }));
-    } catch (failure) {
-      setError(errorMessage(failure));
-      setBusy(false);
-    }
-  };
+function RegenerateDialog({ apiKey, onCancel, onDone }: { apiKey: KeySummary; onCancel: () => void; onDone: (issued: RegeneratedKey) => void }) {
+  const { busy, error, run } = useAction();
+  const confirm = () => run(async () => {
+    onDone(await request<RegeneratedKey>(`/api/auth/keys/${encodeURIComponent(apiKey.key_id)}/regenerate`, { method: 'POST', body: {} }));
+  });
   return (
     <ConfirmDialog title="Regenerate key?" confirmLabel="Regenerate key" busy={busy} error={error} onConfirm={() => void confirm()} onCancel={onCancel}>
       <p>
@@ -458,19 +435,11 @@ function RegenerateDialog({ apiKey, onCancel, onDone }: { apiKey: KeySummary; on
 }
 
 function RevokeDialog({ apiKey, onCancel, onDone }: { apiKey: KeySummary; onCancel: () => void; onDone: () => void }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const confirm = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await request(`/api/auth/keys/${encodeURIComponent(apiKey.key_id)}`, { method: 'DELETE' });
-      onDone();
-    } catch (failure) {
-      setError(errorMessage(failure));
-      setBusy(false);
-    }
-  };
+  const { busy, error, run } = useAction();
+  const confirm = () => run(async () => {
+    await request(`/api/auth/keys/${encodeURIComponent(apiKey.key_id)}`, { method: 'DELETE' });
+    onDone();
+  });
   return (
     <ConfirmDialog title="Revoke key?" confirmLabel="Revoke key" danger busy={busy} error={error} onConfirm={() => void confirm()} onCancel={onCancel}>
       <p>

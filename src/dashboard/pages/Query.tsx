@@ -6,12 +6,12 @@ import { DataTable } from '../components/DataTable';
 import { PageHeading } from '../components/PageHeading';
 import { formatMs, formatNumber } from '../format';
 import { href, navigate } from '../router';
-import type { QueryAnswer } from '../types';
+import type { QueryResult } from '../types';
 
 export function Query({ params }: { params: URLSearchParams }) {
   const db = params.get('db') || 'default';
   const [sql, setSql] = useState('');
-  const [answer, setAnswer] = useState<QueryAnswer | null>(null);
+  const [answer, setAnswer] = useState<QueryResult | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const run = useRef(0);
@@ -28,7 +28,7 @@ export function Query({ params }: { params: URLSearchParams }) {
     setBusy(true);
     setError(null);
     try {
-      const result = await request<QueryAnswer>('/api/query', { method: 'POST', query: { db }, body: { sql: statement } });
+      const result = await request<QueryResult>('/api/query', { method: 'POST', query: { db }, body: { sql: statement } });
       if (id !== run.current) return;
       setAnswer(result);
     } catch (failure) {

@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, errorMessage, request, retryHint } from '../api';
 import { PageHeading } from '../components/PageHeading';
 import type { Session } from '../session';
-import type { LoginAnswer } from '../types';
+import type { LoginResponse } from '../types';
 
 interface SignInProps {
   notice: string | null;
@@ -51,7 +51,7 @@ export function SignIn({ notice, onSignedIn }: SignInProps) {
     setError(null);
     setBusy(true);
     try {
-      const answer = await request<LoginAnswer>('/api/login', { method: 'POST', body: { username: username.trim(), password }, auth: false });
+      const answer = await request<LoginResponse>('/api/login', { method: 'POST', body: { username: username.trim(), password }, auth: false });
       if (!answer || typeof answer.token !== 'string' || !answer.token) throw new Error('The server did not return a session.');
       setPassword('');
       onSignedIn({ token: answer.token, username: answer.username || username.trim(), expiresAt: answer.expiresAt ?? null });

@@ -3,9 +3,9 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { errorMessage, isAbort, request } from '../api';
 import { PageHeading } from '../components/PageHeading';
 import { formatBytes, formatNumber, formatUptime } from '../format';
-import type { HealthAnswer, StatusAnswer } from '../types';
+import type { Health, Status } from '../types';
 
-const COUNTERS: { name: string; label: string; hint: string }[] = [
+const COUNTERS: { name: keyof Status['counters']; label: string; hint: string }[] = [
   { name: 'requests', label: 'Requests', hint: 'Requests answered since start' },
   { name: 'errors', label: 'Server errors', hint: 'Answered with a 5xx status' },
   { name: 'authFailures', label: 'Auth failures', hint: 'Refused with 401, 403 or 429' },
@@ -13,8 +13,8 @@ const COUNTERS: { name: string; label: string; hint: string }[] = [
 ];
 
 export function Status() {
-  const [health, setHealth] = useState<HealthAnswer | null>(null);
-  const [status, setStatus] = useState<StatusAnswer | null>(null);
+  const [health, setHealth] = useState<Health | null>(null);
+  const [status, setStatus] = useState<Status | null>(null);
   const [healthError, setHealthError] = useState<string | null>(null);
   const [statusError, setStatusError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
@@ -23,8 +23,8 @@ export function Status() {
   const load = useCallback(async (signal?: AbortSignal) => {
     setLoading(true);
     const [healthResult, statusResult] = await Promise.allSettled([
-      request<HealthAnswer>('/health', { acceptStatuses: [503], signal }),
-      request<StatusAnswer>('/status', { signal }),
+      request<Health>('/health', { acceptStatuses: [503], signal }),
+      request<Status>('/status', { signal }),
     ]);
     if (signal?.aborted) return;
     if (healthResult.status === 'fulfilled') {
