@@ -90,20 +90,31 @@ export function tokenTypeOf(token: string): string | undefined {
   }
 }
 
+/** What identifies a verified token and bounds its life, whatever its kind. */
+export interface TokenClaims {
+  jti: string;
+  expiresAtMs: number;
+}
+
 /**
  * Verified claims by token, bounded (oldest out first). `jwtVerify` costs ≈ 200 µs of CPU, so each
- * distinct token is verified once; entries are dropped when read after their token expired.
+ * distinct token is verified once; entries are dropped when read after their token expired. A
+ * token whose `jti` was logged out is refused on every read, cached or not.
  */
-export class VerifiedTokens<T extends { expiresAtMs: number }> {
+export class VerifiedTokens<T extends TokenClaims> {
   private readonly entries = new Map<string, T>();
 
-  constructor(private readonly capacity = 10_000) {}
+  constructor(
+    private readonly verify: (token: string) => Promise<T>,
+    private readonly revoked: { has(jti: string): boolean },
+    private readonly capacity = 10_000,
+  ) {}
 
-  /** The claims of `token`, verifying it with `verify` the first time; 401 once it has expired. */
-  async get(token: string, verify: (token: string) => Promise<T>): Promise<T> {
+  /** The claims of `token`, verifying it the first time; 401 once it has expired or was logged out. */
+  async get(token: string): Promise<T> {
     let claims = this.entries.get(token);
     if (!claims) {
-      claims = await verify(token);
+      claims = await this.verify(token);
       if (this.entries.size >= this.capacity) {
         const oldest = this.entries.keys().next().value;
         if (oldest !== undefined) this.entries.delete(oldest);
@@ -114,6 +125,7 @@ export class VerifiedTokens<T extends { expiresAtMs: number }> {
       this.entries.delete(token);
       throw errors.invalidToken();
     }
+    if (this.revoked.has(claims.jti)) throw errors.invalidToken();
     return claims;
   }
 }

@@ -9,7 +9,7 @@ import type { AccountStore, AdminAccount } from '../store/account-store.js';
 import { signToken, verifyToken, VerifiedTokens, type SigningSecrets, type TokenKind } from './jwt.js';
 import type { Principal } from './principal.js';
 import type { RevokedTokens } from './revoked-tokens.js';
-import type { RevocableTokens } from './token-kinds.js';
+import type { TokenKindVerifier } from './token-kinds.js';
 
 export const SESSION_TOKEN: TokenKind = { audience: 'duckgate:session', typ: 'dk-session+jwt' };
 
@@ -29,10 +29,12 @@ interface SessionClaims {
   expiresAtMs: number;
 }
 
-export class SessionTokens implements RevocableTokens {
-  private readonly verified = new VerifiedTokens<SessionClaims>(1000);
+export class SessionTokens implements TokenKindVerifier {
+  private readonly verified: VerifiedTokens<SessionClaims>;
 
-  constructor(private readonly options: SessionOptions) {}
+  constructor(private readonly options: SessionOptions) {
+    this.verified = new VerifiedTokens((token) => this.verifyClaims(token), options.revoked, 1000);
+  }
 
   async issue(account: AdminAccount): Promise<{ token: string; expiresAtMs: number }> {
     const { token, expiresAtMs } = await signToken(SESSION_TOKEN, this.options, account.username, this.options.lifetimeSeconds, { gen: account.generation });
@@ -40,18 +42,15 @@ export class SessionTokens implements RevocableTokens {
   }
 
   async verify(token: string): Promise<Principal> {
-    const claims = await this.verified.get(token, (t) => this.verifyClaims(t));
-    if (this.options.revoked.has(claims.jti) || claims.username !== this.options.username) throw errors.invalidToken();
+    const claims = await this.verified.get(token);
+    if (claims.username !== this.options.username) throw errors.invalidToken();
     const account = await this.options.accounts.getAccount(claims.username);
     if (!account || account.generation !== claims.generation) throw errors.invalidToken();
     return sessionPrincipal(account, claims.expiresAtMs);
   }
 
-  async revoke(token: string): Promise<Principal> {
-    const principal = await this.verify(token);
-    const claims = await this.verified.get(token, (t) => this.verifyClaims(t));
-    await this.options.revoked.revoke(claims.jti, claims.expiresAtMs);
-    return principal;
+  claims(token: string): Promise<SessionClaims> {
+    return this.verified.get(token);
   }
 
   private async verifyClaims(token: string): Promise<SessionClaims> {

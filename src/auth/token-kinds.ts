@@ -5,19 +5,27 @@
  * (and fails there if it is not).
  */
 import { errors } from '../errors.js';
-import { tokenTypeOf, type TokenKind } from './jwt.js';
+import { tokenTypeOf, type TokenClaims, type TokenKind } from './jwt.js';
 import type { Principal } from './principal.js';
 import type { TokenVerifier } from './resolve-principal.js';
+import type { RevokedTokens } from './revoked-tokens.js';
+
+/** One kind of token: whom it stands for, and the claims that identify it. */
+export interface TokenKindVerifier extends TokenVerifier {
+  /** The verified claims of a valid token; 401 `invalid_token` otherwise. */
+  claims(token: string): Promise<TokenClaims>;
+}
 
 export interface RevocableTokens extends TokenVerifier {
   /** Ends `token` now (logout); answers whom it belonged to. 401 `invalid_token` if it was not valid. */
   revoke(token: string): Promise<Principal>;
 }
 
+/** Every kind of token, and logout for all of them through one list of revoked `jti`s. */
 export class TokensByKind implements RevocableTokens {
-  private readonly byType: Map<string, RevocableTokens>;
+  private readonly byType: Map<string, TokenKindVerifier>;
 
-  constructor(kinds: ReadonlyArray<readonly [TokenKind, RevocableTokens]>) {
+  constructor(kinds: ReadonlyArray<readonly [TokenKind, TokenKindVerifier]>, private readonly revoked: RevokedTokens) {
     this.byType = new Map(kinds.map(([kind, tokens]) => [kind.typ, tokens]));
   }
 
@@ -25,11 +33,15 @@ export class TokensByKind implements RevocableTokens {
     return this.pick(token).verify(token);
   }
 
-  revoke(token: string): Promise<Principal> {
-    return this.pick(token).revoke(token);
+  async revoke(token: string): Promise<Principal> {
+    const tokens = this.pick(token);
+    const principal = await tokens.verify(token);
+    const { jti, expiresAtMs } = await tokens.claims(token);
+    await this.revoked.revoke(jti, expiresAtMs);
+    return principal;
   }
 
-  private pick(token: string): RevocableTokens {
+  private pick(token: string): TokenKindVerifier {
     const tokens = this.byType.get(tokenTypeOf(token) ?? '');
     if (!tokens) throw errors.invalidToken();
     return tokens;

@@ -8,7 +8,7 @@ import { errors } from '../errors.js';
 import { signToken, verifyToken, VerifiedTokens, type SigningSecrets, type TokenKind } from './jwt.js';
 import type { Principal } from './principal.js';
 import type { RevokedTokens } from './revoked-tokens.js';
-import type { RevocableTokens } from './token-kinds.js';
+import type { TokenKindVerifier } from './token-kinds.js';
 
 export { ISSUER } from './jwt.js';
 /** Tokens exchanged for an API key. Admin sessions use another audience and type. */
@@ -35,11 +35,11 @@ export async function issueApiToken(secrets: SigningSecrets, principal: Principa
   return { token, expiresIn: lifetimeSeconds };
 }
 
-export class ApiTokens implements RevocableTokens {
+export class ApiTokens implements TokenKindVerifier {
   private readonly verified: VerifiedTokens<ApiTokenClaims>;
 
   constructor(private readonly options: TokenServiceOptions) {
-    this.verified = new VerifiedTokens(options.cacheSize);
+    this.verified = new VerifiedTokens((token) => this.verifyClaims(token), options.revoked, options.cacheSize);
   }
 
   /** A token for `principal`, which must have authenticated with an API key (never a token). */
@@ -48,18 +48,14 @@ export class ApiTokens implements RevocableTokens {
   }
 
   async verify(token: string): Promise<Principal> {
-    const claims = await this.verified.get(token, (t) => this.verifyClaims(t));
-    if (this.options.revoked.has(claims.jti)) throw errors.invalidToken();
+    const claims = await this.verified.get(token);
     const principal = await this.options.resolveSubject(claims.subject);
     if (!principal || principal.generation !== claims.generation) throw errors.invalidToken();
     return { ...principal, authMethod: 'jwt', tokenExpiresAt: claims.expiresAtMs };
   }
 
-  async revoke(token: string): Promise<Principal> {
-    const principal = await this.verify(token);
-    const claims = await this.verified.get(token, (t) => this.verifyClaims(t));
-    await this.options.revoked.revoke(claims.jti, claims.expiresAtMs);
-    return principal;
+  claims(token: string): Promise<ApiTokenClaims> {
+    return this.verified.get(token);
   }
 
   private async verifyClaims(token: string): Promise<ApiTokenClaims> {

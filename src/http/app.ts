@@ -165,7 +165,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     revoked,
   });
   const sessions = new SessionTokens({ ...secrets, lifetimeSeconds: config.jwtExpiresIn, username: config.adminUsername, accounts: deps.accounts, revoked });
-  const tokens = new TokensByKind([[API_TOKEN, apiTokens], [SESSION_TOKEN, sessions]]);
+  const tokens = new TokensByKind([[API_TOKEN, apiTokens], [SESSION_TOKEN, sessions]], revoked);
   const login = await AdminLogin.create({
     username: config.adminUsername,
     accounts: deps.accounts,
