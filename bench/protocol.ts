@@ -20,7 +20,7 @@ export type ChildSpec =
   /** Opens the engine, writes `rows` rows into `COLLECTION`, checkpoints and reports. */
   | { role: 'seed'; dataDir: string; rows: number }
   /**
-   * duckgate itself; `auth: false` wires `benchPrincipal` so no credential is checked. `limiter`
+   * duckgate itself; `auth: false` wires a resolver that admits everyone, so no credential is checked. `limiter`
    * sets API_RATE_LIMIT (and REDIS_URL, REDIS_KEY_PREFIX): unset, no rate limiter runs.
    */
   | { role: 'duckgate'; dataDir: string; auth: boolean; limiter?: LimiterSpec }

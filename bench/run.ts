@@ -6,7 +6,7 @@
  *   3. GET /api/find/bench_items/:id      with an environment key
  *   3b. the same route                    with a managed key, among --keys keys in the store
  *   3c. the same route                    with a JWT exchanged for that key
- *   4. the same route, auth bypassed      benchPrincipal: what authentication costs
+ *   4. the same route, auth bypassed      a resolver that admits everyone: what authentication costs
  *   5a. row 3 with the memory limiter     API_RATE_LIMIT set (never reached): what the limiter costs
  *   5b. row 3 with the Redis limiter      the same plus REDIS_URL (skipped if Redis is unreachable)
  *   plus the key store lookup micro-benchmark: findKeyByHash in 1k keys vs --keys keys.

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { ensureAdminAccount } from './auth/admin-login.js';
 import { loadJwtSecret } from './auth/jwt-secret.js';
-import type { Principal } from './auth/principal.js';
+import type { PrincipalResolver } from './auth/resolver.js';
 import type { Config } from './config/index.js';
 import type { DataEngine } from './data/engine.js';
 import { openDuckDBEngine } from './data/duckdb/index.js';
@@ -21,8 +21,8 @@ export interface RunningServer {
 
 export interface StartOptions {
   log?: boolean;
-  /** Bench-only: see `AuthenticateOptions.benchPrincipal`. */
-  benchPrincipal?: Principal;
+  /** Replaces the credential resolver (`bench/` measures the path without authentication): see `AppDependencies.resolver`. */
+  resolver?: PrincipalResolver;
   /** Where the one-time first-start banner goes (default: stdout, never the log). */
   announce?: (text: string) => void;
 }
@@ -53,7 +53,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       threads: config.duckdbThreads,
       readConnections: config.duckdbReadConnections,
     });
-    app = await buildApp({ config, engine, store, audit, accounts, redis, jwtSecret, log: options.log, benchPrincipal: options.benchPrincipal });
+    app = await buildApp({ config, engine, store, audit, accounts, redis, jwtSecret, log: options.log, resolver: options.resolver });
     const firstAdmin = await app.keys.ensureAdminKey();
     const { generatedPassword } = await ensureAdminAccount(accounts, config.adminUsername, config.adminPassword);
     if (firstAdmin || generatedPassword) {

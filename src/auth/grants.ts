@@ -6,6 +6,7 @@
  * collection of another database (`analytics.events`) or all of one (`analytics.*`). The most
  * specific grant wins: `users` over `*`, `analytics.events` over `analytics.*`.
  */
+import { foldIdentifier } from '../data/identifiers.js';
 import { errors, ApiError, type PermissionLevel } from '../errors.js';
 
 export const LEVELS: readonly PermissionLevel[] = ['read', 'write', 'delete'];
@@ -24,7 +25,7 @@ export interface CollectionGrant {
   writable_fields: string[] | null;
 }
 
-/** Grant name (lower case) → grant. */
+/** Grant name (folded: `foldIdentifier`) → grant. */
 export type PermissionSet = Record<string, CollectionGrant>;
 
 const GRANT_NAME = /^(?:[a-z][a-z0-9_-]{0,62}\.)?(?:\*|[A-Za-z_][A-Za-z0-9_]{0,63})$/;
@@ -44,7 +45,7 @@ export function parsePermissions(input: unknown): PermissionSet {
   const set: PermissionSet = {};
   for (const [name, value] of Object.entries(input as Record<string, unknown>)) {
     if (!GRANT_NAME.test(name)) throw invalid(`'${name}' is not a collection name, '*', '<db>.<collection>' or '<db>.*'`);
-    set[name.toLowerCase()] = parseGrant(name, value);
+    set[foldIdentifier(name)] = parseGrant(name, value);
   }
   return set;
 }
@@ -129,9 +130,13 @@ export function mergePermissions(current: PermissionSet, update: PermissionSet):
   return { merged, changes };
 }
 
-/** The grant that applies to `collection` in `database`, most specific first. */
+/**
+ * The grant that applies to `collection` in `database`, most specific first. The name folds as
+ * DuckDB binds it (ASCII case only, `identifiers.ts`): `İnvoices` and `\u212Aeys` are other tables
+ * than `invoices` and `keys`, so they never take those grants.
+ */
 export function grantFor(set: PermissionSet, database: string, collection: string): CollectionGrant | undefined {
-  const c = collection.toLowerCase();
+  const c = foldIdentifier(collection);
   if (database === 'default') return set[c] ?? set[`default.${c}`] ?? set['*'] ?? set['default.*'];
   return set[`${database}.${c}`] ?? set[`${database}.*`];
 }

@@ -2,6 +2,7 @@
  * May this principal do that? One evaluator serves every data path: record routes, sync, tables
  * and SQL. Throws the contract's 403s (seed 003 wording); returns nothing when allowed.
  */
+import { foldIdentifier } from '../data/identifiers.js';
 import { errors, ApiError, type PermissionLevel } from '../errors.js';
 import type { FieldView } from '../data/engine.js';
 import { grantFor } from './grants.js';
@@ -51,21 +52,32 @@ export function fieldView(principal: Principal, database: string, collection: st
 
 /** Whether `field` can be read under `view` (`id` always can). */
 export function isFieldVisible(view: FieldView, field: string): boolean {
-  if (field.toLowerCase() === 'id') return true;
+  if (foldIdentifier(field) === 'id') return true;
   if (view.exclude_fields && includesField(view.exclude_fields, field)) return false;
   return !view.select_fields || includesField(view.select_fields, field);
 }
 
+export interface WriteOptions {
+  /**
+   * The sync routes upsert by `externalId`: there it names which record to write, not a value
+   * written, so it needs no place in `writable_fields`. Everywhere else it is an ordinary field:
+   * writing it would retarget a record for every later sync.
+   */
+  matchKey?: 'externalId';
+}
+
 /**
  * A write touching a field outside `writable_fields` is refused, naming the field. Fields are
- * SQL identifiers, so they compare case-insensitively.
+ * SQL identifiers, so they compare as DuckDB binds them (ASCII case-insensitively).
  */
-export function assertWritableFields(principal: Principal, database: string, collection: string, fields: Iterable<string>): void {
+export function assertWritableFields(principal: Principal, database: string, collection: string, fields: Iterable<string>, options: WriteOptions = {}): void {
   if (principal.isAdmin || principal.access.kind === 'all') return;
   const writable = grantFor(principal.access.permissions, database, collection)?.writable_fields;
   if (!writable) return;
+  const matchKey = options.matchKey === undefined ? undefined : foldIdentifier(options.matchKey);
   for (const field of fields) {
-    if (field.toLowerCase() === 'id' || field === 'externalId') continue;
+    const folded = foldIdentifier(field);
+    if (folded === 'id' || folded === matchKey) continue;
     if (!includesField(writable, field)) {
       throw new ApiError(403, 'forbidden', `No write permission for field ${field} in collection ${collection}`);
     }
@@ -82,6 +94,6 @@ export function assertFieldsReadable(view: FieldView, collection: string, fields
 }
 
 function includesField(list: readonly string[], field: string): boolean {
-  const lower = field.toLowerCase();
-  return list.some((item) => item.toLowerCase() === lower);
+  const folded = foldIdentifier(field);
+  return list.some((item) => foldIdentifier(item) === folded);
 }

@@ -84,6 +84,12 @@ export interface SyncCounts {
 export interface Database {
   readonly name: string;
 
+  /**
+   * The catalog's spelling of the table or view `name` addresses, as SQL would bind it (exact, else
+   * equal ignoring ASCII case: see `identifiers.ts`), or undefined when there is none. Callers that
+   * check a grant resolve first and check the real name, so no spelling reaches another table's data.
+   */
+  resolveTable(name: string): Promise<string | undefined>;
   listCollections(): Promise<string[]>;
   hasCollection(collection: string): Promise<boolean>;
   dropCollection(collection: string): Promise<void>;

@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { ApiError, errors } from '../errors.js';
 import type { FieldView, ReadPolicy } from './engine.js';
+import { foldIdentifier } from './identifiers.js';
 
 // ---------------------------------------------------------------------------------------------
 // Lossless JSON: DuckDB's serialized trees hold unsigned 64-bit integers (query locations,
@@ -197,7 +198,7 @@ export interface GuardTable {
 
 export interface Environment {
   catalog: string;
-  /** Keyed by lower-cased name; exact spellings first. */
+  /** Keyed by folded name (`foldIdentifier`, DuckDB's binder rule); exact spellings first. */
   tables: Map<string, GuardTable[]>;
   builtins: ReadonlySet<string>;
   userFunctions: ReadonlySet<string>;
@@ -240,7 +241,7 @@ async function loadEnvironment(run: GuardRunner): Promise<Environment> {
     if (table === undefined) {
       table = { name: tableName, columns: [] };
       byName.set(tableName, table);
-      const key = tableName.toLowerCase();
+      const key = foldIdentifier(tableName);
       tables.set(key, [...(tables.get(key) ?? []), table]);
     }
     table.columns.push(columnName);
@@ -280,16 +281,16 @@ export class GuardCache {
 }
 
 function findTable(env: Environment, name: string): GuardTable | undefined {
-  const candidates = env.tables.get(name.toLowerCase());
+  const candidates = env.tables.get(foldIdentifier(name));
   return candidates?.find((t) => t.name === name) ?? candidates?.[0];
 }
 
 /** The table's columns a caller with `view` may see, in table order; `id` always. */
 export function visibleColumns(columns: readonly string[], view: FieldView): string[] {
-  const select = Array.isArray(view.select_fields) ? new Set(view.select_fields.map((f) => String(f).toLowerCase())) : undefined;
-  const exclude = new Set((Array.isArray(view.exclude_fields) ? view.exclude_fields : []).map((f) => String(f).toLowerCase()));
+  const select = Array.isArray(view.select_fields) ? new Set(view.select_fields.map((f) => foldIdentifier(String(f)))) : undefined;
+  const exclude = new Set((Array.isArray(view.exclude_fields) ? view.exclude_fields : []).map((f) => foldIdentifier(String(f))));
   return columns.filter((column) => {
-    const key = column.toLowerCase();
+    const key = foldIdentifier(column);
     if (key === 'id') return true;
     return !exclude.has(key) && (select === undefined || select.has(key));
   });
@@ -692,11 +693,11 @@ class Walker {
     if (from.catalog_name !== this.env.catalog || from.schema_name !== 'main' || from.alias !== '' || from.sample !== null) fail();
     if (from.at_clause !== null || !isEmpty(from.column_name_alias)) fail();
     const name = asStr(from.table_name, 'table');
-    const table = this.env.tables.get(name.toLowerCase())?.find((t) => t.name === name);
+    const table = this.env.tables.get(foldIdentifier(name))?.find((t) => t.name === name);
     if (table === undefined) return fail();
     const view = this.policy.view(table.name);
     if (view === null || view === undefined) throw errors.noPermission('read', table.name);
-    const visible = new Set(visibleColumns(table.columns, view).map((c) => c.toLowerCase()));
+    const visible = new Set(visibleColumns(table.columns, view).map((c) => foldIdentifier(c)));
     const list = asArr(q.select_list, 'SELECT');
     if (list.length === 0) fail();
     for (const item of list) {
@@ -704,7 +705,7 @@ class Walker {
       onlyKeys(e, [...EXPR_COMMON, 'column_names'], 'SELECT');
       if (e.class !== 'COLUMN_REF' || e.type !== 'COLUMN_REF' || e.alias !== '') fail();
       const names = asArr(e.column_names, 'SELECT');
-      if (names.length !== 1 || !visible.has(asStr(names[0], 'SELECT').toLowerCase())) fail();
+      if (names.length !== 1 || !visible.has(foldIdentifier(asStr(names[0], 'SELECT')))) fail();
     }
   }
 

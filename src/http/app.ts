@@ -14,7 +14,7 @@ import type { AuditStore } from '../store/audit-store.js';
 import { EnvironmentKeys } from '../auth/environment-keys.js';
 import { KeyService } from '../auth/key-service.js';
 import { ManagedKeys } from '../auth/managed-keys.js';
-import type { Principal } from '../auth/principal.js';
+import { CredentialResolver, type PrincipalResolver } from '../auth/resolver.js';
 import { AdminLogin } from '../auth/admin-login.js';
 import { LoginThrottle } from '../auth/login-throttle.js';
 import { RevokedTokens } from '../auth/revoked-tokens.js';
@@ -59,8 +59,12 @@ export interface AppDependencies {
   jwtSecret: Uint8Array;
   /** Log through pino at the configured level; false silences the app (tests). */
   log?: boolean;
-  /** Bench-only: skip credential checks (see `AuthenticateOptions.benchPrincipal`). */
-  benchPrincipal?: Principal;
+  /**
+   * Who each credential stands for (see `auth/resolver.ts`). Unset: the real resolver over the
+   * environment keys, managed keys and tokens, with AUTH_FAILURE_LIMIT and API_RATE_LIMIT. `bench/`
+   * passes its own to measure the request path without authentication.
+   */
+  resolver?: PrincipalResolver;
   /** Where the built dashboard is (default: this package's `dist/dashboard`). */
   dashboardDir?: string;
 }
@@ -178,13 +182,15 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   });
   const events = authEvents(metrics, audit, fastify.log);
   const authenticator = installAuthentication(fastify, {
-    sources: { environmentKeys, managedKeys, tokens },
     clientIp: clientIpResolver(config.trustedProxies),
     allowedIps: new IpAllowList(config.allowedIps),
-    authFailures,
-    rateLimit: { limiter: rateLimiter, defaultLimit: config.apiRateLimit },
+    resolver: deps.resolver ?? new CredentialResolver({
+      sources: { environmentKeys, managedKeys, tokens },
+      authFailures,
+      rateLimit: { limiter: rateLimiter, defaultLimit: config.apiRateLimit },
+    }),
+    tables: (database, name) => engine.database(database).resolveTable(name),
     events,
-    benchPrincipal: deps.benchPrincipal,
   });
 
   recordRoutes(fastify, engine);

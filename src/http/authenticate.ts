@@ -4,49 +4,42 @@
  *   client IP → global allow list → credential → principal → key's allow list → rate limit
  *     → route access → handler
  *
- * Each step is a plain function of `src/auth`; this file only orders them and says which hook runs
- * which. `onRequest` runs everything up to the rate limit before the body is even read, so an
- * anonymous or denied caller costs no parsing. `preValidation` checks the route's declared access
- * once the body (needed by sync) is parsed but before it is validated, so a caller without rights
- * learns nothing of the route's schema. Token exchange and registration carry the key in the JSON
- * body (seed 003), so they run the same credential steps in `preValidation`. The public routes
- * that care who is asking (check-auth, logout) use `identify`, the same steps without a rate limit.
+ * `onRequest` runs all of it before a byte of the body is read, so an anonymous or denied caller
+ * costs no parsing: route access is decided from the method, the route, its path parameters and
+ * its query. Two kinds of route must wait for the body, and finish in `preValidation` (before the
+ * body is validated, so a caller without rights learns nothing of the route's schema): token
+ * exchange and registration, whose key may travel in the body (seed 003), and `POST /v1/sync`,
+ * which names its collections in the body.
+ *
+ * credential → principal → key's allow list → rate limit is one resolver (`auth/resolver.ts`) that
+ * answers an outcome; every entry point here (headers, body credential, check-auth and logout
+ * through `Authenticator`, and the WebSocket's first message) runs it and differs only in how it
+ * renders that outcome. The resolver is injected, so `bench/` can measure the path without it.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AuthFailureCounter } from '../auth/auth-failures.js';
-import { readCredential, type Credential, type CredentialHeaders } from '../auth/credential.js';
-import { IpAllowList } from '../auth/ip-rules.js';
-import { assertAdmin, assertCollectionAccess, canSeeDatabase } from '../auth/permissions.js';
+import type { CredentialHeaders } from '../auth/credential.js';
+import type { IpAllowList } from '../auth/ip-rules.js';
+import { assertAdmin, assertCollectionAccess, canSeeDatabase, type PermissionLevel } from '../auth/permissions.js';
 import type { Principal } from '../auth/principal.js';
-import type { RateLimiter } from '../auth/rate-limit.js';
-import { resolvePrincipal, type PrincipalSources } from '../auth/resolve-principal.js';
-import { ApiError, errors, isApiError } from '../errors.js';
+import type { AuthAttempt, AuthOutcome, PrincipalResolver } from '../auth/resolver.js';
+import { isIdentifier } from '../data/identifiers.js';
+import { ApiError, errors } from '../errors.js';
 import { databaseOf, principalOf, type BodyCredential, type RouteAccess } from './access.js';
 import type { AuthEvents } from './auth-events.js';
 import type { ClientIpResolver } from './client-ip.js';
 
+/** The table `name` addresses in `database`, as the data engine binds it (undefined: none yet). */
+export type TableResolver = (database: string, name: string) => Promise<string | undefined>;
+
 export interface AuthenticateOptions {
-  sources: PrincipalSources;
   clientIp: ClientIpResolver;
   /** ALLOWED_IPS: checked before any credential is looked at. */
   allowedIps: IpAllowList;
-  /** Failed authentications per IP (AUTH_FAILURE_LIMIT): past it, failures answer 429, not 401. */
-  authFailures: AuthFailureCounter;
-  /** API_RATE_LIMIT per client; a key's own `rate_limit` overrides `defaultLimit`. */
-  rateLimit: { limiter: RateLimiter; defaultLimit: number };
+  /** credential → principal → key's allow list → rate limit, with failure counting. */
+  resolver: PrincipalResolver;
+  /** Collection names are checked as the table they address, never as spelt. */
+  tables: TableResolver;
   events: AuthEvents;
-  /**
-   * Bench-only wiring: every request runs as this principal without a credential. Reachable only
-   * from code (never from configuration), so that `bench/` can measure what authentication costs.
-   */
-  benchPrincipal?: Principal;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The client's address as TRUSTED_PROXIES allow it to be known. */
-    clientIp?: string;
-  }
 }
 
 /** A route that declares neither `public` nor `access` stops start-up: nothing is left open by mistake. */
@@ -59,150 +52,137 @@ export function requireAccessDeclarations(app: FastifyInstance): void {
   });
 }
 
-/** For public routes that answer differently with a credential (check-auth, logout). */
+/** For entry points that render the outcome themselves: check-auth, logout, the WebSocket's `auth` message. */
 export interface Authenticator {
   /**
-   * The principal the request's credential stands for, or undefined when it has none or a bad one
-   * (which counts as a failed authentication, as on any route). No rate limit is taken.
+   * Runs the resolver for `request` with `credential` (default: its headers), reports the outcome
+   * (metrics, audit trail, log) and sets the `RateLimit-*` headers. Refusals are outcomes, not throws.
    */
-  identify(request: FastifyRequest): Promise<Principal | undefined>;
+  resolve(request: FastifyRequest, reply: FastifyReply, credential?: CredentialHeaders, accept?: AuthAttempt['accept']): Promise<AuthOutcome>;
 }
 
 export function installAuthentication(app: FastifyInstance, options: AuthenticateOptions): Authenticator {
   requireAccessDeclarations(app);
+  app.decorateRequest('clientIp', null);
+  app.decorateRequest('principal', null);
+  const authenticator = resolverFor(options);
 
   app.addHook('onRequest', async (request, reply) => {
+    // Client IP: trusted proxies only.
     const ip = options.clientIp(request);
     request.clientIp = ip;
+    // Global allow list, before any credential is looked at (public routes too).
     if (!options.allowedIps.allows(ip)) {
       options.events.ipDenied(request, ip);
       throw errors.ipDenied();
     }
-    const config = request.routeOptions.config;
-    if (config.public || config.credentialInBody) return;
-    if (options.benchPrincipal) {
-      request.principal = options.benchPrincipal;
-      return;
-    }
-    request.principal = await authenticate(request, reply, request.headers, options);
+    const { public: isPublic, credentialInBody, access } = request.routeOptions.config;
+    // Public routes need nobody; a credential in the body is read once the body is (preValidation).
+    if (isPublic || credentialInBody) return;
+    // Credential → principal → key's allow list → rate limit.
+    request.principal = principalOrThrow(await authenticator.resolve(request, reply));
+    // Route access (an unknown route has none to check: it answers 404, but only to a principal).
+    if (access) await authorize(request, access, options.tables);
   });
 
   app.addHook('preValidation', async (request, reply) => {
-    const { access, public: isPublic, credentialInBody } = request.routeOptions.config;
+    const { public: isPublic, credentialInBody, access } = request.routeOptions.config;
     if (isPublic || !access) return;
-    if (credentialInBody) request.principal = await authenticate(request, reply, bodyCredentialHeaders(request, credentialInBody), options, credentialInBody);
-    assertRouteAccess(request, principalOf(request), access);
+    if (credentialInBody) {
+      const outcome = await authenticator.resolve(request, reply, bodyCredential(request, credentialInBody), credentialInBody.exchange ? 'keys' : 'any');
+      request.principal = principalOrThrow(outcome, credentialInBody);
+      await authorize(request, access, options.tables);
+    }
+    if (access.kind === 'body-collections') await authorizeBodyCollections(request, access.level, options.tables);
   });
 
+  return authenticator;
+}
+
+function resolverFor(options: AuthenticateOptions): Authenticator {
   return {
-    async identify(request) {
-      const headers = request.headers;
-      if (headers.authorization === undefined && headers['x-api-key'] === undefined) return undefined;
-      let credential: Credential | undefined;
-      let principal: Principal;
-      try {
-        credential = readCredential(headers);
-        principal = await resolvePrincipal(credential, options.sources);
-      } catch (error) {
-        if (!isApiError(error) || error.status !== 401) throw error;
-        options.events.failed(request, error, credential);
-        await options.authFailures.recordFailure(request.clientIp!);
-        return undefined;
+    async resolve(request, reply, credential = request.headers, accept = 'any') {
+      const ip = request.clientIp ?? options.clientIp(request);
+      const outcome = await options.resolver.resolve({ credential, ip, accept });
+      const decision = outcome.ok ? outcome.rateLimit : outcome.reason === 'rate_limit' ? outcome.rateLimit : undefined;
+      if (decision) {
+        reply.header('RateLimit-Limit', String(decision.limit));
+        reply.header('RateLimit-Remaining', String(decision.remaining));
+        reply.header('RateLimit-Reset', String(Math.ceil(decision.resetSeconds)));
       }
-      if (principal.allowedIps && !allowListOf(principal.allowedIps).allows(request.clientIp!)) return undefined;
-      return principal;
+      report(request, ip, outcome, options.events);
+      return outcome;
     },
   };
 }
 
-/** credential → principal → key's allow list → rate limit, for one request. */
-async function authenticate(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  headers: CredentialHeaders,
-  options: AuthenticateOptions,
-  bodyCredential?: BodyCredential,
-): Promise<Principal> {
-  const ip = request.clientIp!;
-  let credential: Credential | undefined;
-  let principal: Principal;
-  try {
-    credential = readCredential(headers);
-    // Only keys can be exchanged: a token is never exchanged for another token.
-    if (bodyCredential?.exchange && credential.kind === 'jwt') throw errors.invalidToken();
-    principal = await resolvePrincipal(credential, options.sources);
-  } catch (error) {
-    if (!isApiError(error) || error.status !== 401) throw error;
-    options.events.failed(request, error, credential);
-    // Counted per IP: past the limit, this address's failures are throttled, while valid
-    // credentials from the same address (an office behind one NAT) still pass above.
-    const failures = await options.authFailures.recordFailure(ip);
-    if (failures.limited) {
-      options.events.rateLimited(request, `ip:${ip}`);
-      throw errors.rateLimited(failures.retryAfterSeconds);
-    }
-    throw bodyCredential?.exchange && error.code !== 'missing_api_key' ? keyNotFoundOrRevoked() : error;
+/** One place turns an outcome into counters, audit events and log lines, whatever the entry point. */
+function report(request: FastifyRequest, ip: string, outcome: AuthOutcome, events: AuthEvents): void {
+  if (outcome.ok) return events.succeeded(request, outcome.principal);
+  switch (outcome.reason) {
+    case 'credential':
+      return events.failed(request, outcome.error, outcome.credential);
+    case 'failure_limit':
+      events.failed(request, outcome.cause, outcome.credential);
+      return events.rateLimited(request, `ip:${ip}`);
+    case 'key_ip':
+      return events.ipDenied(request, ip, outcome.principal);
+    case 'rate_limit':
+      return events.rateLimited(request, outcome.principal.id, outcome.principal);
   }
+}
 
-  if (principal.allowedIps && !allowListOf(principal.allowedIps).allows(ip)) {
-    options.events.ipDenied(request, ip, principal);
-    throw errors.ipDenied();
+/** A route's rendering: the principal, or the outcome's error. Token exchange words its 401s its own way. */
+function principalOrThrow(outcome: AuthOutcome, bodyCredential?: BodyCredential): Principal {
+  if (outcome.ok) return outcome.principal;
+  if (bodyCredential?.exchange && outcome.reason === 'credential' && outcome.code !== 'missing_api_key') {
+    throw new ApiError(401, 'invalid_api_key', 'API key not found or revoked');
   }
-
-  const limit = principal.rateLimit ?? options.rateLimit.defaultLimit;
-  if (limit > 0) {
-    // Keyed by the client (a key and the tokens exchanged for it share one count), never by path.
-    const decision = await options.rateLimit.limiter.consume(principal.id, limit);
-    reply.header('RateLimit-Limit', String(decision.limit));
-    reply.header('RateLimit-Remaining', String(decision.remaining));
-    reply.header('RateLimit-Reset', String(Math.ceil(decision.resetSeconds)));
-    if (!decision.allowed) {
-      options.events.rateLimited(request, principal.id, principal);
-      throw errors.rateLimited(decision.resetSeconds);
-    }
-  }
-  options.events.succeeded(request, principal);
-  return principal;
+  throw outcome.error;
 }
 
 /** Seed 003 sends the key as `{ "api_key": ... }`; without it, the headers are the credential. */
-function bodyCredentialHeaders(request: FastifyRequest, spec: BodyCredential): CredentialHeaders {
+function bodyCredential(request: FastifyRequest, spec: BodyCredential): CredentialHeaders {
   const field = (request.body as Record<string, unknown> | undefined)?.[spec.field];
   return typeof field === 'string' && field !== '' ? { 'x-api-key': field } : request.headers;
 }
 
-function keyNotFoundOrRevoked(): ApiError {
-  return new ApiError(401, 'invalid_api_key', 'API key not found or revoked');
-}
-
-/** A key's allow list is parsed once per cached key record, not once per request. */
-const allowLists = new WeakMap<readonly string[], IpAllowList>();
-function allowListOf(entries: readonly string[]): IpAllowList {
-  let list = allowLists.get(entries);
-  if (!list) {
-    list = new IpAllowList(entries);
-    allowLists.set(entries, list);
-  }
-  return list;
-}
-
-function assertRouteAccess(request: FastifyRequest, principal: Principal, access: RouteAccess): void {
+/** Route access from the method, route, path and query: everything but the body. */
+async function authorize(request: FastifyRequest, access: RouteAccess, tables: TableResolver): Promise<void> {
+  const principal = principalOf(request);
   if (access.kind === 'authenticated') return;
   if (access.kind === 'admin') return assertAdmin(principal);
 
   // Databases are the tenant boundary: one the caller cannot see does not exist for it.
   const database = databaseOf(request.query);
   if (!canSeeDatabase(principal, database)) throw errors.notFound(`Database '${database}' not found`);
-  if (access.kind === 'database') return;
+  if (access.kind !== 'collection') return;
 
-  if (access.kind === 'collection') {
-    const collection = (request.params as Record<string, string | undefined>)[access.param];
-    if (collection !== undefined) assertCollectionAccess(principal, access.level, database, collection);
-    return;
-  }
-  // body-collections: a body that is not an object fails validation right after this hook.
+  const params = request.params as Record<string, string | undefined>;
+  const name = params[access.param];
+  if (name === undefined) return;
+  params[access.param] = await collectionAccess(principal, access.level, database, name, access.names ?? 'identifiers', tables);
+}
+
+/** `POST /v1/sync`: every collection the body names. A body that is not an object fails validation right after. */
+async function authorizeBodyCollections(request: FastifyRequest, level: PermissionLevel, tables: TableResolver): Promise<void> {
   const body = request.body;
-  if (body && typeof body === 'object' && !Array.isArray(body)) {
-    for (const collection of Object.keys(body)) assertCollectionAccess(principal, access.level, database, collection);
-  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return;
+  const principal = principalOf(request);
+  const database = databaseOf(request.query);
+  for (const name of Object.keys(body)) await collectionAccess(principal, level, database, name, 'identifiers', tables);
+}
+
+/**
+ * Resolves `name` to the table it addresses, then checks the grant on that table (and answers its
+ * spelling). Checking the name as spelt would let a spelling that folds differently reach another
+ * table's rows past its grant (`İnvoices` read as `invoices`).
+ */
+async function collectionAccess(
+  principal: Principal, level: PermissionLevel, database: string, name: string, names: 'identifiers' | 'catalog', tables: TableResolver,
+): Promise<string> {
+  if (names === 'identifiers' && !isIdentifier(name)) throw errors.badRequest('invalid_name', `Invalid collection name '${name}'`);
+  const table = (await tables(database, name)) ?? name;
+  assertCollectionAccess(principal, level, database, table);
+  return table;
 }

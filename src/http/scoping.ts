@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import {
-  assertFieldsReadable, assertWritableFields, fieldView, hasCollectionAccess, isFieldVisible, type FieldView,
+  assertFieldsReadable, assertWritableFields, fieldView, hasCollectionAccess, isFieldVisible, type FieldView, type WriteOptions,
 } from '../auth/permissions.js';
 import type { Filter, JsonObject, QueryOptions, ReadPolicy } from '../data/engine.js';
 import { databaseOf, principalOf } from './access.js';
@@ -16,10 +16,20 @@ export function readView(request: FastifyRequest, collection: string, requested?
   return fieldView(principalOf(request), databaseOf(request.query), collection, requested);
 }
 
-/** `record` with only the fields `view` lets through (for answers to writes, which are reads too). */
+/** `record` with only the fields `view` lets through. */
 export function visibleFieldsOf(record: JsonObject, view: FieldView): JsonObject {
   if (!view.select_fields && !view.exclude_fields) return record;
   return Object.fromEntries(Object.entries(record).filter(([field]) => isFieldVisible(view, field)));
+}
+
+/**
+ * The answer to a write is a read: with `read` on the collection, what a read would show; without
+ * it, only `{ id }`, or a write-only key could read whole records by writing nothing (`PUT {}`).
+ */
+export function writeAnswer(request: FastifyRequest, collection: string, record: JsonObject): JsonObject {
+  const principal = principalOf(request);
+  if (!hasCollectionAccess(principal, 'read', databaseOf(request.query), collection)) return { id: record.id ?? null };
+  return visibleFieldsOf(record, readView(request, collection));
 }
 
 /** Filters and sorts may only look at readable fields, or values would leak through them. */
@@ -28,11 +38,11 @@ export function assertQueryableFields(view: FieldView, collection: string, filte
   assertFieldsReadable(view, collection, fields);
 }
 
-/** 403 naming the first field outside the grant's `writable_fields`. */
-export function assertWritable(request: FastifyRequest, collection: string, records: Iterable<object>): void {
+/** 403 naming the first field outside the grant's `writable_fields` (`options.matchKey`: the sync routes). */
+export function assertWritable(request: FastifyRequest, collection: string, records: Iterable<object>, options: WriteOptions = {}): void {
   const principal = principalOf(request);
   const database = databaseOf(request.query);
-  for (const record of records) assertWritableFields(principal, database, collection, Object.keys(record));
+  for (const record of records) assertWritableFields(principal, database, collection, Object.keys(record), options);
 }
 
 /** Names the caller may read, out of `names`. */

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+import { createKey } from '../helpers/keys.js';
 
 const promtool = spawnSync('promtool', ['--version']).status === 0;
 
@@ -28,6 +29,21 @@ describe('operations', () => {
     assert.equal(typeof body.memory.rss, 'number');
     assert.match(body.version, /^\d+\.\d+\.\d+/);
     assert.deepEqual(body.databases, ['default']);
+  });
+
+  test('/health and /status list only the databases the caller can see; admins all (issue 11, defect 3)', async () => {
+    for (const name of ['tenant_a', 'tenant_b']) {
+      assert.equal((await server.request({ method: 'POST', url: '/api/databases', payload: { name } })).statusCode, 201);
+    }
+    const { key } = await createKey(server, { collection_permissions: { 'tenant_a.*': ['read'] } });
+    const health = await server.request({ method: 'GET', url: '/health', key });
+    assert.equal(health.statusCode, 200);
+    assert.deepEqual(health.json().databases, { tenant_a: 'ok' });
+    assert.deepEqual((await server.request({ method: 'GET', url: '/status', key })).json().databases, ['tenant_a']);
+    assert.deepEqual((await server.request({ method: 'GET', url: '/api/databases', key })).json().databases, ['tenant_a'], 'the same list as /api/databases');
+    assert.deepEqual(Object.keys((await server.request({ method: 'GET', url: '/health' })).json().databases), ['default', 'tenant_a', 'tenant_b']);
+    assert.deepEqual((await server.request({ method: 'GET', url: '/status' })).json().databases, ['default', 'tenant_a', 'tenant_b']);
+    for (const name of ['tenant_a', 'tenant_b']) await server.request({ method: 'DELETE', url: `/api/databases/${name}` });
   });
 
   test('/metrics counts requests by route pattern and status', async () => {

@@ -70,6 +70,46 @@ describe('collection permissions (seed 003, CONTRACT.md §5)', () => {
     assert.equal((await call('POST', '/sync/users', [{ externalId: 'e', salary: 1 }])).statusCode, 403);
   });
 
+  test('without read, a write answers the id only (issue 11, defect 2)', async () => {
+    await server.request({ method: 'POST', url: '/api/insert/staff', payload: { id: 'ada', name: 'Ada', salary: 100 } });
+    const { key } = await createKey(server, { collection_permissions: { staff: ['write'] } });
+    const call = as(server, key);
+    assert.equal((await call('GET', '/api/find/staff/ada')).statusCode, 403, 'control: no read');
+    const updated = await call('PUT', '/api/update/staff/ada', {});
+    assert.equal(updated.statusCode, 200, updated.body);
+    assert.deepEqual(updated.json(), { id: 'ada' });
+    const inserted = await call('POST', '/api/insert/staff', { id: 'bob', name: 'Bob', salary: 200 });
+    assert.equal(inserted.statusCode, 201, inserted.body);
+    assert.deepEqual(inserted.json(), { id: 'bob' });
+    assert.deepEqual((await call('POST', '/api/batch/insert/staff', { inserts: [{ data: { id: 'cy', salary: 1 } }] })).json(), { successful: ['cy'], failed: [] });
+    assert.deepEqual((await call('PUT', '/api/batch/update/staff', { updates: [{ id: 'cy', data: { salary: 2 } }] })).json(), { successful: ['cy'], failed: [] });
+    assert.deepEqual((await call('POST', '/sync/staff', [{ externalId: 'e1', salary: 3 }])).json(), { staff: { created: 1, updated: 0, unchanged: 0 } });
+    assert.deepEqual((await call('POST', '/v1/sync', { staff: [{ externalId: 'e1', salary: 4 }] })).json(), { staff: { created: 0, updated: 1, unchanged: 0 } });
+
+    const { key: readWrite } = await createKey(server, { collection_permissions: { staff: { read: true, write: true, exclude_fields: ['salary'] } } });
+    assert.deepEqual((await as(server, readWrite)('PUT', '/api/update/staff/ada', {})).json(), { id: 'ada', name: 'Ada' }, 'with read: what read would show');
+  });
+
+  test('writable_fields bound externalId too, except as the match key of sync (issue 11, defect 5)', async () => {
+    await server.request({ method: 'POST', url: '/sync/venues', payload: [{ externalId: 'v1', name: 'First' }, { externalId: 'v2', name: 'Second' }] });
+    const v1 = (await server.request({ method: 'POST', url: '/api/find/venues', payload: { filter: { type: 'Condition', content: { field: 'externalId', operator: 'Eq', value: 'v1' } } } })).json()[0];
+    const { key } = await createKey(server, { collection_permissions: { venues: { read: true, write: true, writable_fields: ['name'] } } });
+    const call = as(server, key);
+    const retarget = await call('PUT', `/api/update/venues/${v1.id}`, { externalId: 'v2' });
+    assert.equal(retarget.statusCode, 403, retarget.body);
+    assert.match(retarget.json().error, /externalId/);
+    assert.equal((await call('POST', '/api/insert/venues', { name: 'x', externalId: 'v3' })).statusCode, 403);
+    assert.equal((await call('POST', '/api/batch/insert/venues', { inserts: [{ data: { externalId: 'v4' } }] })).statusCode, 403);
+    assert.equal((await call('PUT', '/api/batch/update/venues', { updates: [{ id: v1.id, data: { externalId: 'v2' } }] })).statusCode, 403);
+    assert.equal((await server.request({ method: 'GET', url: `/api/find/venues/${v1.id}` })).json().externalId, 'v1', 'nothing retargeted');
+    // As the match key of sync it is not a field being written.
+    assert.equal((await call('POST', '/sync/venues', [{ externalId: 'v1', name: 'Renamed' }])).statusCode, 200);
+    assert.equal((await call('POST', '/v1/sync', { venues: [{ externalId: 'v2', name: 'Renamed too' }] })).statusCode, 200);
+    // Granted explicitly, it is writable like any field.
+    const { key: owner } = await createKey(server, { collection_permissions: { venues: { read: true, write: true, writable_fields: ['name', 'externalId'] } } });
+    assert.equal((await as(server, owner)('POST', '/api/insert/venues', { name: 'x', externalId: 'v5' })).statusCode, 201);
+  });
+
   test('GET permissions answers the caller its own; POST replaces; PUT merges and lists changes', async () => {
     const { key, key_id } = await createKey(server, { collection_permissions: { users: ['read', 'write'], posts: ['read'] } });
     const own = (await as(server, key)('GET', '/api/auth/permissions')).json();

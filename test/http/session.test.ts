@@ -151,6 +151,28 @@ describe('GET /api/check-auth', () => {
       await other.stop();
     }
   });
+
+  test('past AUTH_FAILURE_LIMIT it is limited like any route: 429 for a bad credential, a good one still passes (issue 11, defect 8)', async () => {
+    const other = await startTestServer({ AUTH_FAILURE_LIMIT: '2' });
+    try {
+      const ip = '203.0.113.10';
+      const checkFrom = (key: string) => other.request({ method: 'GET', url: '/api/check-auth', key, remoteAddress: ip });
+      for (let i = 0; i < 2; i++) assert.deepEqual((await checkFrom('wrong-key-wrong-key-wrong')).json(), { authenticated: false });
+      const limited = await checkFrom('wrong-key-wrong-key-wrong');
+      assert.equal(limited.statusCode, 429, limited.body);
+      assert.equal(limited.json().code, 'rate_limited');
+      assert.ok(Number(limited.headers['retry-after']) >= 1);
+      const good = await checkFrom(ADMIN_KEY);
+      assert.equal(good.statusCode, 200);
+      assert.equal(good.json().authenticated, true, 'valid credentials from the same address still pass');
+      const anonymous = await other.request({ method: 'GET', url: '/api/check-auth', key: null, remoteAddress: ip });
+      assert.deepEqual(anonymous.json(), { authenticated: false }, 'no credential at all is no attempt');
+      const logout = await other.request({ method: 'POST', url: '/api/logout', key: 'a.b.c', remoteAddress: ip });
+      assert.equal(logout.statusCode, 429, 'logout resolves its token through the same path');
+    } finally {
+      await other.stop();
+    }
+  });
 });
 
 describe('POST /api/logout', () => {

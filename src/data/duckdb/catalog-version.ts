@@ -1,3 +1,5 @@
+import { foldIdentifier } from '../identifiers.js';
+
 /**
  * Counts DDL so caches can be dropped lazily. A prepared statement or a loaded schema remembers
  * the counters it was built under; a mismatch on next use means "rebuild". Lazy because a statement
@@ -17,7 +19,7 @@ export class CatalogVersion {
       this.globalCount++;
       return;
     }
-    const key = collection.toLowerCase();
+    const key = foldIdentifier(collection);
     this.perCollection.set(key, (this.perCollection.get(key) ?? 0) + 1);
   }
 
@@ -30,6 +32,6 @@ export class CatalogVersion {
   }
 
   of(collection: string | undefined): number {
-    return collection === undefined ? 0 : (this.perCollection.get(collection.toLowerCase()) ?? 0);
+    return collection === undefined ? 0 : (this.perCollection.get(foldIdentifier(collection)) ?? 0);
   }
 }

@@ -69,6 +69,9 @@ export class DuckDBDatabase implements Database {
     return this.ctx.name;
   }
 
+  resolveTable(name: string): Promise<string | undefined> {
+    return tables.resolveTable(this.ctx, name);
+  }
   listCollections(): Promise<string[]> {
     return tables.listCollections(this.ctx);
   }

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { errors, type ApiError } from '../../errors.js';
 import type { Json, JsonObject } from '../engine.js';
-import { isIdentifier } from './names.js';
+import { foldIdentifier, isIdentifier } from '../identifiers.js';
 import { expectation, fits, kindOfValue, type ColumnKind, type TableSchema } from './schema.js';
 
 export interface Field {
   name: string;
-  /** Lower-cased name: the key columns are matched by. */
+  /** Folded name (`foldIdentifier`): the key columns are matched by. */
   key: string;
   value: Json;
 }
@@ -29,7 +29,7 @@ export function recordFields(record: unknown, where = ''): Field[] {
     if (!isIdentifier(name)) {
       throw errors.badRequest('invalid_name', `${where === '' ? '' : `${where}: `}Invalid field name '${name}'`);
     }
-    const key = name.toLowerCase();
+    const key = foldIdentifier(name);
     const previous = seen.get(key);
     if (previous !== undefined) throw invalidRecord(where, `Field '${name}' duplicates '${previous}'`);
     seen.set(key, name);

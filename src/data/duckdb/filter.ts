@@ -1,6 +1,7 @@
 import { errors } from '../../errors.js';
 import type { FindQuery, Json } from '../engine.js';
 import type { SqlParam } from './connections.js';
+import { foldIdentifier } from '../identifiers.js';
 import { isPlainObject } from './fields.js';
 import { quoteIdent } from './names.js';
 import { expectation, type Column, type TableSchema } from './schema.js';
@@ -18,7 +19,7 @@ function invalidFilter(message: string): Error {
 
 function column(table: TableSchema, field: unknown, where: 'filter' | 'sort'): Column {
   if (typeof field !== 'string') throw invalidFilter(`Invalid field in ${where}`);
-  const found = table.columns.get(field.toLowerCase());
+  const found = table.columns.get(foldIdentifier(field));
   if (found === undefined) throw invalidFilter(`Unknown field '${field}' in ${where}`);
   return found;
 }
@@ -114,8 +115,8 @@ export function compileProjection(table: TableSchema, fields: Pick<FindQuery, 's
   if ((select !== undefined && select !== null && !Array.isArray(select)) || (exclude !== undefined && exclude !== null && !Array.isArray(exclude))) {
     throw invalidFilter('select_fields and exclude_fields must be arrays of field names');
   }
-  const wanted = select === undefined || select === null ? undefined : new Set(select.map((f) => String(f).toLowerCase()));
-  const unwanted = new Set((exclude ?? []).map((f) => String(f).toLowerCase()));
+  const wanted = select === undefined || select === null ? undefined : new Set(select.map((f) => foldIdentifier(String(f))));
+  const unwanted = new Set((exclude ?? []).map((f) => foldIdentifier(String(f))));
   const names: string[] = [];
   for (const [key, col] of table.columns) {
     if (key !== 'id' && ((wanted !== undefined && !wanted.has(key)) || unwanted.has(key))) continue;

@@ -1,9 +1,8 @@
 import { errors } from '../../errors.js';
+import { isIdentifier } from '../identifiers.js';
 
 /** Lower-case so a database name maps to one file on every file system, case-sensitive or not. */
 const DATABASE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
-/** Collections and fields become SQL identifiers: a conservative shape keeps quoting trivial. */
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 export type NameKind = 'database' | 'collection' | 'field';
 
@@ -13,9 +12,7 @@ export function assertDatabaseName(name: unknown): asserts name is string {
   }
 }
 
-export function isIdentifier(name: unknown): name is string {
-  return typeof name === 'string' && IDENTIFIER.test(name);
-}
+export { isIdentifier };
 
 export function assertIdentifier(name: unknown, kind: Exclude<NameKind, 'database'>): asserts name is string {
   if (!isIdentifier(name)) {

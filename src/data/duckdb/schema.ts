@@ -2,6 +2,7 @@ import { errors } from '../../errors.js';
 import type { Json } from '../engine.js';
 import type { CatalogVersion } from './catalog-version.js';
 import type { PooledConnection, SqlParam } from './connections.js';
+import { foldIdentifier } from '../identifiers.js';
 import { quoteIdent } from './names.js';
 
 /** How a column accepts JSON values. `other` covers types created through raw SQL (DATE, INTEGER…). */
@@ -15,7 +16,7 @@ export interface Column {
 
 export interface TableSchema {
   name: string;
-  /** Keyed by lower-cased name: DuckDB identifiers are case-insensitive, and so are our fields. */
+  /** Keyed by folded name (`foldIdentifier`): DuckDB identifiers are ASCII-case-insensitive, and so are our fields. */
   columns: Map<string, Column>;
 }
 
@@ -100,13 +101,13 @@ export class SchemaCache {
     );
     const tables = new Map<string, TableSchema>();
     for (const [tableName, columnName, dataType] of result.getRows() as [string, string, string][]) {
-      const key = tableName.toLowerCase();
+      const key = foldIdentifier(tableName);
       let table = tables.get(key);
       if (table === undefined) {
         table = { name: tableName, columns: new Map() };
         tables.set(key, table);
       }
-      table.columns.set(columnName.toLowerCase(), { name: columnName, type: dataType, kind: kindOfType(dataType) });
+      table.columns.set(foldIdentifier(columnName), { name: columnName, type: dataType, kind: kindOfType(dataType) });
     }
     if (this.version.any === startedAt) {
       this.tables = tables;
@@ -116,7 +117,7 @@ export class SchemaCache {
   }
 
   async find(connection: PooledConnection, collection: string): Promise<TableSchema | undefined> {
-    return (await this.all(connection)).get(collection.toLowerCase());
+    return (await this.all(connection)).get(foldIdentifier(collection));
   }
 
   async require(connection: PooledConnection, collection: string): Promise<TableSchema> {

@@ -3,25 +3,65 @@ import type { ColumnInfo, FieldView, JsonObject } from '../engine.js';
 import { visibleColumns } from '../sql-guard.js';
 import type { DatabaseContext } from './context.js';
 import type { PooledConnection } from './connections.js';
+import { foldIdentifier } from '../identifiers.js';
 import { assertIdentifier, quoteIdent } from './names.js';
 import { readRows, resultColumns } from './values.js';
 
 /**
- * The Duckling table routes see every table and view in `main`, including ones created through
- * raw SQL whose names need not be identifiers. A name is only used in SQL after it matched the
- * catalog, and is quoted even then.
+ * Names of every table and view in `main`, keyed by folded name, kept until the catalog changes
+ * (as `SchemaCache` is). Resolving a name is then a map lookup: the auth path resolves every
+ * collection name it checks, so this must not cost a connection per request.
  */
-async function resolveTable(connection: PooledConnection, table: string): Promise<string> {
-  if (typeof table !== 'string' || table.length === 0) throw errors.notFound(`Table '${String(table)}' not found`);
-  const result = await connection.run(
-    `SELECT table_name FROM information_schema.tables
-      WHERE table_catalog = current_database() AND table_schema = 'main' AND lower(table_name) = lower($1)
-      ORDER BY table_name = $1 DESC LIMIT 1`,
-    [table],
-  );
-  const rows = result.chunkCount > 0 ? result.getChunk(0).getRows() : [];
-  const name = rows[0]?.[0];
-  if (typeof name !== 'string') throw errors.notFound(`Table '${table}' not found`);
+class CatalogNames {
+  private names: Map<string, string[]> | undefined;
+  private loadedAt = -1;
+
+  async get(ctx: DatabaseContext, connection?: PooledConnection): Promise<Map<string, string[]>> {
+    if (this.names !== undefined && this.loadedAt === ctx.version.any) return this.names;
+    const startedAt = ctx.version.any;
+    const load = async (on: PooledConnection) => (await (await on.run(
+      `SELECT table_name FROM information_schema.tables
+        WHERE table_catalog = current_database() AND table_schema = 'main' ORDER BY table_name`,
+      [],
+    )).getRows()) as [string][];
+    const rows = connection === undefined ? await ctx.readers.use(load) : await load(connection);
+    const names = new Map<string, string[]>();
+    for (const [name] of rows) {
+      const key = foldIdentifier(name);
+      names.set(key, [...(names.get(key) ?? []), name]);
+    }
+    // A load that raced with DDL is used once but never stored.
+    if (ctx.version.any === startedAt) {
+      this.names = names;
+      this.loadedAt = startedAt;
+    }
+    return names;
+  }
+}
+
+const catalogNames = new WeakMap<DatabaseContext, CatalogNames>();
+
+/**
+ * The catalog's spelling of the table or view `name` addresses, by DuckDB's own rule: the exact
+ * name, else the one equal to it ignoring ASCII case (DuckDB allows only one such). Undefined when
+ * there is none. The Duckling table routes see every table and view in `main`, including ones
+ * created through raw SQL whose names need not be identifiers; a name is only used in SQL after it
+ * matched the catalog, and is quoted even then.
+ */
+export async function resolveTable(ctx: DatabaseContext, name: string, connection?: PooledConnection): Promise<string | undefined> {
+  if (typeof name !== 'string' || name.length === 0) return undefined;
+  let cache = catalogNames.get(ctx);
+  if (cache === undefined) {
+    cache = new CatalogNames();
+    catalogNames.set(ctx, cache);
+  }
+  const candidates = (await cache.get(ctx, connection)).get(foldIdentifier(name));
+  return candidates?.find((candidate) => candidate === name) ?? candidates?.[0];
+}
+
+async function requireTable(ctx: DatabaseContext, connection: PooledConnection, table: string): Promise<string> {
+  const name = await resolveTable(ctx, table, connection);
+  if (name === undefined) throw errors.notFound(`Table '${String(table)}' not found`);
   return name;
 }
 
@@ -62,12 +102,12 @@ async function countOn(connection: PooledConnection, table: string): Promise<num
 }
 
 export async function count(ctx: DatabaseContext, table: string): Promise<number> {
-  return ctx.readers.use(async (connection) => countOn(connection, await resolveTable(connection, table)));
+  return ctx.readers.use(async (connection) => countOn(connection, await requireTable(ctx, connection, table)));
 }
 
 export async function schema(ctx: DatabaseContext, table: string): Promise<ColumnInfo[]> {
   return ctx.readers.use(async (connection) => {
-    const name = await resolveTable(connection, table);
+    const name = await requireTable(ctx, connection, table);
     const result = await connection.raw.run(`DESCRIBE main.${quoteIdent(name)}`);
     return readRows(result, resultColumns(result), false).map((row) => ({
       column_name: String(row.column_name),
@@ -103,7 +143,7 @@ export async function rows(ctx: DatabaseContext, table: string, limit: number, o
     }
   }
   return ctx.readers.use(async (connection) => {
-    const name = await resolveTable(connection, table);
+    const name = await requireTable(ctx, connection, table);
     const page = [BigInt(limit), BigInt(offset)];
     if (view === undefined || view === null) {
       return connection.rows(`SELECT * FROM ${quoteIdent(name)} LIMIT $1 OFFSET $2`, page, name, false);

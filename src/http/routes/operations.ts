@@ -3,7 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DataEngine } from '../../data/engine.js';
+import { canSeeDatabase } from '../../auth/permissions.js';
+import type { Principal } from '../../auth/principal.js';
 import { VERSION } from '../../version.js';
+import { principalOf } from '../access.js';
 import { requestCounters, type Metrics } from '../plugins/metrics.js';
 import { errorResponses } from '../schemas.js';
 
@@ -20,9 +23,9 @@ export function operationRoutes(app: FastifyInstance, engine: DataEngine, metric
 
   r.get('/health', {
     config: { access: { kind: 'authenticated' } },
-    schema: { tags, summary: 'Healthy when every database answers; 503 otherwise', response: { 200: Health, 503: Health, ...errorResponses } },
-  }, async (_request, reply) => {
-    const names = engine.listDatabases();
+    schema: { tags, summary: 'Healthy when every database the caller can see answers; 503 otherwise', response: { 200: Health, 503: Health, ...errorResponses } },
+  }, async (request, reply) => {
+    const names = visibleDatabases(engine, principalOf(request));
     const answers = await Promise.all(names.map((name) => pingDatabase(engine, name)));
     const databases = Object.fromEntries(names.map((name, i) => [name, answers[i] ? 'ok' : 'error'] as const));
     const healthy = answers.every(Boolean);
@@ -49,13 +52,13 @@ export function operationRoutes(app: FastifyInstance, engine: DataEngine, metric
         ...errorResponses,
       },
     },
-  }, async () => {
+  }, async (request) => {
     const { rss, heapTotal, heapUsed, external } = process.memoryUsage();
     return {
       uptime: Math.round((Date.now() - startedAt) / 1000),
       memory: { rss, heapTotal, heapUsed, external },
       version: VERSION,
-      databases: engine.listDatabases(),
+      databases: visibleDatabases(engine, principalOf(request)),
       counters: await requestCounters(metrics),
     };
   });
@@ -71,6 +74,14 @@ export function operationRoutes(app: FastifyInstance, engine: DataEngine, metric
     if (request.query.format === 'json') return reply.send(await metrics.registry.getMetricsAsJSON());
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+}
+
+/**
+ * Databases are the tenant boundary: a caller learns of the ones it can see (as from
+ * `GET /api/databases`), and no more, not even whether another tenant's database is healthy.
+ */
+function visibleDatabases(engine: DataEngine, principal: Principal): string[] {
+  return engine.listDatabases().filter((name) => canSeeDatabase(principal, name));
 }
 
 async function pingDatabase(engine: DataEngine, name: string): Promise<boolean> {

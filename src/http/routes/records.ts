@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DataEngine, FindQuery, JsonObject } from '../../data/engine.js';
 import { databaseOf, principalOf } from '../access.js';
-import { assertQueryableFields, assertWritable, readView, visibleFieldsOf } from '../scoping.js';
+import { assertQueryableFields, assertWritable, readView, writeAnswer } from '../scoping.js';
 import { LEVELS } from '../../auth/grants.js';
 import { hasCollectionAccess } from '../../auth/permissions.js';
 import {
@@ -45,7 +45,7 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
   }, async (request, reply) => {
     assertWritable(request, request.params.collection, [request.body]);
     const record = await engine.database(databaseOf(request.query)).insert(request.params.collection, request.body as JsonObject);
-    return reply.status(201).send(visibleFieldsOf(record, readView(request, request.params.collection)));
+    return reply.status(201).send(writeAnswer(request, request.params.collection, record));
   });
 
   r.post('/api/find/:collection', {
@@ -82,8 +82,7 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
   }, async (request) => {
     assertWritable(request, request.params.collection, [request.body]);
     const updated = await engine.database(databaseOf(request.query)).update(request.params.collection, request.params.id, request.body as JsonObject);
-    // The answer is a read: it shows only what the caller may read.
-    return visibleFieldsOf(updated, readView(request, request.params.collection));
+    return writeAnswer(request, request.params.collection, updated);
   });
 
   r.delete('/api/delete/:collection/:id', {

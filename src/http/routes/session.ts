@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AdminLogin } from '../../auth/admin-login.js';
-import { readCredential } from '../../auth/credential.js';
+import { readCredential, type CredentialHeaders } from '../../auth/credential.js';
 import { MAX_PASSWORD_LENGTH } from '../../auth/password-policy.js';
 import type { SessionTokens } from '../../auth/sessions.js';
 import type { RevocableTokens } from '../../auth/token-kinds.js';
@@ -89,9 +89,17 @@ export function sessionRoutes(app: FastifyInstance, options: SessionRouteOptions
         }),
       },
     },
-  }, async (request) => {
-    const principal = await options.authenticator.identify(request);
-    if (!principal) return { authenticated: false };
+  }, async (request, reply) => {
+    // No credential at all is a question ("am I signed in?"), not an attempt: nothing to count.
+    if (!hasCredentialHeader(request.headers)) return { authenticated: false };
+    const outcome = await options.authenticator.resolve(request, reply);
+    if (!outcome.ok) {
+      // Limited like any route: past AUTH_FAILURE_LIMIT (or the client's rate limit) this is a 429,
+      // so check-auth is no free oracle for guessing keys.
+      if (outcome.code === 'rate_limited') throw outcome.error;
+      return { authenticated: false };
+    }
+    const principal = outcome.principal;
     return {
       authenticated: true,
       ...(principal.username !== undefined ? { username: principal.username } : { keyId: principal.id }),
@@ -107,10 +115,8 @@ export function sessionRoutes(app: FastifyInstance, options: SessionRouteOptions
       security: OPTIONAL_CREDENTIAL,
       response: { 200: Type.Object({ success: Type.Literal(true), message: Type.String() }), 400: Type.Ref('Error') },
     },
-  }, async (request) => {
-    if (request.headers.authorization === undefined && request.headers['x-api-key'] === undefined) {
-      return { success: true, message: 'No session to log out' };
-    }
+  }, async (request, reply) => {
+    if (!hasCredentialHeader(request.headers)) return { success: true, message: 'No session to log out' };
     let credential;
     try {
       credential = readCredential(request.headers);
@@ -120,12 +126,24 @@ export function sessionRoutes(app: FastifyInstance, options: SessionRouteOptions
     if (credential.kind !== 'jwt') {
       throw errors.badRequest('not_a_token', 'Only a token can be logged out; an API key is revoked with DELETE /api/auth/keys/:key_id');
     }
-    try {
-      options.events.loggedOut(request, await options.tokens.revoke(credential.value));
-    } catch (error) {
-      // An invalid, expired or already logged-out token is as logged out as it gets.
-      if (!isApiError(error) || error.status !== 401) throw error;
+    // The token goes through the same path as on any route: a bad one counts against the address
+    // (past AUTH_FAILURE_LIMIT: 429), a good one is still held to its key's allow list and rate
+    // limit, and only a token that resolves is revoked.
+    const outcome = await options.authenticator.resolve(request, reply);
+    if (!outcome.ok && outcome.reason !== 'credential') throw outcome.error;
+    if (outcome.ok) {
+      try {
+        options.events.loggedOut(request, await options.tokens.revoke(credential.value));
+      } catch (error) {
+        // Logged out by another request in between: as logged out as it gets.
+        if (!isApiError(error) || error.status !== 401) throw error;
+      }
     }
+    // An invalid, expired or already logged-out token is as logged out as it gets.
     return { success: true, message: 'Logged out' };
   });
+}
+
+function hasCredentialHeader(headers: CredentialHeaders): boolean {
+  return headers.authorization !== undefined || headers['x-api-key'] !== undefined;
 }

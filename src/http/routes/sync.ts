@@ -8,6 +8,8 @@ import { assertWritable } from '../scoping.js';
 import { CollectionParams, DbQuery, RecordBody, errorResponses } from '../schemas.js';
 
 const MAX_SYNC_RECORDS = 50_000;
+/** `externalId` picks the record to upsert: here, and only here, it needs no place in `writable_fields`. */
+const MATCH_KEY = { matchKey: 'externalId' } as const;
 const SyncRecords = Type.Array(RecordBody, { maxItems: MAX_SYNC_RECORDS });
 const Counts = Type.Object({ created: Type.Integer(), updated: Type.Integer(), unchanged: Type.Integer() });
 const SyncAnswer = Type.Record(Type.String(), Counts);
@@ -26,7 +28,7 @@ export function syncRoutes(app: FastifyInstance, engine: DataEngine): void {
     },
   }, async (request) => {
     const batches = request.body as Record<string, JsonObject[]>;
-    for (const [collection, records] of Object.entries(batches)) assertWritable(request, collection, records);
+    for (const [collection, records] of Object.entries(batches)) assertWritable(request, collection, records, MATCH_KEY);
     return engine.database(databaseOf(request.query)).sync(batches);
   });
 
@@ -39,7 +41,7 @@ export function syncRoutes(app: FastifyInstance, engine: DataEngine): void {
     },
   }, async (request) => {
     const records = request.body as JsonObject[];
-    assertWritable(request, request.params.collection, records);
+    assertWritable(request, request.params.collection, records, MATCH_KEY);
     return engine.database(databaseOf(request.query)).sync({ [request.params.collection]: records });
   });
 }

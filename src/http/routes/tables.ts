@@ -9,7 +9,8 @@ import { isFieldVisible } from '../../auth/permissions.js';
 import { DbQuery, Records, errorResponses } from '../schemas.js';
 
 const TableParams = Type.Object({ name: Type.String({ maxLength: 64 }) });
-const read = { kind: 'collection', level: 'read', param: 'name' } as const;
+/** Tables made through raw SQL may have any name, so these routes serve every name the catalog has. */
+const read = { kind: 'collection', level: 'read', param: 'name', names: 'catalog' } as const;
 
 export function tableRoutes(app: FastifyInstance, engine: DataEngine): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
