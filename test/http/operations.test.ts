@@ -66,6 +66,24 @@ describe('operations', () => {
   });
 });
 
+test("/health's status covers the databases the caller can see, not another tenant's", async () => {
+  const server = await startTestServer();
+  try {
+    for (const name of ['tenant_a', 'tenant_b']) await server.request({ method: 'POST', url: '/api/databases', payload: { name } });
+    const { key } = await createKey(server, { collection_permissions: { 'tenant_a.*': ['read'] } });
+    // A database that cannot answer, as after a fatal DuckDB error.
+    await (server.engine.database('tenant_b') as unknown as { close(): Promise<void> }).close();
+    const admin = await server.request({ method: 'GET', url: '/health' });
+    assert.equal(admin.statusCode, 503);
+    assert.equal(admin.json().databases.tenant_b, 'error');
+    const tenant = await server.request({ method: 'GET', url: '/health', key });
+    assert.equal(tenant.statusCode, 200, tenant.body);
+    assert.deepEqual(tenant.json(), { status: 'healthy', timestamp: tenant.json().timestamp, databases: { tenant_a: 'ok' } });
+  } finally {
+    await server.stop();
+  }
+});
+
 test('/health answers 503 unhealthy when the engine cannot answer', async () => {
   const server = await startTestServer();
   try {

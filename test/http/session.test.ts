@@ -111,7 +111,7 @@ describe('GET /api/check-auth', () => {
   after(async () => server.stop());
   const check = (headers: Record<string, string> = {}) => server.request({ method: 'GET', url: '/api/check-auth', key: null, headers });
 
-  test('is public and always 200', async () => {
+  test('is public and 200 for any credential, or none, below the failure limit', async () => {
     const res = await check();
     assert.equal(res.statusCode, 200);
     assert.deepEqual(res.json(), { authenticated: false });
@@ -212,6 +212,19 @@ describe('POST /api/logout', () => {
     const refused = await logout(key);
     assert.equal(refused.statusCode, 400);
     assert.equal(refused.json().code, 'not_a_token');
+  });
+
+  test("a valid token from outside its key's allowed_ips is refused as any use of the key would be", async () => {
+    await server.request({ method: 'POST', url: '/api/insert/notes', payload: { id: 'n2' } });
+    const { key } = await createKey(server, { collection_permissions: { notes: ['read'] }, allowed_ips: ['10.0.0.0/8'] });
+    const token = (await server.request({ method: 'POST', url: '/api/auth/token', key: null, remoteAddress: '10.1.2.3', payload: { api_key: key } })).json().token;
+    const refused = await server.request({ method: 'POST', url: '/api/logout', key: null, remoteAddress: '192.0.2.44', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(refused.statusCode, 403, refused.body);
+    assert.equal(refused.json().code, 'ip_denied');
+    const fromInside = (method: 'GET' | 'POST', url: string) => server.request({ method, url, key: null, remoteAddress: '10.1.2.3', headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await fromInside('GET', '/api/find/notes')).statusCode, 200, 'not logged out');
+    assert.equal((await fromInside('POST', '/api/logout')).statusCode, 200);
+    assert.equal((await fromInside('GET', '/api/find/notes')).statusCode, 401);
   });
 
   test('a logged-out token stays dead after a restart', async () => {
