@@ -29,10 +29,20 @@ interface ApiTokenClaims {
   expiresAtMs: number;
 }
 
-/** A token for a key's principal, named by its id and generation (also what `duckgate token` mints). */
+/**
+ * A token for a key's principal, named by its id and generation (also what `duckgate token`
+ * mints). It never outlives the key state it was exchanged with: its `exp` is cut back to
+ * `principal.validUntil` (the key's expiry, or the end of the grace period when the previous key of
+ * a regenerated one was presented), and `expiresIn` says how long it really lives.
+ */
 export async function issueApiToken(secrets: SigningSecrets, principal: Principal, lifetimeSeconds: number): Promise<{ token: string; expiresIn: number }> {
-  const { token } = await signToken(API_TOKEN, secrets, principal.id, lifetimeSeconds, { gen: principal.generation });
-  return { token, expiresIn: lifetimeSeconds };
+  const nowMs = Date.now();
+  const { token, expiresAtMs } = await signToken(API_TOKEN, secrets, principal.id, lifetimeSeconds, {
+    claims: { gen: principal.generation },
+    notAfterMs: principal.validUntil ?? null,
+    nowMs,
+  });
+  return { token, expiresIn: Math.max(0, Math.floor((expiresAtMs - nowMs) / 1000)) };
 }
 
 export class ApiTokens implements TokenKindVerifier {

@@ -28,7 +28,8 @@ describe('token exchange (seed 003)', () => {
     assert.equal(claims.iss, 'duckgate');
     assert.equal(claims.aud, 'duckgate:api');
     assert.equal(typeof claims.jti, 'string');
-    assert.equal((claims.exp as number) - (claims.iat as number), 3600);
+    // Whole seconds: exp is rounded up from the signing time, so the token lives at least 3600 s.
+    assert.ok([3600, 3601].includes((claims.exp as number) - (claims.iat as number)), `exp - iat = ${(claims.exp as number) - (claims.iat as number)}`);
     assert.equal((await as(server, token)('GET', '/api/find/users/u1')).statusCode, 200);
     assert.equal((await as(server, token)('GET', '/api/auth/keys')).statusCode, 403, 'not admin');
   });
@@ -61,6 +62,34 @@ describe('token exchange (seed 003)', () => {
     const t2 = (await exchange(rotated.key)).json().token;
     await server.request({ method: 'POST', url: `/api/auth/keys/${rotated.key_id}/regenerate`, payload: { grace_seconds: 60 } });
     assert.equal((await as(server, t2)('GET', '/api/find/users')).statusCode, 401, 'tokens die with the key generation, grace or not');
+  });
+
+  test('a token exchanged with the previous key during a grace period dies when the grace ends', async () => {
+    const { key, key_id } = await createKey(server, { collection_permissions: { users: ['read'] } });
+    const regenerated = await server.request({ method: 'POST', url: `/api/auth/keys/${key_id}/regenerate`, payload: { grace_seconds: 2 } });
+    const graceUntil = Date.parse(regenerated.json().grace_until);
+    const during = await exchange(key);
+    assert.equal(during.statusCode, 200, 'the previous key still works during the grace');
+    const { token, expires_in } = during.json();
+    assert.ok((decodeJwt(token).exp as number) * 1000 <= graceUntil, 'exp is capped at the end of the grace');
+    assert.ok(expires_in <= 2, `expires_in tells the real lifetime (${expires_in})`);
+    assert.equal((await as(server, token)('GET', '/api/find/users')).statusCode, 200);
+    await new Promise((resolve) => setTimeout(resolve, graceUntil - Date.now() + 50));
+    assert.equal((await exchange(key)).statusCode, 401, 'the previous key is dead');
+    const after = await as(server, token)('GET', '/api/find/users');
+    assert.equal(after.statusCode, 401, 'and so is the token exchanged with it');
+    assert.equal(after.json().code, 'invalid_token');
+    // A token from the new key lives its full lifetime.
+    const fresh = (await exchange(regenerated.json().key)).json();
+    assert.equal(fresh.expires_in, 3600);
+  });
+
+  test('a token never outlives the key it was exchanged for', async () => {
+    const expiresAt = Date.now() + 30_000;
+    const { key } = await createKey(server, { collection_permissions: { users: ['read'] }, expires_at: new Date(expiresAt).toISOString() });
+    const { token, expires_in } = (await exchange(key)).json();
+    assert.ok((decodeJwt(token).exp as number) * 1000 <= expiresAt, 'exp is capped at the key expiry');
+    assert.ok(expires_in <= 30 && expires_in >= 28, `expires_in ${expires_in}`);
   });
 
   test('permission changes apply to tokens already issued', async () => {
