@@ -80,6 +80,12 @@ export class ManagedKeys implements ManagedKeyVerifier {
     return toPrincipal(key, 'jwt');
   }
 
+  /** What a token for key `id` exchanged at `generation` stands for now: nothing once the key was regenerated. */
+  async principalForToken(id: string, generation: string): Promise<Principal | undefined> {
+    const principal = await this.principalById(id);
+    return principal?.generation === generation ? principal : undefined;
+  }
+
   /** Call after any change to keys: the very next request sees it. */
   invalidate(): void {
     this.byHash.clear();

@@ -16,8 +16,11 @@ export const API_TOKEN: TokenKind = { audience: 'duckgate:api', typ: 'dk-api+jwt
 
 export interface TokenServiceOptions extends SigningSecrets {
   lifetimeSeconds: number;
-  /** The principal a token's subject stands for now; undefined when its key is gone or expired. */
-  resolveSubject: (subject: string) => Promise<Principal | undefined>;
+  /**
+   * The principal a token's subject stands for now, if the token's key generation is still live
+   * for it; undefined when its key is gone, expired, or was replaced since.
+   */
+  resolveSubject: (subject: string, generation: string) => Promise<Principal | undefined>;
   revoked: RevokedTokens;
   cacheSize?: number;
 }
@@ -59,8 +62,8 @@ export class ApiTokens implements TokenKindVerifier {
 
   async verify(token: string): Promise<Principal> {
     const claims = await this.verified.get(token);
-    const principal = await this.options.resolveSubject(claims.subject);
-    if (!principal || principal.generation !== claims.generation) throw errors.invalidToken();
+    const principal = await this.options.resolveSubject(claims.subject, claims.generation);
+    if (!principal) throw errors.invalidToken();
     return { ...principal, authMethod: 'jwt', tokenExpiresAt: claims.expiresAtMs };
   }
 

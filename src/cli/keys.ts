@@ -124,7 +124,7 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
 async function mintToken(config: Config, store: KeyStore, keyId: string | undefined, out: Output): Promise<number> {
   const id = required(keyId, 'key_id');
   const secret = loadJwtSecret(config.jwtSecret, config.dataDir);
-  const environmentKeys = new EnvironmentKeys({ ...config, tagSecret: secret });
+  const environmentKeys = new EnvironmentKeys({ ...config, secrets: { secret } });
   const key = id.startsWith('env:') ? undefined : await store.getKey(id);
   const principal = id.startsWith('env:') ? environmentKeys.byId(id) : key && toPrincipal(key, 'api-key');
   if (!principal) {

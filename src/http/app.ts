@@ -130,7 +130,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     adminApiKey: config.adminApiKey,
     validApiKeys: config.validApiKeys,
     ducklingApiKey: config.ducklingApiKey,
-    tagSecret: deps.jwtSecret,
+    secrets: { secret: deps.jwtSecret, previousSecret: jwtSecretPrevious(config) },
   });
   const managedKeys = new ManagedKeys(deps.store, { onError: (error) => fastify.log.error({ err: error }, 'key store') });
   const audit = new AuditTrail(deps.audit, {
@@ -152,16 +152,14 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     await authFailures.close();
     await audit.close();
   });
-  const secrets = {
-    secret: deps.jwtSecret,
-    previousSecret: config.jwtSecretPrevious === undefined ? undefined : new TextEncoder().encode(config.jwtSecretPrevious),
-  };
+  const secrets = { secret: deps.jwtSecret, previousSecret: jwtSecretPrevious(config) };
   const revoked = await RevokedTokens.open(deps.accounts, (error) => fastify.log.error({ err: error }, 'revoked tokens'));
   fastify.addHook('onClose', async () => revoked.close());
   const apiTokens = new ApiTokens({
     ...secrets,
     lifetimeSeconds: config.tokenExpiresIn,
-    resolveSubject: async (subject) => (subject.startsWith('env:') ? environmentKeys.byId(subject) : managedKeys.principalById(subject)),
+    resolveSubject: async (subject, generation) =>
+      (subject.startsWith('env:') ? environmentKeys.forToken(subject, generation) : managedKeys.principalForToken(subject, generation)),
     revoked,
   });
   const sessions = new SessionTokens({ ...secrets, lifetimeSeconds: config.jwtExpiresIn, username: config.adminUsername, accounts: deps.accounts, revoked });
@@ -200,4 +198,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
 
   await fastify.ready();
   return { fastify, metrics, routes, keys, audit };
+}
+
+function jwtSecretPrevious(config: Config): Uint8Array | undefined {
+  return config.jwtSecretPrevious === undefined ? undefined : new TextEncoder().encode(config.jwtSecretPrevious);
 }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT, decodeJwt } from 'jose';
-import { ADMIN_KEY, startTestServer, type TestServer } from '../helpers/server.js';
+import { ADMIN_KEY, CLIENT_KEY, startTestServer, type TestServer } from '../helpers/server.js';
+import { startServer } from '../../src/server.js';
+import type { Config } from '../../src/config/index.js';
 import { as, createKey } from '../helpers/keys.js';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -152,6 +154,41 @@ describe('token exchange (seed 003)', () => {
       assert.equal((await short.request({ method: 'GET', url: '/api/collections', key: token })).statusCode, 401);
     } finally {
       await short.stop();
+    }
+  });
+
+  test('rotating JWT_SECRET with JWT_SECRET_PREVIOUS keeps tokens of environment and managed keys alive across a restart', async () => {
+    const first = 'the-first-secret-which-is-32-bytes-long!';
+    const next = 'the-next-secret-which-is-32-bytes-long!!';
+    const own = await startTestServer({ JWT_SECRET: first });
+    try {
+      const { key } = await createKey(own, { collection_permissions: { '*': ['read'] } });
+      const tokens: Record<string, string> = {};
+      for (const [name, apiKey] of Object.entries({ admin: ADMIN_KEY, client: CLIENT_KEY, managed: key })) {
+        tokens[name] = (await own.request({ method: 'POST', url: '/api/auth/token', key: null, payload: { api_key: apiKey } })).json().token;
+      }
+      await own.close();
+      const statusesWith = async (config: Config) => {
+        const running = await startServer(config, { log: false });
+        try {
+          const out: Record<string, number> = {};
+          for (const [name, token] of Object.entries(tokens)) {
+            out[name] = (await running.app.fastify.inject({ method: 'GET', url: '/api/collections', headers: { authorization: `Bearer ${token}` } })).statusCode;
+          }
+          return out;
+        } finally {
+          await running.close();
+        }
+      };
+      assert.deepEqual(await statusesWith({ ...own.config, jwtSecret: next, jwtSecretPrevious: first }), { admin: 200, client: 200, managed: 200 });
+      assert.deepEqual(await statusesWith({ ...own.config, jwtSecret: next }), { admin: 401, client: 401, managed: 401 }, 'without the previous secret: nothing verifies');
+      // Rotating a key (not the secret) still kills the tokens exchanged for it, and only those.
+      assert.deepEqual(
+        await statusesWith({ ...own.config, jwtSecret: next, jwtSecretPrevious: first, adminApiKey: 'a-brand-new-admin-key-0123456789' }),
+        { admin: 401, client: 200, managed: 200 },
+      );
+    } finally {
+      await own.stop();
     }
   });
 });
