@@ -167,14 +167,19 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const login = await AdminLogin.create({
     username: config.adminUsername,
     accounts: deps.accounts,
-    throttle: new LoginThrottle({ redis: deps.redis, keyPrefix: `${config.redisKeyPrefix}:login` }),
+    throttle: new LoginThrottle({
+      knownAddresses: deps.accounts,
+      redis: deps.redis,
+      keyPrefix: `${config.redisKeyPrefix}:login`,
+      onError: (error) => fastify.log.error({ err: error }, 'login throttle: known addresses'),
+    }),
   });
   const keys = new KeyService(deps.store, {
     environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length,
     onChange: () => managedKeys.invalidate(),
     onAudit: (change) => audit.record(change),
   });
-  const events = authEvents(metrics, audit, fastify.log);
+  const events = authEvents(metrics, audit, fastify.log, { adminUsername: config.adminUsername });
   const authenticator = installAuthentication(fastify, {
     sources: { environmentKeys, managedKeys, tokens },
     clientIp: clientIpResolver(config.trustedProxies),
