@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { errors } from '../errors.js';
 import type { KeyStore, NewKey, StoredKey } from '../store/key-store.js';
 import { generateApiKey } from './api-key.js';
-import { mergePermissions, parsePermissions, renderPermissions } from './grants.js';
+import { mergePermissions, parsePermissions, renderPermissions, type PermissionSet } from './grants.js';
 import { isIpOrCidr } from './ip-rules.js';
+import { permissionWarnings, type PermissionCatalog } from './permission-warnings.js';
 
 export interface KeyRequest {
   label?: string;
@@ -24,6 +25,11 @@ export interface IssuedKey {
   /** The full key: show it once, then forget it. */
   key: string;
   stored: StoredKey;
+}
+
+/** A key created with its permissions, and what those permissions name that does not exist yet. */
+export interface CreatedKey extends IssuedKey {
+  warnings: string[];
 }
 
 /** Who changed which key how: what the audit trail records (never the key itself). */
@@ -42,16 +48,18 @@ export interface KeyServiceOptions {
   onChange?: () => void;
   /** Called after every change with who did what, for the audit trail. */
   onAudit?: (change: KeyChange) => void;
+  /** What exists in the data engine, to warn about grants naming what does not (yet). */
+  catalog?: PermissionCatalog;
 }
 
 export class KeyService {
   constructor(private readonly store: KeyStore, private readonly options: KeyServiceOptions) {}
 
-  async create(request: KeyRequest, createdBy: string | null): Promise<IssuedKey> {
+  async create(request: KeyRequest, createdBy: string | null): Promise<CreatedKey> {
     const { key, record } = newKey(request, createdBy);
     const stored = await this.store.createKey(record);
     this.created(stored, createdBy);
-    return { key, stored };
+    return { key, stored, warnings: await this.warnings(stored.isAdmin ? {} : stored.permissions) };
   }
 
   list(): Promise<StoredKey[]> {
@@ -87,24 +95,28 @@ export class KeyService {
     return { key: generated.key, stored, graceUntil };
   }
 
-  /** POST semantics: the whole set is replaced. */
-  async setPermissions(id: string, input: unknown, actor: string): Promise<StoredKey> {
+  /** POST semantics: the whole set is replaced. Warns about names that do not exist yet. */
+  async setPermissions(id: string, input: unknown, actor: string): Promise<{ stored: StoredKey; warnings: string[] }> {
     const permissions = parsePermissions(input);
     const stored = await this.store.setPermissions(id, permissions);
     if (!stored) throw keyNotFound(id);
     this.changed({ kind: 'key.permissions', actor, target: id, keyPrefix: stored.prefix, details: { replaced: permissions } });
-    return stored;
+    return { stored, warnings: stored.isAdmin ? [] : await this.warnings(permissions) };
   }
 
-  /** PUT semantics (seed 003): named collections replaced, others kept, changes listed. */
-  async updatePermissions(id: string, input: unknown, actor: string): Promise<{ stored: StoredKey; changes: string[] }> {
+  /** PUT semantics (seed 003): named collections replaced, others kept, changes listed; warnings about the named ones. */
+  async updatePermissions(id: string, input: unknown, actor: string): Promise<{ stored: StoredKey; changes: string[]; warnings: string[] }> {
     const update = parsePermissions(input);
     const current = await this.get(id);
     const { merged, changes } = mergePermissions(current.permissions, update);
     const stored = await this.store.setPermissions(id, merged);
     if (!stored) throw keyNotFound(id);
     this.changed({ kind: 'key.permissions', actor, target: id, keyPrefix: stored.prefix, details: { changes } });
-    return { stored, changes };
+    return { stored, changes, warnings: stored.isAdmin ? [] : await this.warnings(update) };
+  }
+
+  private warnings(permissions: PermissionSet): Promise<string[]> {
+    return permissionWarnings(permissions, this.options.catalog);
   }
 
   private created(stored: StoredKey, createdBy: string | null): void {

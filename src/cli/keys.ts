@@ -94,7 +94,7 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
       case 'permissions': {
         const keyId = required(id, 'key_id');
         if (values.set !== undefined) {
-          const stored = await service.setPermissions(keyId, parseJson('--set', values.set), 'cli');
+          const { stored } = await service.setPermissions(keyId, parseJson('--set', values.set), 'cli');
           out({ status: 'updated', key_id: keyId, collection_permissions: renderPermissions(stored.permissions) }, describe(stored));
         } else if (values.merge !== undefined) {
           const { stored, changes } = await service.updatePermissions(keyId, parseJson('--merge', values.merge), 'cli');

@@ -178,6 +178,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length,
     onChange: () => managedKeys.invalidate(),
     onAudit: (change) => audit.record(change),
+    catalog: engine,
   });
   const events = authEvents(metrics, audit, fastify.log, { adminUsername: config.adminUsername });
   const authenticator = installAuthentication(fastify, {
