@@ -127,6 +127,17 @@ describe('login throttle', () => {
     assert.equal((await attempt(restarted, 'admin', '192.0.2.11', true)).allowed, true, 'the admin still gets in at the usual address');
   });
 
+  test('without the store, the exemption is not granted: the cap applies as to a stranger', async () => {
+    const store = openStore();
+    const errors: unknown[] = [];
+    const throttle = new LoginThrottle({ knownAddresses: store, limits: { perIp: 1000, perAccount: 2, freeAttempts: 1000 }, onError: (e) => errors.push(e) });
+    assert.equal((await attempt(throttle, 'admin', '192.0.2.13', true)).allowed, true);
+    for (let i = 1; i <= 2; i++) await attempt(throttle, 'admin', `198.51.100.${i}`, false);
+    await store.close();
+    assert.equal((await throttle.begin('admin', '192.0.2.13')).allowed, false, 'refused, not let through');
+    assert.equal(errors.length, 1, 'and the failure reported');
+  });
+
   test('a known address expires after knownAddressDays, and each account keeps at most 100', async () => {
     const store = openStore();
     const day = 86_400_000;

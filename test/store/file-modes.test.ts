@@ -8,6 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { startServer } from '../../src/server.js';
 import { CONTROL_STORE_FILE } from '../../src/store/index.js';
+import { startCli, stopCli } from '../helpers/process.js';
 import { startTestServer, tempDir } from '../helpers/server.js';
 
 const mode = (file: string) => (statSync(file).mode & 0o777).toString(8);
@@ -57,3 +58,22 @@ test('files left readable by others (an older version) are made 0600 at start', 
     await first.stop();
   }
 });
+
+test('an existing DATA_DIR open to others keeps its mode, its files are 0600, and the log says so', async () => {
+  const dataDir = tempDir();
+  chmodSync(dataDir, 0o755);
+  const cli = await startCli({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', ADMIN_API_KEY: 'an-admin-key-for-the-modes-test' });
+  try {
+    await waitFor(() => cli.output().includes('DATA_DIR can be entered by other users'), cli.output);
+    assert.equal(mode(dataDir), '755', 'an existing directory is not changed behind the operator\'s back');
+    for (const [name, fileMode] of Object.entries(modes(dataDir))) assert.equal(fileMode, '600', name);
+  } finally {
+    await stopCli(cli);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+async function waitFor(check: () => boolean, describe: () => string): Promise<void> {
+  for (let i = 0; i < 100 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(check(), describe());
+}
