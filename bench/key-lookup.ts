@@ -69,10 +69,11 @@ async function interleave(series: Series[], chunk: number): Promise<void> {
 class NoTouchStore implements KeyStore {
   constructor(private readonly inner: KeyStore) {}
   createKey: KeyStore['createKey'] = (key) => this.inner.createKey(key);
+  createFirstAdminKey: KeyStore['createFirstAdminKey'] = (key) => this.inner.createFirstAdminKey(key);
   findKeyByHash: KeyStore['findKeyByHash'] = (hash) => this.inner.findKeyByHash(hash);
   getKey: KeyStore['getKey'] = (id) => this.inner.getKey(id);
   listKeys: KeyStore['listKeys'] = () => this.inner.listKeys();
-  revokeKey: KeyStore['revokeKey'] = (id) => this.inner.revokeKey(id);
+  revokeKey: KeyStore['revokeKey'] = (id, options) => this.inner.revokeKey(id, options);
   replaceKeyHash: KeyStore['replaceKeyHash'] = (id, next, grace) => this.inner.replaceKeyHash(id, next, grace);
   setPermissions: KeyStore['setPermissions'] = (id, permissions) => this.inner.setPermissions(id, permissions);
   touchKeys: KeyStore['touchKeys'] = async () => {};

@@ -19,7 +19,7 @@ const samples = Number(process.argv[2] ?? 100);
 const dataDir = mkdtempSync(path.join(tmpdir(), 'duckgate-login-bench-'));
 const accounts = new SqliteAccountStore(path.join(dataDir, 'control.sqlite'));
 await ensureAdminAccount(accounts, 'admin', 'the real admin password');
-const throttle = new LoginThrottle({ limits: { perIp: 1e9, perAccount: 1e9, freeAttempts: 1e9 } });
+const throttle = new LoginThrottle({ knownAddresses: accounts, limits: { perIp: 1e9, perAccount: 1e9, freeAttempts: 1e9 } });
 const login = await AdminLogin.create({ username: 'admin', accounts, throttle });
 
 const cases = { 'wrong password': 'admin', 'unknown user': 'nobody' } as const;

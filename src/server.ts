@@ -1,5 +1,4 @@
 /** Starts duckgate: configuration, stores, app, listener, and a clean shutdown on signals. */
-import { mkdirSync } from 'node:fs';
 import { ensureAdminAccount } from './auth/admin-login.js';
 import { loadJwtSecret } from './auth/jwt-secret.js';
 import type { PrincipalResolver } from './auth/resolver.js';
@@ -8,6 +7,7 @@ import type { DataEngine } from './data/engine.js';
 import { openDuckDBEngine } from './data/duckdb/index.js';
 import { buildApp, type App } from './http/app.js';
 import { Redis } from 'ioredis';
+import { ensurePrivateDir, usePrivateUmask } from './private-files.js';
 import { openAccountStore, openAuditStore, openKeyStore } from './store/index.js';
 import type { KeyStore } from './store/key-store.js';
 
@@ -28,7 +28,9 @@ export interface StartOptions {
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  mkdirSync(config.dataDir, { recursive: true });
+  // Key hashes, the JWT secret and the databases: 0700 / 0600, readable by this user only.
+  usePrivateUmask();
+  const dataDir = ensurePrivateDir(config.dataDir);
   const jwtSecret = loadJwtSecret(config.jwtSecret, config.dataDir);
   const store = openKeyStore(config);
   const audit = openAuditStore(config);
@@ -54,6 +56,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       readConnections: config.duckdbReadConnections,
     });
     app = await buildApp({ config, engine, store, audit, accounts, redis, jwtSecret, log: options.log, resolver: options.resolver });
+    if (dataDir.openToOthers) {
+      app.fastify.log.warn({ dataDir: config.dataDir }, 'DATA_DIR can be entered by other users; its files are 0600, but consider chmod 700');
+    }
     const firstAdmin = await app.keys.ensureAdminKey();
     const { generatedPassword } = await ensureAdminAccount(accounts, config.adminUsername, config.adminPassword);
     if (firstAdmin || generatedPassword) {

@@ -36,6 +36,12 @@ const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 /**
  * Validates `collection_permissions` as a client sends it (arrays or objects per collection) and
  * returns the normalised set. Throws 400 `invalid_permissions` naming the first problem.
+ *
+ * Besides shapes, contradictions are refused, since storing them would grant something other than
+ * what the admin meant: two spellings of one grant name (`Users` and `users`), an object that names
+ * no level at all (`{}`: write `[]` to deny a collection), field rules on a grant that allows
+ * nothing, and a field both selected and excluded. A field both writable and excluded from reads is
+ * allowed: a write-only field (a password hash set by the app, never read back) is a real use.
  */
 export function parsePermissions(input: unknown): PermissionSet {
   if (input === undefined || input === null) return {};
@@ -43,14 +49,32 @@ export function parsePermissions(input: unknown): PermissionSet {
     throw invalid('collection_permissions must be an object of collection → permissions');
   }
   const set: PermissionSet = {};
+  const spelled = new Map<string, string>();
   for (const [name, value] of Object.entries(input as Record<string, unknown>)) {
     if (!GRANT_NAME.test(name)) throw invalid(`'${name}' is not a collection name, '*', '<db>.<collection>' or '<db>.*'`);
-    set[foldIdentifier(name)] = parseGrant(name, value);
+    const key = foldIdentifier(name);
+    const other = spelled.get(key);
+    if (other !== undefined) throw invalid(`'${other}' and '${name}' name the same collection: keep one`);
+    spelled.set(key, name);
+    set[key] = parseGrant(name, value);
   }
   return set;
 }
 
 function parseGrant(name: string, value: unknown): CollectionGrant {
+  const grant = parseGrantShape(name, value);
+  const hasLevel = LEVELS.some((level) => grant[level]);
+  const rules = FIELD_RULES.filter((rule) => grant[rule] !== null);
+  if (!hasLevel && rules.length > 0) {
+    throw invalid(`Collection '${name}' has ${rules.join(' and ')} but grants no level: field rules only shape what read or write allows`);
+  }
+  const excluded = new Set((grant.exclude_fields ?? []).map((field) => field.toLowerCase()));
+  const both = (grant.select_fields ?? []).find((field) => excluded.has(field.toLowerCase()));
+  if (both !== undefined) throw invalid(`Field '${both}' of collection '${name}' is both in select_fields and exclude_fields`);
+  return grant;
+}
+
+function parseGrantShape(name: string, value: unknown): CollectionGrant {
   const grant: CollectionGrant = { read: false, write: false, delete: false, select_fields: null, exclude_fields: null, writable_fields: null };
   if (Array.isArray(value)) {
     for (const level of value) {
@@ -63,6 +87,9 @@ function parseGrant(name: string, value: unknown): CollectionGrant {
   }
   if (value === null || typeof value !== 'object') {
     throw invalid(`Permissions for collection '${name}' must be an array of levels or an object`);
+  }
+  if (!LEVELS.some((level) => level in value)) {
+    throw invalid(`Permissions for collection '${name}' name no level: set read, write or delete (or give [] to deny the collection)`);
   }
   for (const [key, setting] of Object.entries(value as Record<string, unknown>)) {
     if ((LEVELS as readonly string[]).includes(key)) {

@@ -24,6 +24,7 @@ export function loadJwtSecret(configured: string | undefined, dataDir: string): 
   try {
     // `wx`: if another process (a CLI command) created it meanwhile, use its secret, never overwrite it.
     writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(file, 0o600);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return loadJwtSecret(undefined, dataDir);
     throw error;

@@ -36,16 +36,41 @@ export interface VerifiedPayload extends JWTPayload {
   exp: number;
 }
 
+export interface SignOptions {
+  /** Extra claims (e.g. `gen`). */
+  claims?: Record<string, unknown>;
+  /**
+   * A hard end (ms since the epoch) the token must not outlive, e.g. the end of the grace period
+   * of the key it was exchanged for: `exp` is cut back to it (rounded down to a whole second).
+   */
+  notAfterMs?: number | null;
+  /** The signing time (ms since the epoch); the clock by default. */
+  nowMs?: number;
+}
+
+/**
+ * JWT times are whole seconds. `iat` is the second the token was signed in (rounded down: never
+ * in the future), while `exp` is rounded *up* from the exact signing time plus the lifetime, so a
+ * token lives at least `lifetimeSeconds` (and less than one second more), never up to one second
+ * less, which is what `exp = floor(now) + lifetime` gave.
+ */
+export function tokenTimes(nowMs: number, lifetimeSeconds: number, notAfterMs: number | null = null): { issuedAt: number; expiresAt: number } {
+  const issuedAt = Math.floor(nowMs / 1000);
+  let expiresAt = Math.ceil((nowMs + lifetimeSeconds * 1000) / 1000);
+  if (notAfterMs !== null) expiresAt = Math.min(expiresAt, Math.floor(notAfterMs / 1000));
+  return { issuedAt, expiresAt };
+}
+
 export async function signToken(
   kind: TokenKind,
   secrets: SigningSecrets,
   subject: string,
   lifetimeSeconds: number,
-  claims: Record<string, unknown> = {},
+  options: SignOptions = {},
 ): Promise<SignedToken> {
   const jti = randomUUID();
-  const issuedAt = Math.floor(Date.now() / 1000);
-  const expiresAt = issuedAt + lifetimeSeconds;
+  const { issuedAt, expiresAt } = tokenTimes(options.nowMs ?? Date.now(), lifetimeSeconds, options.notAfterMs ?? null);
+  const claims = options.claims ?? {};
   const token = await new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: kind.typ })
     .setIssuer(ISSUER)

@@ -5,10 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { errors } from '../errors.js';
-import type { KeyStore, StoredKey } from '../store/key-store.js';
+import type { KeyStore, NewKey, StoredKey } from '../store/key-store.js';
 import { generateApiKey } from './api-key.js';
-import { mergePermissions, parsePermissions, renderPermissions } from './grants.js';
+import { mergePermissions, parsePermissions, renderPermissions, type PermissionSet } from './grants.js';
 import { isIpOrCidr } from './ip-rules.js';
+import { permissionWarnings, type PermissionCatalog } from './permission-warnings.js';
 
 export interface KeyRequest {
   label?: string;
@@ -24,6 +25,11 @@ export interface IssuedKey {
   /** The full key: show it once, then forget it. */
   key: string;
   stored: StoredKey;
+}
+
+/** A key created with its permissions, and what those permissions name that does not exist yet. */
+export interface CreatedKey extends IssuedKey {
+  warnings: string[];
 }
 
 /** Who changed which key how: what the audit trail records (never the key itself). */
@@ -42,32 +48,18 @@ export interface KeyServiceOptions {
   onChange?: () => void;
   /** Called after every change with who did what, for the audit trail. */
   onAudit?: (change: KeyChange) => void;
+  /** What exists in the data engine, to warn about grants naming what does not (yet). */
+  catalog?: PermissionCatalog;
 }
 
 export class KeyService {
   constructor(private readonly store: KeyStore, private readonly options: KeyServiceOptions) {}
 
-  async create(request: KeyRequest, createdBy: string | null): Promise<IssuedKey> {
-    const label = request.label?.trim() ?? '';
-    if (label === '' || label.length > 200) throw errors.badRequest('invalid_key', 'label must be 1 to 200 characters');
-    const permissions = parsePermissions(request.collection_permissions);
-    const generated = generateApiKey('live');
-    const stored = await this.store.createKey({
-      id: `key_${randomBytes(12).toString('base64url')}`,
-      hash: generated.hash,
-      prefix: generated.prefix,
-      label,
-      description: (request.description ?? '').slice(0, 2000),
-      isAdmin: request.is_admin === true,
-      permissions,
-      expiresAt: parseExpiry(request.expires_at),
-      rateLimit: parseRateLimit(request.rate_limit),
-      allowedIps: parseAllowedIps(request.allowed_ips),
-      createdBy,
-    });
-    this.changed({ kind: 'key.created', actor: createdBy ?? 'unknown', target: stored.id, keyPrefix: stored.prefix,
-      details: { label: stored.label, is_admin: stored.isAdmin, permissions: stored.permissions } });
-    return { key: generated.key, stored };
+  async create(request: KeyRequest, createdBy: string | null): Promise<CreatedKey> {
+    const { key, record } = newKey(request, createdBy);
+    const stored = await this.store.createKey(record);
+    this.created(stored, createdBy);
+    return { key, stored, warnings: await this.warnings(stored.isAdmin ? {} : stored.permissions) };
   }
 
   list(): Promise<StoredKey[]> {
@@ -82,10 +74,11 @@ export class KeyService {
 
   async revoke(id: string, actor: string): Promise<void> {
     const key = await this.get(id);
-    if (key.isAdmin && (await this.store.countAdminKeys()) + this.options.environmentAdminKeys <= 1) {
-      throw errors.conflict('Cannot revoke the last admin key: create another admin key first');
-    }
-    if (!(await this.store.revokeKey(id))) throw keyNotFound(id);
+    // The last-admin rule is the store's to enforce, in the same operation that revokes: a count
+    // read here could be stale by the time the revocation lands (another process, another replica).
+    const outcome = await this.store.revokeKey(id, { requireOtherAdmins: this.options.environmentAdminKeys > 0 ? 0 : 1 });
+    if (outcome === 'last_admin') throw errors.conflict('Cannot revoke the last admin key: create another admin key first');
+    if (outcome === 'not_found') throw keyNotFound(id);
     this.changed({ kind: 'key.revoked', actor, target: id, keyPrefix: key.prefix, details: { label: key.label } });
   }
 
@@ -102,24 +95,33 @@ export class KeyService {
     return { key: generated.key, stored, graceUntil };
   }
 
-  /** POST semantics: the whole set is replaced. */
-  async setPermissions(id: string, input: unknown, actor: string): Promise<StoredKey> {
+  /** POST semantics: the whole set is replaced. Warns about names that do not exist yet. */
+  async setPermissions(id: string, input: unknown, actor: string): Promise<{ stored: StoredKey; warnings: string[] }> {
     const permissions = parsePermissions(input);
     const stored = await this.store.setPermissions(id, permissions);
     if (!stored) throw keyNotFound(id);
     this.changed({ kind: 'key.permissions', actor, target: id, keyPrefix: stored.prefix, details: { replaced: permissions } });
-    return stored;
+    return { stored, warnings: stored.isAdmin ? [] : await this.warnings(permissions) };
   }
 
-  /** PUT semantics (seed 003): named collections replaced, others kept, changes listed. */
-  async updatePermissions(id: string, input: unknown, actor: string): Promise<{ stored: StoredKey; changes: string[] }> {
+  /** PUT semantics (seed 003): named collections replaced, others kept, changes listed; warnings about the named ones. */
+  async updatePermissions(id: string, input: unknown, actor: string): Promise<{ stored: StoredKey; changes: string[]; warnings: string[] }> {
     const update = parsePermissions(input);
     const current = await this.get(id);
     const { merged, changes } = mergePermissions(current.permissions, update);
     const stored = await this.store.setPermissions(id, merged);
     if (!stored) throw keyNotFound(id);
     this.changed({ kind: 'key.permissions', actor, target: id, keyPrefix: stored.prefix, details: { changes } });
-    return { stored, changes };
+    return { stored, changes, warnings: stored.isAdmin ? [] : await this.warnings(update) };
+  }
+
+  private warnings(permissions: PermissionSet): Promise<string[]> {
+    return permissionWarnings(permissions, this.options.catalog);
+  }
+
+  private created(stored: StoredKey, createdBy: string | null): void {
+    this.changed({ kind: 'key.created', actor: createdBy ?? 'unknown', target: stored.id, keyPrefix: stored.prefix,
+      details: { label: stored.label, is_admin: stored.isAdmin, permissions: stored.permissions } });
   }
 
   private changed(change: KeyChange): void {
@@ -133,8 +135,37 @@ export class KeyService {
    */
   async ensureAdminKey(): Promise<IssuedKey | undefined> {
     if (this.options.environmentAdminKeys > 0 || (await this.store.countAdminKeys()) > 0) return undefined;
-    return this.create({ label: 'Initial admin key', description: 'Generated at first start', is_admin: true }, 'first-start');
+    // Conditional in the store: of several processes starting at once, one creates it.
+    const { key, record } = newKey({ label: 'Initial admin key', description: 'Generated at first start', is_admin: true }, 'first-start');
+    const stored = await this.store.createFirstAdminKey(record);
+    if (!stored) return undefined;
+    this.created(stored, 'first-start');
+    return { key, stored };
   }
+}
+
+/** A validated key record and its full key (which never reaches the store). */
+function newKey(request: KeyRequest, createdBy: string | null): { key: string; record: NewKey } {
+  const label = request.label?.trim() ?? '';
+  if (label === '' || label.length > 200) throw errors.badRequest('invalid_key', 'label must be 1 to 200 characters');
+  const permissions = parsePermissions(request.collection_permissions);
+  const generated = generateApiKey('live');
+  return {
+    key: generated.key,
+    record: {
+      id: `key_${randomBytes(12).toString('base64url')}`,
+      hash: generated.hash,
+      prefix: generated.prefix,
+      label,
+      description: (request.description ?? '').slice(0, 2000),
+      isAdmin: request.is_admin === true,
+      permissions,
+      expiresAt: parseExpiry(request.expires_at),
+      rateLimit: parseRateLimit(request.rate_limit),
+      allowedIps: parseAllowedIps(request.allowed_ips),
+      createdBy,
+    },
+  };
 }
 
 function keyNotFound(id: string) {

@@ -17,10 +17,14 @@
  * per username and IP runs at a time.
  *
  * With Redis the counts are shared by every replica (falling back to memory while Redis is down,
- * as the auth-failure counter does); the known addresses and in-flight attempts are per process.
+ * as the auth-failure counter does). The known addresses live in the control-plane store, so they
+ * survive a restart and every replica on the store shares them; only the in-flight attempts are
+ * per process.
  */
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { KnownAddressStore } from '../store/account-store.js';
 import { failureKey } from './auth-failures.js';
 
 export interface LoginThrottleLimits {
@@ -47,16 +51,23 @@ export const DEFAULT_LOGIN_LIMITS: LoginThrottleLimits = {
 };
 
 export interface LoginThrottleOptions {
+  /** Where the addresses the admin signed in from are kept (the control-plane store). */
+  knownAddresses: KnownAddressStore;
   limits?: Partial<LoginThrottleLimits>;
   redis?: Redis;
   keyPrefix?: string;
+  /** A store failure while remembering an address (the login itself still succeeds). */
+  onError?: (error: unknown) => void;
 }
 
 /** An attempt that may go ahead; hand it back to `finish` with its outcome. */
 export interface LoginTicket {
   readonly pair: string;
   readonly ip: string;
+  /** The counters' key for the username: a digest, since a password typed as the username must not be kept. */
   readonly account: string;
+  /** As typed; remembered with the address only after a successful sign-in (then it is the account's name). */
+  readonly username: string;
 }
 
 export type LoginAdmission = { allowed: true; ticket: LoginTicket } | { allowed: false; retryAfterSeconds: number };
@@ -70,10 +81,13 @@ export class LoginThrottle {
   private readonly consecutive: RateLimiterAbstract;
   private readonly delay: RateLimiterAbstract;
   private readonly inFlight = new Set<string>();
-  private readonly knownAddresses = new Map<string, Map<string, number>>();
+  private readonly knownAddresses: KnownAddressStore;
+  private readonly onError: (error: unknown) => void;
 
-  constructor(options: LoginThrottleOptions = {}) {
+  constructor(options: LoginThrottleOptions) {
     this.limits = { ...DEFAULT_LOGIN_LIMITS, ...options.limits };
+    this.knownAddresses = options.knownAddresses;
+    this.onError = options.onError ?? (() => {});
     const prefix = options.keyPrefix ?? 'dg:login';
     const make = (name: string, points: number, duration: number): RateLimiterAbstract => {
       const memory = new RateLimiterMemory({ points, duration, keyPrefix: `${prefix}:${name}` });
@@ -93,7 +107,9 @@ export class LoginThrottle {
   /** Whether an attempt for `username` from `ip` may be checked now; takes its points if so. */
   async begin(username: string, ip: string): Promise<LoginAdmission> {
     const ipKey = failureKey(ip);
-    const account = encodeURIComponent(username);
+    // Counter keys live in memory or Redis for up to an hour: never the typed name itself, which
+    // may be a password typed into the wrong field.
+    const account = createHash('sha256').update(username, 'utf8').digest('base64url').slice(0, 22);
     const pair = `${ipKey}|${account}`;
     if (this.inFlight.has(pair)) return { allowed: false, retryAfterSeconds: 1 };
 
@@ -103,12 +119,12 @@ export class LoginThrottle {
     const byIp = await take(this.perIp, ipKey);
     if (byIp) return refused(byIp.msBeforeNext);
     const byAccount = await take(this.perAccount, account);
-    if (byAccount && !this.isKnownAddress(account, ipKey)) {
+    if (byAccount && !(await this.isKnownAddress(username, ipKey))) {
       await this.perIp.reward(ipKey, 1);
       return refused(byAccount.msBeforeNext);
     }
     this.inFlight.add(pair);
-    return { allowed: true, ticket: { pair, ip: ipKey, account } };
+    return { allowed: true, ticket: { pair, ip: ipKey, account, username } };
   }
 
   /** Records the outcome of an admitted attempt. */
@@ -121,7 +137,7 @@ export class LoginThrottle {
           this.consecutive.delete(ticket.pair),
           this.delay.delete(ticket.pair),
         ]);
-        this.rememberAddress(ticket.account, ticket.ip);
+        await this.rememberAddress(ticket.username, ticket.ip);
         return;
       }
       const failures = (await this.consecutive.consume(ticket.pair, 1)).consumedPoints;
@@ -134,17 +150,30 @@ export class LoginThrottle {
     }
   }
 
-  private isKnownAddress(account: string, ipKey: string): boolean {
-    const seenAt = this.knownAddresses.get(account)?.get(ipKey);
-    return seenAt !== undefined && Date.now() - seenAt < this.limits.knownAddressDays * 86_400_000;
+  /** Asked only once the account cap is reached, so a normal login costs no lookup. */
+  private async isKnownAddress(username: string, ipKey: string): Promise<boolean> {
+    try {
+      return await this.knownAddresses.isKnownLoginAddress(username, ipKey, this.knownSince());
+    } catch (error) {
+      // Without the store the exemption cannot be proven: the cap applies, as to a stranger.
+      this.onError(error);
+      return false;
+    }
   }
 
-  private rememberAddress(account: string, ipKey: string): void {
-    let addresses = this.knownAddresses.get(account);
-    if (!addresses) this.knownAddresses.set(account, (addresses = new Map()));
-    addresses.delete(ipKey);
-    addresses.set(ipKey, Date.now());
-    if (addresses.size > KNOWN_ADDRESSES_PER_ACCOUNT) addresses.delete(addresses.keys().next().value!);
+  private async rememberAddress(username: string, ipKey: string): Promise<void> {
+    try {
+      await this.knownAddresses.rememberLoginAddress(username, ipKey, new Date().toISOString(), {
+        since: this.knownSince(),
+        maxPerAccount: KNOWN_ADDRESSES_PER_ACCOUNT,
+      });
+    } catch (error) {
+      this.onError(error);
+    }
+  }
+
+  private knownSince(): string {
+    return new Date(Date.now() - this.limits.knownAddressDays * 86_400_000).toISOString();
   }
 }
 

@@ -65,7 +65,7 @@ export class ManagedKeys implements ManagedKeyVerifier {
     const match = cached.match;
     if (!match || isPast(match.validUntil)) return undefined;
     this.touch(match.key.id);
-    return toPrincipal(match.key, 'api-key');
+    return toPrincipal(match.key, 'api-key', match.validUntil);
   }
 
   /** The principal of an active, unexpired key: what a token exchanged for it stands for now. */
@@ -78,6 +78,12 @@ export class ManagedKeys implements ManagedKeyVerifier {
     if (!key || isPast(key.expiresAt)) return undefined;
     this.touch(key.id);
     return toPrincipal(key, 'jwt');
+  }
+
+  /** What a token for key `id` exchanged at `generation` stands for now: nothing once the key was regenerated. */
+  async principalForToken(id: string, generation: string): Promise<Principal | undefined> {
+    const principal = await this.principalById(id);
+    return principal?.generation === generation ? principal : undefined;
   }
 
   /** Call after any change to keys: the very next request sees it. */
@@ -131,7 +137,8 @@ export class ManagedKeys implements ManagedKeyVerifier {
   }
 }
 
-export function toPrincipal(key: StoredKey, authMethod: Principal['authMethod']): Principal {
+/** `validUntil` (ISO) is when the presented key stops working; by default the key's own expiry. */
+export function toPrincipal(key: StoredKey, authMethod: Principal['authMethod'], validUntil: string | null = key.expiresAt): Principal {
   return {
     id: key.id,
     kind: 'managed-key',
@@ -143,6 +150,7 @@ export function toPrincipal(key: StoredKey, authMethod: Principal['authMethod'])
     keyPrefix: key.prefix,
     rateLimit: key.rateLimit,
     allowedIps: key.allowedIps,
+    validUntil: validUntil === null ? null : Date.parse(validUntil),
   };
 }
 

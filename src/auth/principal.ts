@@ -35,6 +35,12 @@ export interface Principal {
   rateLimit?: number | null;
   /** Managed keys: their own IP allow list (null: any). */
   allowedIps?: string[] | null;
+  /**
+   * Managed keys: when the presented key stops working (ms since the epoch): its expiry, or the end
+   * of the grace period when it is the previous key of a regenerated one. A token exchanged for it
+   * never outlives this. Undefined or null: no end.
+   */
+  validUntil?: number | null;
   /** Admin sessions: the signed-in user. */
   username?: string;
   /** JWTs: when the presented token expires (ms since the epoch). */

@@ -37,7 +37,7 @@ export class SessionTokens implements TokenKindVerifier {
   }
 
   async issue(account: AdminAccount): Promise<{ token: string; expiresAtMs: number }> {
-    const { token, expiresAtMs } = await signToken(SESSION_TOKEN, this.options, account.username, this.options.lifetimeSeconds, { gen: account.generation });
+    const { token, expiresAtMs } = await signToken(SESSION_TOKEN, this.options, account.username, this.options.lifetimeSeconds, { claims: { gen: account.generation } });
     return { token, expiresAtMs };
   }
 

@@ -16,8 +16,11 @@ export const API_TOKEN: TokenKind = { audience: 'duckgate:api', typ: 'dk-api+jwt
 
 export interface TokenServiceOptions extends SigningSecrets {
   lifetimeSeconds: number;
-  /** The principal a token's subject stands for now; undefined when its key is gone or expired. */
-  resolveSubject: (subject: string) => Promise<Principal | undefined>;
+  /**
+   * The principal a token's subject stands for now, if the token's key generation is still live
+   * for it; undefined when its key is gone, expired, or was replaced since.
+   */
+  resolveSubject: (subject: string, generation: string) => Promise<Principal | undefined>;
   revoked: RevokedTokens;
   cacheSize?: number;
 }
@@ -29,10 +32,20 @@ interface ApiTokenClaims {
   expiresAtMs: number;
 }
 
-/** A token for a key's principal, named by its id and generation (also what `duckgate token` mints). */
+/**
+ * A token for a key's principal, named by its id and generation (also what `duckgate token`
+ * mints). It never outlives the key state it was exchanged with: its `exp` is cut back to
+ * `principal.validUntil` (the key's expiry, or the end of the grace period when the previous key of
+ * a regenerated one was presented), and `expiresIn` says how long it really lives.
+ */
 export async function issueApiToken(secrets: SigningSecrets, principal: Principal, lifetimeSeconds: number): Promise<{ token: string; expiresIn: number }> {
-  const { token } = await signToken(API_TOKEN, secrets, principal.id, lifetimeSeconds, { gen: principal.generation });
-  return { token, expiresIn: lifetimeSeconds };
+  const nowMs = Date.now();
+  const { token, expiresAtMs } = await signToken(API_TOKEN, secrets, principal.id, lifetimeSeconds, {
+    claims: { gen: principal.generation },
+    notAfterMs: principal.validUntil ?? null,
+    nowMs,
+  });
+  return { token, expiresIn: Math.max(0, Math.floor((expiresAtMs - nowMs) / 1000)) };
 }
 
 export class ApiTokens implements TokenKindVerifier {
@@ -49,8 +62,8 @@ export class ApiTokens implements TokenKindVerifier {
 
   async verify(token: string): Promise<Principal> {
     const claims = await this.verified.get(token);
-    const principal = await this.options.resolveSubject(claims.subject);
-    if (!principal || principal.generation !== claims.generation) throw errors.invalidToken();
+    const principal = await this.options.resolveSubject(claims.subject, claims.generation);
+    if (!principal) throw errors.invalidToken();
     return { ...principal, authMethod: 'jwt', tokenExpiresAt: claims.expiresAtMs };
   }
 

@@ -94,7 +94,7 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
       case 'permissions': {
         const keyId = required(id, 'key_id');
         if (values.set !== undefined) {
-          const stored = await service.setPermissions(keyId, parseJson('--set', values.set), 'cli');
+          const { stored } = await service.setPermissions(keyId, parseJson('--set', values.set), 'cli');
           out({ status: 'updated', key_id: keyId, collection_permissions: renderPermissions(stored.permissions) }, describe(stored));
         } else if (values.merge !== undefined) {
           const { stored, changes } = await service.updatePermissions(keyId, parseJson('--merge', values.merge), 'cli');
@@ -124,7 +124,7 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
 async function mintToken(config: Config, store: KeyStore, keyId: string | undefined, out: Output): Promise<number> {
   const id = required(keyId, 'key_id');
   const secret = loadJwtSecret(config.jwtSecret, config.dataDir);
-  const environmentKeys = new EnvironmentKeys({ ...config, tagSecret: secret });
+  const environmentKeys = new EnvironmentKeys({ ...config, secrets: { secret } });
   const key = id.startsWith('env:') ? undefined : await store.getKey(id);
   const principal = id.startsWith('env:') ? environmentKeys.byId(id) : key && toPrincipal(key, 'api-key');
   if (!principal) {

@@ -5,7 +5,7 @@ import type { TokenCache } from './credentials.js';
 import type {
   AuthCheck,
   AuditFilters, AuditPage, BatchResult, BatchUpdate, CollectionList, CollectionPermissions, DatabaseChange, DatabaseList,
-  DbOption, DeleteResult, FindQuery, Health, IssuedKey, JsonObject, KeySummary, ListOptions, OwnPermissions, PermissionsSet,
+  DbOption, DeleteResult, FindQuery, Health, RegisteredKey, JsonObject, KeySummary, ListOptions, OwnPermissions, PermissionsSet,
   PermissionsUpdated, QueryParams, QueryResult, RegenerateOptions, RegeneratedKey, RegisterKeyRequest, Status, StatusMessage,
   StoredRecord, SyncRecord, SyncResult, TableDataOptions, TableSchema,
 } from './types.js';
@@ -149,7 +149,7 @@ export abstract class DuckgateApi {
   // ── Keys and permissions ───────────────────────────────────────────────────────────────────
 
   /** Create a key (admin). The answer's `key` is the full key: the only time it is shown. */
-  registerKey(body: RegisterKeyRequest): Promise<IssuedKey> {
+  registerKey(body: RegisterKeyRequest): Promise<RegisteredKey> {
     return this.call({ method: 'POST', path: '/api/auth/register', body });
   }
 

@@ -190,6 +190,12 @@ export interface IssuedKey extends KeyFields {
   warning: string;
 }
 
+/** What `POST /api/auth/register` answers. */
+export interface RegisteredKey extends IssuedKey {
+  /** Names in `collection_permissions` that do not exist yet, and field rules with no effect (stored as sent). */
+  warnings: string[];
+}
+
 export interface RegeneratedKey extends IssuedKey {
   /** Until when the old key keeps working, or null when it died at once. */
   grace_until: string | null;
@@ -211,6 +217,8 @@ export interface PermissionsSet {
   status: string;
   key_id: string;
   collection_permissions: CollectionPermissions;
+  /** Names sent that do not exist yet, and field rules with no effect (stored as sent). */
+  warnings: string[];
 }
 
 export interface PermissionsUpdated extends PermissionsSet {

@@ -83,6 +83,13 @@ export function permissionsFromRows(rows: PermissionRow[]): { permissions: Colle
     }
     const levels = LEVELS.filter((level) => row[level]);
     const hasFieldRules = Object.values(lists).some((fields) => fields.length > 0);
+    // The server refuses these contradictions too (400 invalid_permissions); say so before sending.
+    if (hasFieldRules && levels.length === 0) {
+      return { error: `Collection ${index}: field rules only shape what Read or Write allows: tick a level, or clear the fields.` };
+    }
+    const excluded = new Set(lists.exclude_fields.map((field) => field.toLowerCase()));
+    const both = lists.select_fields.find((field) => excluded.has(field.toLowerCase()));
+    if (both !== undefined) return { error: `Collection ${index}: "${both}" is both a selected and an excluded field.` };
     if (!hasFieldRules) {
       permissions[name] = levels;
     } else {

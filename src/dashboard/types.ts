@@ -6,7 +6,7 @@ import type { PermissionLevel } from '../client/types';
 
 export type {
   AuthCheck, CollectionGrant, CollectionPermissions, CollectionRules, Health, IssuedKey, KeySummary, LoginResponse,
-  PermissionLevel, QueryResult, RegeneratedKey, Status,
+  PermissionLevel, PermissionsSet, QueryResult, RegeneratedKey, RegisteredKey, Status,
 } from '../client/types';
 
 export const LEVELS: readonly PermissionLevel[] = ['read', 'write', 'delete'];

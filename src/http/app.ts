@@ -134,7 +134,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     adminApiKey: config.adminApiKey,
     validApiKeys: config.validApiKeys,
     ducklingApiKey: config.ducklingApiKey,
-    tagSecret: deps.jwtSecret,
+    secrets: { secret: deps.jwtSecret, previousSecret: jwtSecretPrevious(config) },
   });
   const managedKeys = new ManagedKeys(deps.store, { onError: (error) => fastify.log.error({ err: error }, 'key store') });
   const audit = new AuditTrail(deps.audit, {
@@ -156,16 +156,14 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     await authFailures.close();
     await audit.close();
   });
-  const secrets = {
-    secret: deps.jwtSecret,
-    previousSecret: config.jwtSecretPrevious === undefined ? undefined : new TextEncoder().encode(config.jwtSecretPrevious),
-  };
+  const secrets = { secret: deps.jwtSecret, previousSecret: jwtSecretPrevious(config) };
   const revoked = await RevokedTokens.open(deps.accounts, (error) => fastify.log.error({ err: error }, 'revoked tokens'));
   fastify.addHook('onClose', async () => revoked.close());
   const apiTokens = new ApiTokens({
     ...secrets,
     lifetimeSeconds: config.tokenExpiresIn,
-    resolveSubject: async (subject) => (subject.startsWith('env:') ? environmentKeys.byId(subject) : managedKeys.principalById(subject)),
+    resolveSubject: async (subject, generation) =>
+      (subject.startsWith('env:') ? environmentKeys.forToken(subject, generation) : managedKeys.principalForToken(subject, generation)),
     revoked,
   });
   const sessions = new SessionTokens({ ...secrets, lifetimeSeconds: config.jwtExpiresIn, username: config.adminUsername, accounts: deps.accounts, revoked });
@@ -173,14 +171,20 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const login = await AdminLogin.create({
     username: config.adminUsername,
     accounts: deps.accounts,
-    throttle: new LoginThrottle({ redis: deps.redis, keyPrefix: `${config.redisKeyPrefix}:login` }),
+    throttle: new LoginThrottle({
+      knownAddresses: deps.accounts,
+      redis: deps.redis,
+      keyPrefix: `${config.redisKeyPrefix}:login`,
+      onError: (error) => fastify.log.error({ err: error }, 'login throttle: known addresses'),
+    }),
   });
   const keys = new KeyService(deps.store, {
     environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length,
     onChange: () => managedKeys.invalidate(),
     onAudit: (change) => audit.record(change),
+    catalog: engine,
   });
-  const events = authEvents(metrics, audit, fastify.log);
+  const events = authEvents(metrics, audit, fastify.log, { adminUsername: config.adminUsername });
   const authenticator = installAuthentication(fastify, {
     clientIp: clientIpResolver(config.trustedProxies),
     allowedIps: new IpAllowList(config.allowedIps),
@@ -206,4 +210,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
 
   await fastify.ready();
   return { fastify, metrics, routes, keys, audit };
+}
+
+function jwtSecretPrevious(config: Config): Uint8Array | undefined {
+  return config.jwtSecretPrevious === undefined ? undefined : new TextEncoder().encode(config.jwtSecretPrevious);
 }

@@ -17,7 +17,11 @@ export interface AuthEvents {
   failed(request: FastifyRequest, error: ApiError, credential: Credential | undefined): void;
   rateLimited(request: FastifyRequest, client: string, principal?: Principal): void;
   ipDenied(request: FastifyRequest, ip: string, principal?: Principal): void;
-  /** A login with `username` (as typed: the account it aimed at) succeeded or failed with `code`. */
+  /**
+   * A login with `username` (as typed) succeeded or failed with `code`. The name is kept only when
+   * it is the configured admin's: anything else may be a password typed into the wrong field, and
+   * is recorded as `user:<unknown>`.
+   */
   login(request: FastifyRequest, username: string, code: 'ok' | 'invalid_credentials' | 'rate_limited'): void;
   loggedOut(request: FastifyRequest, principal: Principal): void;
 }
@@ -26,7 +30,15 @@ export interface AuditSink {
   record(event: AuditInput): void;
 }
 
-export function authEvents(metrics: Metrics, audit: AuditSink, log: FastifyBaseLogger): AuthEvents {
+export interface AuthEventOptions {
+  /** ADMIN_USERNAME: the only attempted username a login event keeps. */
+  adminUsername?: string;
+}
+
+/** What a login event records as the username tried: the admin's name, or nothing that was typed. */
+export const UNKNOWN_USERNAME = '<unknown>';
+
+export function authEvents(metrics: Metrics, audit: AuditSink, log: FastifyBaseLogger, options: AuthEventOptions = {}): AuthEvents {
   return {
     succeeded(_request, principal) {
       metrics.authAttempts.inc({ result: 'success', method: principal.authMethod, code: 'ok' });
@@ -56,13 +68,15 @@ export function authEvents(metrics: Metrics, audit: AuditSink, log: FastifyBaseL
       // error handler, through which it is thrown).
       if (code === 'invalid_credentials') metrics.authFailures.inc({ code });
       if (code === 'rate_limited') metrics.rateLimited.inc({ scope: 'login' });
-      // The username is kept (the account aimed at); the password never reaches this function.
-      const target = `user:${username}`;
+      // The password never reaches this function, but the username field may hold one (typed in the
+      // wrong box): only the configured admin name is kept, in the audit trail and in the log.
+      const named = username === options.adminUsername ? username : UNKNOWN_USERNAME;
+      const target = `user:${named}`;
       if (code === 'ok') {
-        log.info({ event: 'auth.login', username, ...context }, 'admin signed in');
+        log.info({ event: 'auth.login', username: named, ...context }, 'admin signed in');
         audit.record({ kind: 'auth.login', actor: target, target, code: null, details: null, ...context });
       } else {
-        log.warn({ event: 'auth.login_failed', username, code, ...context }, 'login failed');
+        log.warn({ event: 'auth.login_failed', username: named, code, ...context }, 'login failed');
         audit.record({ kind: 'auth.login_failed', actor: null, target, code, details: null, ...context });
       }
     },

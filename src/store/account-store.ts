@@ -20,7 +20,19 @@ export interface RevokedToken {
   expiresAt: string;
 }
 
-export interface AccountStore {
+/** Which addresses an account signed in from, shared by every process on the store. */
+export interface KnownAddressStore {
+  /**
+   * Records that `username` signed in from `address` at `at` (ISO), and in the same operation
+   * forgets that account's addresses last seen before `retention.since` and all but its
+   * `retention.maxPerAccount` most recent ones, so the table stays bounded.
+   */
+  rememberLoginAddress(username: string, address: string, at: string, retention: { since: string; maxPerAccount: number }): Promise<void>;
+  /** Whether `username` signed in from `address` at or after `since` (ISO). */
+  isKnownLoginAddress(username: string, address: string, since: string): Promise<boolean>;
+}
+
+export interface AccountStore extends KnownAddressStore {
   getAccount(username: string): Promise<AdminAccount | undefined>;
   /** Creates the account or replaces its hash (generation + 1, ending its sessions). */
   setPassword(username: string, passwordHash: string): Promise<AdminAccount>;

@@ -8,9 +8,9 @@ import { SqliteAccountStore } from './sqlite-accounts.js';
 import { SqliteAuditStore } from './sqlite-audit.js';
 import { SqliteKeyStore } from './sqlite.js';
 
-export type { KeyStore, StoredKey, NewKey, KeyMatch } from './key-store.js';
+export type { KeyStore, StoredKey, NewKey, KeyMatch, RevokeOptions, RevokeOutcome } from './key-store.js';
 export type { AuditStore } from './audit-store.js';
-export type { AccountStore, AdminAccount, RevokedToken } from './account-store.js';
+export type { AccountStore, AdminAccount, KnownAddressStore, RevokedToken } from './account-store.js';
 
 /** The SQLite file: never a `.duckdb` file, so DuckDB never opens it and SQL can never reach it. */
 export const CONTROL_STORE_FILE = 'control.sqlite';

@@ -34,15 +34,37 @@ export interface KeyMatch {
   validUntil: string | null;
 }
 
+/** What a conditional revocation did. */
+export type RevokeOutcome = 'revoked' | 'not_found' | 'last_admin';
+
+export interface RevokeOptions {
+  /**
+   * An admin key is revoked only when at least this many *other* active admin keys remain
+   * (1 when no admin key is configured in the environment, so the last admin cannot go; 0 otherwise).
+   */
+  requireOtherAdmins: number;
+}
+
+/**
+ * Invariants are kept inside the store, each as one conditional operation (a single statement or
+ * a transaction that holds the write lock while it checks), never as a read in a service followed
+ * by a write: several processes or replicas may act at the same moment. A PostgreSQL store must
+ * give the same guarantee (e.g. lock the active admin rows `FOR UPDATE` before counting them).
+ */
 export interface KeyStore {
   createKey(key: NewKey): Promise<StoredKey>;
+  /** Creates `key` (an admin key) only if no active admin key exists; undefined when one did. */
+  createFirstAdminKey(key: NewKey): Promise<StoredKey | undefined>;
   /** The active key whose current hash, or whose previous hash within its grace period, is `hash`. */
   findKeyByHash(hash: string): Promise<KeyMatch | undefined>;
   /** An active (not revoked) key. */
   getKey(id: string): Promise<StoredKey | undefined>;
   listKeys(): Promise<StoredKey[]>;
-  /** False when there is no such active key. */
-  revokeKey(id: string): Promise<boolean>;
+  /**
+   * Revokes an active key (and ends its grace period) unless that would leave fewer admin keys than
+   * `options` require, checked and done as one operation. Without options, any active key goes.
+   */
+  revokeKey(id: string, options?: RevokeOptions): Promise<RevokeOutcome>;
   /** New hash and prefix, generation + 1; the old hash keeps working until `graceUntil` (null: dies now). */
   replaceKeyHash(id: string, next: { hash: string; prefix: string }, graceUntil: string | null): Promise<StoredKey | undefined>;
   setPermissions(id: string, permissions: PermissionSet): Promise<StoredKey | undefined>;

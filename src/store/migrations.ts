@@ -104,4 +104,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX revoked_tokens_expires_at ON revoked_tokens (expires_at);
     `,
   },
+  {
+    // Addresses the admin signed in from (login throttle, README "Login brute force"): exempt from
+    // the per-account cap for 30 days, so a spray from strangers cannot lock the admin out of a
+    // usual address. In the store, not in memory, so a restart or another replica keeps them.
+    // `address` is the throttle's client key (an IPv4 address or an IPv6 /64).
+    version: 5,
+    sql: `
+      CREATE TABLE login_addresses (
+        username TEXT NOT NULL,
+        address TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        PRIMARY KEY (username, address)
+      );
+      CREATE INDEX login_addresses_last_seen ON login_addresses (username, last_seen_at);
+    `,
+  },
 ];

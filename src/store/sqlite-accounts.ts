@@ -33,6 +33,12 @@ export class SqliteAccountStore implements AccountStore {
       revoke: db.prepare(`INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`),
       listRevoked: db.prepare<[string], { jti: string; expires_at: string }>(`SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?`),
       prune: db.prepare(`DELETE FROM revoked_tokens WHERE expires_at <= ?`),
+      rememberAddress: db.prepare(`INSERT INTO login_addresses (username, address, last_seen_at) VALUES (@username, @address, @at)
+        ON CONFLICT (username, address) DO UPDATE SET last_seen_at = excluded.last_seen_at`),
+      trimAddresses: db.prepare(`DELETE FROM login_addresses WHERE username = @username AND (last_seen_at < @since OR address NOT IN
+        (SELECT address FROM login_addresses WHERE username = @username ORDER BY last_seen_at DESC, address LIMIT @max))`),
+      knownAddress: db.prepare<{ username: string; address: string; since: string }, { found: number }>(`SELECT 1 AS found FROM login_addresses
+        WHERE username = @username AND address = @address AND last_seen_at >= @since`),
     };
   }
 
@@ -60,6 +66,17 @@ export class SqliteAccountStore implements AccountStore {
 
   async pruneRevokedTokens(now: string): Promise<number> {
     return this.statements.prune.run(now).changes;
+  }
+
+  async rememberLoginAddress(username: string, address: string, at: string, retention: { since: string; maxPerAccount: number }): Promise<void> {
+    this.db.transaction(() => {
+      this.statements.rememberAddress.run({ username, address, at });
+      this.statements.trimAddresses.run({ username, since: retention.since, max: retention.maxPerAccount });
+    })();
+  }
+
+  async isKnownLoginAddress(username: string, address: string, since: string): Promise<boolean> {
+    return this.statements.knownAddress.get({ username, address, since }) !== undefined;
   }
 
   async close(): Promise<void> {

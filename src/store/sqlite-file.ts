@@ -4,6 +4,7 @@
  * migrations. Each store opens its own connection; SQLite serialises their writes.
  */
 import Database from 'better-sqlite3';
+import { ensurePrivateFile, tightenFile } from '../private-files.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
 export interface OpenSqliteOptions {
@@ -15,6 +16,10 @@ export interface OpenSqliteOptions {
 }
 
 export function openSqliteFile(file: string, options: OpenSqliteOptions): Database.Database {
+  // SQLite gives its -wal and -shm files the mode of the database file, so a 0600 file made here
+  // first keeps all three private whatever the umask; older, looser ones are tightened.
+  ensurePrivateFile(file);
+  for (const companion of [`${file}-wal`, `${file}-shm`]) tightenFile(companion);
   const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');

@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import type { PermissionSet } from '../auth/grants.js';
-import type { KeyMatch, KeyStore, NewKey, StoredKey } from './key-store.js';
+import type { KeyMatch, KeyStore, NewKey, RevokeOptions, RevokeOutcome, StoredKey } from './key-store.js';
 import { openSqliteFile } from './sqlite-file.js';
 
 interface KeyRow {
@@ -43,12 +43,18 @@ export class SqliteKeyStore implements KeyStore {
       insert: db.prepare(`INSERT INTO api_keys (id, prefix, key_hash, label, description, is_admin, collection_permissions,
         expires_at, rate_limit, allowed_ips, created_at, created_by, generation)
         VALUES (@id, @prefix, @hash, @label, @description, @isAdmin, @permissions, @expiresAt, @rateLimit, @allowedIps, @createdAt, @createdBy, 1)`),
+      insertFirstAdmin: db.prepare(`INSERT INTO api_keys (id, prefix, key_hash, label, description, is_admin, collection_permissions,
+        expires_at, rate_limit, allowed_ips, created_at, created_by, generation)
+        SELECT @id, @prefix, @hash, @label, @description, 1, @permissions, @expiresAt, @rateLimit, @allowedIps, @createdAt, @createdBy, 1
+        WHERE NOT EXISTS (SELECT 1 FROM api_keys WHERE is_admin = 1 AND revoked_at IS NULL)`),
       byHash: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.key_hash = ? AND k.revoked_at IS NULL`),
       byGraceHash: db.prepare<[string], KeyRow & { valid_until: string }>(`SELECT ${KEY_COLUMNS}, g.valid_until FROM api_key_grace g
         JOIN api_keys k ON k.id = g.key_id WHERE g.key_hash = ? AND k.revoked_at IS NULL`),
       byId: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.id = ? AND k.revoked_at IS NULL`),
       list: db.prepare<[], KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.revoked_at IS NULL ORDER BY k.created_at, k.id`),
-      revoke: db.prepare(`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`),
+      // One statement: the admin count is read under the same write lock that revokes.
+      revoke: db.prepare(`UPDATE api_keys SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL
+        AND (is_admin = 0 OR (SELECT count(*) FROM api_keys o WHERE o.is_admin = 1 AND o.revoked_at IS NULL AND o.id <> @id) >= @requireOtherAdmins)`),
       dropGrace: db.prepare(`DELETE FROM api_key_grace WHERE key_id = ?`),
       pruneGrace: db.prepare(`DELETE FROM api_key_grace WHERE valid_until <= ?`),
       addGrace: db.prepare(`INSERT INTO api_key_grace (key_hash, key_id, valid_until) SELECT key_hash, id, ? FROM api_keys WHERE id = ?`),
@@ -61,14 +67,17 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async createKey(key: NewKey): Promise<StoredKey> {
-    this.statements.insert.run({
-      ...key,
-      isAdmin: key.isAdmin ? 1 : 0,
-      permissions: JSON.stringify(key.permissions),
-      allowedIps: key.allowedIps ? JSON.stringify(key.allowedIps) : null,
-      createdAt: new Date().toISOString(),
-    });
+    this.statements.insert.run(keyParams(key));
     return toKey(this.statements.byId.get(key.id)!);
+  }
+
+  async createFirstAdminKey(key: NewKey): Promise<StoredKey | undefined> {
+    // IMMEDIATE takes the write lock before the NOT EXISTS is read: two processes starting at once
+    // cannot both see "no admin" and both insert.
+    return this.db.transaction(() => {
+      if (this.statements.insertFirstAdmin.run(keyParams(key)).changes !== 1) return undefined;
+      return toKey(this.statements.byId.get(key.id)!);
+    }).immediate();
   }
 
   async findKeyByHash(hash: string): Promise<KeyMatch | undefined> {
@@ -89,11 +98,17 @@ export class SqliteKeyStore implements KeyStore {
     return this.statements.list.all().map(toKey);
   }
 
-  async revokeKey(id: string): Promise<boolean> {
-    return this.db.transaction(() => {
-      this.statements.dropGrace.run(id);
-      return this.statements.revoke.run(new Date().toISOString(), id).changes === 1;
-    })();
+  async revokeKey(id: string, options: RevokeOptions = { requireOtherAdmins: 0 }): Promise<RevokeOutcome> {
+    // IMMEDIATE: the write lock is held from the first read, so the count and the revocation see
+    // the same state whichever connection or process commits first.
+    return this.db.transaction((): RevokeOutcome => {
+      const revoked = this.statements.revoke.run({ now: new Date().toISOString(), id, requireOtherAdmins: options.requireOtherAdmins }).changes === 1;
+      if (revoked) {
+        this.statements.dropGrace.run(id);
+        return 'revoked';
+      }
+      return this.statements.byId.get(id) ? 'last_admin' : 'not_found';
+    }).immediate();
   }
 
   async replaceKeyHash(id: string, next: { hash: string; prefix: string }, graceUntil: string | null): Promise<StoredKey | undefined> {
@@ -131,6 +146,16 @@ export class SqliteKeyStore implements KeyStore {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+function keyParams(key: NewKey) {
+  return {
+    ...key,
+    isAdmin: key.isAdmin ? 1 : 0,
+    permissions: JSON.stringify(key.permissions),
+    allowedIps: key.allowedIps ? JSON.stringify(key.allowedIps) : null,
+    createdAt: new Date().toISOString(),
+  };
 }
 
 function toKey(row: KeyRow): StoredKey {

@@ -205,6 +205,34 @@ describe('dashboard in a browser', () => {
     assert.ok(inserted.status === 200 || inserted.status === 201, `insert answered ${inserted.status}: ${JSON.stringify(inserted.body)}`);
   });
 
+  step('permission contradictions are caught before sending; names that do not exist yet are saved with warnings', async () => {
+    await keyRow(KEY_LABEL).getByRole('button', { name: 'Edit permissions' }).click();
+    const dialog = page.getByTestId('permissions-dialog');
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Add collection' }).click();
+    const row = dialog.getByTestId('perm-row-1');
+    await row.getByLabel('Collection name').fill('notse');
+    await row.getByLabel('Exclude fields').fill('body');
+    let sent = 0;
+    const count = (r: { url(): string }) => { if (r.url().endsWith('/api/auth/permissions')) sent++; };
+    page.on('request', count);
+    await dialog.getByRole('button', { name: 'Save permissions' }).click();
+    await waitForText(dialog.getByTestId('permissions-error'), 'field rules only shape what Read or Write allows');
+    page.off('request', count);
+    assert.equal(sent, 0, 'refused in the page, nothing sent');
+
+    await row.getByLabel('Read', { exact: true }).check();
+    const saved = page.waitForResponse((response) => response.url().endsWith('/api/auth/permissions') && response.request().method() === 'POST');
+    await dialog.getByRole('button', { name: 'Save permissions' }).click();
+    assert.equal((await saved).status(), 200);
+    const warnings = dialog.getByTestId('permission-warnings');
+    await waitForText(warnings, "Collection 'notse' does not exist yet in database 'default'");
+    await screenshot(page, 'permission-warnings');
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await waitForText(keyRow(KEY_LABEL), 'notse: read');
+  });
+
   step('regenerating in the dashboard kills the old key and shows the new one once', async () => {
     await keyRow(KEY_LABEL).getByRole('button', { name: 'Regenerate' }).click();
     const confirm = page.getByTestId('confirm-dialog');
@@ -236,6 +264,28 @@ describe('dashboard in a browser', () => {
     await waitForText(page.getByTestId('keys-notice'), `Key "${KEY_LABEL}" revoked.`);
     await page.getByTestId('keys-empty').waitFor();
     assert.equal((await api('GET', '/api/find/notes', regeneratedKey)).status, 401);
+  });
+
+  step('a generated key shows the server\'s warnings about its permissions next to the key', async () => {
+    await page.getByRole('button', { name: 'Generate key' }).click();
+    const dialog = page.getByTestId('generate-dialog');
+    await dialog.waitFor();
+    await dialog.getByLabel('Label', { exact: true }).fill('Categories syncer');
+    const row = dialog.getByTestId('perm-row-0');
+    await row.getByLabel('Collection name').fill('categories');
+    await row.getByLabel('Write', { exact: true }).check();
+    await dialog.getByRole('button', { name: 'Generate key' }).click();
+    const reveal = page.getByTestId('key-reveal');
+    await reveal.waitFor();
+    await waitForText(reveal.getByTestId('permission-warnings'), "Collection 'categories' does not exist yet in database 'default'");
+    const key = ((await reveal.getByTestId('new-key').textContent()) ?? '').trim();
+    await reveal.getByRole('button', { name: 'Done' }).click();
+    await reveal.waitFor({ state: 'detached' });
+    // Granted before it exists, as a first sync needs: the write creates it.
+    assert.equal((await api('POST', '/api/insert/categories', key, { name: 'Drinks' })).status, 201);
+    await keyRow('Categories syncer').getByRole('button', { name: 'Revoke' }).click();
+    await page.getByTestId('confirm-dialog').getByRole('button', { name: 'Revoke key' }).click();
+    await page.getByTestId('keys-empty').waitFor();
   });
 
   step('the collections page lists collections and pages through records', async () => {

@@ -148,6 +148,89 @@ describe('managed keys (seed 002, seed 003)', () => {
   });
 });
 
+describe('permission mistakes (issue 11)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+    assert.equal((await server.request({ method: 'POST', url: '/api/insert/users', payload: { id: 'ada', name: 'Ada', salary: 1 } })).statusCode, 201);
+    assert.equal((await server.request({ method: 'POST', url: '/api/databases', payload: { name: 'analytics' } })).statusCode, 201);
+  });
+  after(async () => server.stop());
+  const register = (collection_permissions: unknown) =>
+    server.request({ method: 'POST', url: '/api/auth/register', payload: { label: 'perm test', collection_permissions } });
+
+  test('contradictions are refused with 400 invalid_permissions, on register, POST and PUT, and nothing is stored', async () => {
+    const { key_id } = await createKey(server, { collection_permissions: { users: ['read'] } });
+    const contradictions: Array<[unknown, RegExp]> = [
+      [{ users: {} }, /name no level/],
+      [{ users: { select_fields: ['name'] } }, /name no level/],
+      [{ users: { read: false, write: false, exclude_fields: ['salary'] } }, /grants no level/],
+      [{ users: { read: true, select_fields: ['name', 'salary'], exclude_fields: ['SALARY'] } }, /both in select_fields and exclude_fields/],
+      [{ Users: ['read'], users: ['write'] }, /name the same collection/],
+    ];
+    for (const [permissions, message] of contradictions) {
+      const keysBefore = (await server.request({ method: 'GET', url: '/api/auth/keys' })).json().length;
+      for (const res of [
+        await register(permissions),
+        await server.request({ method: 'POST', url: '/api/auth/permissions', payload: { key_id, collection_permissions: permissions } }),
+        await server.request({ method: 'PUT', url: '/api/auth/permissions', payload: { key_id, collection_permissions: permissions } }),
+      ]) {
+        assert.equal(res.statusCode, 400, `${JSON.stringify(permissions)} → ${res.body}`);
+        assert.equal(res.json().code, 'invalid_permissions');
+        assert.match(res.json().error, message);
+      }
+      assert.equal((await server.request({ method: 'GET', url: '/api/auth/keys' })).json().length, keysBefore);
+    }
+    const own = (await server.request({ method: 'GET', url: '/api/auth/keys' })).json().find((k: { key_id: string }) => k.key_id === key_id);
+    assert.deepEqual(own.collection_permissions, { users: ['read'] }, 'the refused changes left the key as it was');
+  });
+
+  test('an explicit deny ([] or levels all false) and a write-only field are not contradictions', async () => {
+    const res = await register({ '*': ['read'], invoices: [], orders: { read: false }, users: { read: true, write: true, exclude_fields: ['salary'], writable_fields: ['salary'] } });
+    assert.equal(res.statusCode, 201, res.body);
+    assert.deepEqual(res.json().collection_permissions.invoices, []);
+    assert.deepEqual(res.json().collection_permissions.orders, []);
+  });
+
+  test('names that do not exist yet are stored, with warnings in the answer', async () => {
+    const res = await register({
+      categories: ['read', 'write'],
+      users: { read: true, exclude_fields: ['salry'], select_fields: null },
+      'analytics.events': ['read'],
+      'nowhere.*': ['read'],
+      'analytics.*': ['read'],
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const body = res.json();
+    assert.deepEqual(Object.keys(body.collection_permissions).sort(), ['analytics.*', 'analytics.events', 'categories', 'nowhere.*', 'users'], 'stored as sent');
+    const warnings = body.warnings as string[];
+    assert.equal(warnings.length, 4, warnings.join('\n'));
+    assert.ok(warnings.some((w) => /Collection 'categories' does not exist yet in database 'default'/.test(w)), warnings.join('\n'));
+    assert.ok(warnings.some((w) => /Field 'salry' in exclude_fields of 'users' is not a field of collection 'users': it hides nothing/.test(w)), warnings.join('\n'));
+    assert.ok(warnings.some((w) => /Collection 'events' does not exist yet in database 'analytics'/.test(w)), warnings.join('\n'));
+    assert.ok(warnings.some((w) => /Database 'nowhere' does not exist yet/.test(w)), warnings.join('\n'));
+
+    // The grant for a collection that does not exist yet works once it does (a first sync).
+    assert.equal((await as(server, body.key)('POST', '/api/insert/categories', { name: 'Drinks' })).statusCode, 201);
+    const clean = await register({ categories: ['read'], users: { read: true, exclude_fields: ['salary'] }, '*': ['read'] });
+    assert.deepEqual(clean.json().warnings, [], 'existing names: no warnings');
+  });
+
+  test('POST and PUT permissions answer warnings too; PUT only about the collections it names', async () => {
+    const { key_id } = await createKey(server, { collection_permissions: { users: ['read'] } });
+    const set = await server.request({ method: 'POST', url: '/api/auth/permissions', payload: { key_id, collection_permissions: { usres: ['read'], users: { read: false, write: true, select_fields: ['name'] } } } });
+    assert.equal(set.statusCode, 200, set.body);
+    assert.deepEqual(set.json().warnings, [
+      "Collection 'usres' does not exist yet in database 'default': the grant applies once it is created (is the name spelt right?)",
+      "'users': select_fields has no effect without read",
+    ]);
+    const merged = await server.request({ method: 'PUT', url: '/api/auth/permissions', payload: { key_id, collection_permissions: { users: { read: true, select_fields: ['name', 'nmae'] } } } });
+    assert.equal(merged.statusCode, 200, merged.body);
+    assert.deepEqual(merged.json().warnings, ["Field 'nmae' in select_fields of 'users' is not a field of collection 'users': it matches nothing until such a field exists"]);
+    assert.ok(merged.json().changes.length > 0);
+  });
+});
+
 describe('the last admin', () => {
   test('the first start generates an admin key, shown once; the last admin key cannot be revoked (409)', async () => {
     const banners: string[] = [];

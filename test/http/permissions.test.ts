@@ -123,7 +123,7 @@ describe('collection permissions (seed 003, CONTRACT.md §5)', () => {
     assert.equal((await as(server, key)('DELETE', '/api/delete/users/none')).statusCode, 404, 'delete now allowed at once');
 
     const replaced = await server.request({ method: 'POST', url: '/api/auth/permissions', payload: { key_id, collection_permissions: { posts: ['read'] } } });
-    assert.deepEqual(replaced.json(), { status: 'updated', key_id, collection_permissions: { posts: ['read'] } });
+    assert.deepEqual(replaced.json(), { status: 'updated', key_id, collection_permissions: { posts: ['read'] }, warnings: [] });
     assert.equal((await as(server, key)('GET', '/api/find/users')).statusCode, 403, 'replaced at once');
 
     const bad = await server.request({ method: 'PUT', url: '/api/auth/permissions', payload: { key_id, collection_permissions: { posts: ['read', 'own'] } } });

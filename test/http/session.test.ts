@@ -4,17 +4,19 @@
  * audit trail keeps (never the password).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { startServer } from '../../src/server.js';
 import { CONTROL_STORE_FILE } from '../../src/store/index.js';
-import { ADMIN_KEY, startTestServer, type TestServer } from '../helpers/server.js';
+import { startCli, stopCli } from '../helpers/process.js';
+import { ADMIN_KEY, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { as, createKey } from '../helpers/keys.js';
 
 const PASSWORD = 'correct horse battery staple';
 const SECRET = 'a-session-test-secret-at-least-32-bytes!';
+const PASSWORD_AS_USERNAME = 'Tr0ub4dor&3-typed-in-the-wrong-box';
 
 async function login(server: TestServer, body: unknown, headers: Record<string, string> = {}) {
   return server.request({ method: 'POST', url: '/api/login', key: null, payload: body as object, headers });
@@ -352,7 +354,8 @@ describe('the audit trail of logins', () => {
       const headers = { 'user-agent': 'audit-test/1.0', 'x-forwarded-for': '198.51.100.7' };
       const wrongPassword = 'my-wrong-guess-7f3a9c';
       await login(server, { username: 'admin', password: wrongPassword }, headers);
-      await login(server, { username: 'ghost', password: wrongPassword }, headers);
+      // A password typed as the username: only the configured admin name is ever kept.
+      await login(server, { username: PASSWORD_AS_USERNAME, password: wrongPassword }, headers);
       const token = (await login(server, { username: 'admin', password: PASSWORD }, headers)).json().token;
       await server.request({ method: 'POST', url: '/api/logout', key: token, headers });
       await server.app.audit.flush();
@@ -362,7 +365,7 @@ describe('the audit trail of logins', () => {
       const events = res.json().events.reverse() as Array<Record<string, unknown>>;
       assert.deepEqual(events.map((e) => [e.kind, e.target, e.code]), [
         ['auth.login_failed', 'user:admin', 'invalid_credentials'],
-        ['auth.login_failed', 'user:ghost', 'invalid_credentials'],
+        ['auth.login_failed', 'user:<unknown>', 'invalid_credentials'],
         ['auth.login', 'user:admin', null],
         ['auth.logout', 'user:admin', null],
       ]);
@@ -384,12 +387,60 @@ describe('the audit trail of logins', () => {
           return Buffer.alloc(0);
         }
       })();
-      for (const secret of [PASSWORD, wrongPassword]) {
+      for (const secret of [PASSWORD, wrongPassword, PASSWORD_AS_USERNAME]) {
         assert.equal(file.includes(secret), false, `the store holds ${secret}`);
         assert.equal(wal.includes(secret), false, `the WAL holds ${secret}`);
       }
     } finally {
       await server.stop();
+    }
+  });
+});
+
+describe('login and restarts', () => {
+  test('the warn log never holds a username other than the admin\'s', async () => {
+    const dataDir = tempDir();
+    const cli = await startCli({ DATA_DIR: dataDir, ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'info' });
+    try {
+      const post = (username: string, password: string) => fetch(`${cli.url}/api/login`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }),
+      });
+      assert.equal((await post(PASSWORD_AS_USERNAME, 'whatever')).status, 401);
+      assert.equal((await post('admin', 'a wrong guess')).status, 401);
+      assert.equal((await post('admin', PASSWORD)).status, 200);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const lines = cli.output().split('\n').filter((line) => line.includes('"event":"auth.login'));
+      assert.equal(lines.length, 3, cli.output());
+      assert.ok(!cli.output().includes(PASSWORD_AS_USERNAME), 'the mistyped password is not in the log');
+      assert.ok(lines.some((line) => line.includes('"username":"<unknown>"')), lines.join('\n'));
+      assert.equal(lines.filter((line) => line.includes('"username":"admin"')).length, 2, lines.join('\n'));
+    } finally {
+      await stopCli(cli);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('an address the admin signed in from stays exempt from the account cap after a restart', async () => {
+    const own = await startTestServer({ ADMIN_PASSWORD: PASSWORD });
+    const usual = '192.0.2.44';
+    const attempt = (server: { app: { fastify: { inject: TestServer['app']['fastify']['inject'] } } }, password: string, ip: string) =>
+      server.app.fastify.inject({ method: 'POST', url: '/api/login', payload: { username: 'admin', password }, remoteAddress: ip });
+    try {
+      assert.equal((await attempt(own, PASSWORD, usual)).statusCode, 200);
+      await own.close();
+      const restarted = await startServer(own.config, { log: false });
+      try {
+        // A spray from 21 fresh addresses uses up the account's 20 failures per 15 minutes.
+        const codes: number[] = [];
+        for (let i = 1; i <= 21; i++) codes.push((await attempt(restarted, 'a sprayed guess', `198.51.100.${i}`)).statusCode);
+        assert.equal(codes.at(-1), 429, codes.join(','));
+        assert.equal((await attempt(restarted, PASSWORD, '198.51.100.77')).statusCode, 429, 'a new address waits');
+        assert.equal((await attempt(restarted, PASSWORD, usual)).statusCode, 200, 'the usual address gets in, as the README promises for 30 days');
+      } finally {
+        await restarted.close();
+      }
+    } finally {
+      await own.stop();
     }
   });
 });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT, decodeJwt } from 'jose';
-import { ADMIN_KEY, startTestServer, type TestServer } from '../helpers/server.js';
+import { ADMIN_KEY, CLIENT_KEY, startTestServer, type TestServer } from '../helpers/server.js';
+import { startServer } from '../../src/server.js';
+import type { Config } from '../../src/config/index.js';
 import { as, createKey } from '../helpers/keys.js';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -28,7 +30,8 @@ describe('token exchange (seed 003)', () => {
     assert.equal(claims.iss, 'duckgate');
     assert.equal(claims.aud, 'duckgate:api');
     assert.equal(typeof claims.jti, 'string');
-    assert.equal((claims.exp as number) - (claims.iat as number), 3600);
+    // Whole seconds: exp is rounded up from the signing time, so the token lives at least 3600 s.
+    assert.ok([3600, 3601].includes((claims.exp as number) - (claims.iat as number)), `exp - iat = ${(claims.exp as number) - (claims.iat as number)}`);
     assert.equal((await as(server, token)('GET', '/api/find/users/u1')).statusCode, 200);
     assert.equal((await as(server, token)('GET', '/api/auth/keys')).statusCode, 403, 'not admin');
   });
@@ -61,6 +64,34 @@ describe('token exchange (seed 003)', () => {
     const t2 = (await exchange(rotated.key)).json().token;
     await server.request({ method: 'POST', url: `/api/auth/keys/${rotated.key_id}/regenerate`, payload: { grace_seconds: 60 } });
     assert.equal((await as(server, t2)('GET', '/api/find/users')).statusCode, 401, 'tokens die with the key generation, grace or not');
+  });
+
+  test('a token exchanged with the previous key during a grace period dies when the grace ends', async () => {
+    const { key, key_id } = await createKey(server, { collection_permissions: { users: ['read'] } });
+    const regenerated = await server.request({ method: 'POST', url: `/api/auth/keys/${key_id}/regenerate`, payload: { grace_seconds: 2 } });
+    const graceUntil = Date.parse(regenerated.json().grace_until);
+    const during = await exchange(key);
+    assert.equal(during.statusCode, 200, 'the previous key still works during the grace');
+    const { token, expires_in } = during.json();
+    assert.ok((decodeJwt(token).exp as number) * 1000 <= graceUntil, 'exp is capped at the end of the grace');
+    assert.ok(expires_in <= 2, `expires_in tells the real lifetime (${expires_in})`);
+    assert.equal((await as(server, token)('GET', '/api/find/users')).statusCode, 200);
+    await new Promise((resolve) => setTimeout(resolve, graceUntil - Date.now() + 50));
+    assert.equal((await exchange(key)).statusCode, 401, 'the previous key is dead');
+    const after = await as(server, token)('GET', '/api/find/users');
+    assert.equal(after.statusCode, 401, 'and so is the token exchanged with it');
+    assert.equal(after.json().code, 'invalid_token');
+    // A token from the new key lives its full lifetime.
+    const fresh = (await exchange(regenerated.json().key)).json();
+    assert.equal(fresh.expires_in, 3600);
+  });
+
+  test('a token never outlives the key it was exchanged for', async () => {
+    const expiresAt = Date.now() + 30_000;
+    const { key } = await createKey(server, { collection_permissions: { users: ['read'] }, expires_at: new Date(expiresAt).toISOString() });
+    const { token, expires_in } = (await exchange(key)).json();
+    assert.ok((decodeJwt(token).exp as number) * 1000 <= expiresAt, 'exp is capped at the key expiry');
+    assert.ok(expires_in <= 30 && expires_in >= 28, `expires_in ${expires_in}`);
   });
 
   test('permission changes apply to tokens already issued', async () => {
@@ -123,6 +154,41 @@ describe('token exchange (seed 003)', () => {
       assert.equal((await short.request({ method: 'GET', url: '/api/collections', key: token })).statusCode, 401);
     } finally {
       await short.stop();
+    }
+  });
+
+  test('rotating JWT_SECRET with JWT_SECRET_PREVIOUS keeps tokens of environment and managed keys alive across a restart', async () => {
+    const first = 'the-first-secret-which-is-32-bytes-long!';
+    const next = 'the-next-secret-which-is-32-bytes-long!!';
+    const own = await startTestServer({ JWT_SECRET: first });
+    try {
+      const { key } = await createKey(own, { collection_permissions: { '*': ['read'] } });
+      const tokens: Record<string, string> = {};
+      for (const [name, apiKey] of Object.entries({ admin: ADMIN_KEY, client: CLIENT_KEY, managed: key })) {
+        tokens[name] = (await own.request({ method: 'POST', url: '/api/auth/token', key: null, payload: { api_key: apiKey } })).json().token;
+      }
+      await own.close();
+      const statusesWith = async (config: Config) => {
+        const running = await startServer(config, { log: false });
+        try {
+          const out: Record<string, number> = {};
+          for (const [name, token] of Object.entries(tokens)) {
+            out[name] = (await running.app.fastify.inject({ method: 'GET', url: '/api/collections', headers: { authorization: `Bearer ${token}` } })).statusCode;
+          }
+          return out;
+        } finally {
+          await running.close();
+        }
+      };
+      assert.deepEqual(await statusesWith({ ...own.config, jwtSecret: next, jwtSecretPrevious: first }), { admin: 200, client: 200, managed: 200 });
+      assert.deepEqual(await statusesWith({ ...own.config, jwtSecret: next }), { admin: 401, client: 401, managed: 401 }, 'without the previous secret: nothing verifies');
+      // Rotating a key (not the secret) still kills the tokens exchanged for it, and only those.
+      assert.deepEqual(
+        await statusesWith({ ...own.config, jwtSecret: next, jwtSecretPrevious: first, adminApiKey: 'a-brand-new-admin-key-0123456789' }),
+        { admin: 401, client: 200, managed: 200 },
+      );
+    } finally {
+      await own.stop();
     }
   });
 });

@@ -4,16 +4,19 @@
  */
 import { useRef, useState } from 'preact/hooks';
 import { Modal } from './Modal';
+import { PermissionWarnings } from './PermissionWarnings';
 
 interface KeyRevealProps {
   title: string;
   fullKey: string;
   label: string;
   graceUntil?: string | null;
+  /** The server's warnings about the new key's permissions (names that do not exist yet). */
+  warnings?: readonly string[];
   onDone: () => void;
 }
 
-export function KeyReveal({ title, fullKey, label, graceUntil, onDone }: KeyRevealProps) {
+export function KeyReveal({ title, fullKey, label, graceUntil, warnings, onDone }: KeyRevealProps) {
   const codeRef = useRef<HTMLElement>(null);
   const [copyState, setCopyState] = useState<string | null>(null);
 
@@ -65,6 +68,7 @@ export function KeyReveal({ title, fullKey, label, graceUntil, onDone }: KeyReve
       <p class="alert alert-warning" role="note">Store this key now: it will not be shown again.</p>
       {graceUntil ? <p class="muted">The previous key keeps working until {new Date(graceUntil).toLocaleString()}.</p> : null}
       <p class="copy-state" role="status">{copyState ?? ''}</p>
+      <PermissionWarnings warnings={warnings} />
       <div class="actions">
         <button type="button" class="button button-primary" onClick={done}>Done</button>
       </div>

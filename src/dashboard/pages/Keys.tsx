@@ -10,9 +10,10 @@ import { KeyReveal } from '../components/KeyReveal';
 import { Modal } from '../components/Modal';
 import { PageHeading } from '../components/PageHeading';
 import { PermissionEditor } from '../components/PermissionEditor';
+import { PermissionWarnings } from '../components/PermissionWarnings';
 import { formatDate, formatDay, formatNumber, isPast } from '../format';
 import { describeRules, emptyRow, permissionsFromRows, rowsFromPermissions, splitList, summarizeGrant, type PermissionRow } from '../permissions';
-import type { CollectionPermissions, IssuedKey, KeySummary, RegeneratedKey } from '../types';
+import type { CollectionPermissions, KeySummary, PermissionsSet, RegeneratedKey, RegisteredKey } from '../types';
 
 type Mode =
   | { kind: 'none' }
@@ -20,7 +21,7 @@ type Mode =
   | { kind: 'edit'; key: KeySummary }
   | { kind: 'regenerate'; key: KeySummary }
   | { kind: 'revoke'; key: KeySummary }
-  | { kind: 'reveal'; title: string; issued: IssuedKey | RegeneratedKey };
+  | { kind: 'reveal'; title: string; issued: RegisteredKey | RegeneratedKey };
 
 export function Keys() {
   const [keys, setKeys] = useState<KeySummary[] | null>(null);
@@ -122,6 +123,7 @@ export function Keys() {
           fullKey={mode.issued.key}
           label={mode.issued.label}
           graceUntil={'grace_until' in mode.issued ? mode.issued.grace_until : null}
+          warnings={'warnings' in mode.issued ? mode.issued.warnings : undefined}
           onDone={close}
         />
       ) : null}
@@ -270,7 +272,7 @@ function buildRegisterBody(form: GenerateForm): { body: Record<string, unknown> 
   };
 }
 
-function GenerateKeyDialog({ onCancel, onCreated }: { onCancel: () => void; onCreated: (issued: IssuedKey) => void }) {
+function GenerateKeyDialog({ onCancel, onCreated }: { onCancel: () => void; onCreated: (issued: RegisteredKey) => void }) {
   const [form, setForm] = useState<GenerateForm>(() => ({
     label: '', description: '', isAdmin: false, rows: [emptyRow()], expires: '', rateLimit: '', allowedIps: '',
   }));
@@ -297,7 +299,7 @@ function GenerateKeyDialog({ onCancel, onCreated }: { onCancel: () => void; onCr
       return;
     }
     setErrorField(null);
-    await run(async () => onCreated(await request<IssuedKey>('/api/auth/register', { method: 'POST', body: built.body })));
+    await run(async () => onCreated(await request<RegisteredKey>('/api/auth/register', { method: 'POST', body: built.body })));
   };
 
   return (
@@ -374,6 +376,8 @@ function EditPermissionsDialog({ apiKey, onCancel, onSaved }: { apiKey: KeySumma
     return existing.length ? existing : [emptyRow()];
   });
   const { busy, error, setError, run } = useAction();
+  /** Saved, with warnings to read before the dialog closes (without warnings it closes at once). */
+  const [saved, setSaved] = useState<{ permissions: CollectionPermissions; warnings: string[] } | null>(null);
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -384,13 +388,27 @@ function EditPermissionsDialog({ apiKey, onCancel, onSaved }: { apiKey: KeySumma
       return;
     }
     await run(async () => {
-      const answer = await request<{ collection_permissions: CollectionPermissions }>('/api/auth/permissions', {
+      const answer = await request<PermissionsSet>('/api/auth/permissions', {
         method: 'POST',
         body: { key_id: apiKey.key_id, collection_permissions: built.permissions },
       });
-      onSaved(answer.collection_permissions ?? built.permissions);
+      const permissions = answer.collection_permissions ?? built.permissions;
+      if (answer.warnings?.length) setSaved({ permissions, warnings: answer.warnings });
+      else onSaved(permissions);
     });
   };
+
+  if (saved) {
+    const done = () => onSaved(saved.permissions);
+    return (
+      <Modal title={`Edit permissions: ${apiKey.label}`} onClose={done} wide testId="permissions-dialog">
+        <PermissionWarnings warnings={saved.warnings} />
+        <div class="actions">
+          <button type="button" class="button button-primary" onClick={done} autofocus>Done</button>
+        </div>
+      </Modal>
+    );
+  }
 
   return (
     <Modal title={`Edit permissions: ${apiKey.label}`} onClose={onCancel} busy={busy} wide testId="permissions-dialog">

@@ -1,4 +1,5 @@
 import { DuckDBInstance } from '@duckdb/node-api';
+import { tightenFile } from '../../private-files.js';
 import type {
   BatchResult,
   ColumnInfo,
@@ -53,6 +54,9 @@ export class DuckDBDatabase implements Database {
 
   static async open(name: string, path: string, options: InstanceOptions): Promise<DuckDBDatabase> {
     const instance = await DuckDBInstance.create(path, instanceConfig(options));
+    // DuckDB creates the file (it refuses an empty one made beforehand); make it 0600 now. Its WAL
+    // comes and goes with checkpoints and takes the server's umask (see `usePrivateUmask`).
+    for (const file of [path, `${path}.wal`]) tightenFile(file);
     const version = new CatalogVersion();
     const connect = async (): Promise<PooledConnection> => new PooledConnection(await instance.connect(), version);
     try {

@@ -34,6 +34,9 @@ const KeySummary = Type.Object({
   ...KeyFields,
   last_used_at: Type.Union([Type.String(), Type.Null()]),
 });
+const Warnings = Type.Array(Type.String(), {
+  description: 'Names in collection_permissions that do not exist yet (collections, databases, fields), and field rules that have no effect; the permissions are stored as sent',
+});
 const IssuedKeyBody = Type.Object({
   key: Type.String({ description: 'The full key: shown this once, stored only as a hash' }),
   ...KeyFields,
@@ -62,11 +65,14 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService, tokens: ApiTok
 
   r.post('/api/auth/register', {
     config: { access: { kind: 'admin' }, credentialInBody: { field: 'api_key' } },
-    schema: { tags, summary: 'Create an API key (admin; the admin key may travel in the body as api_key)', body: KeyRequestBody, response: { 201: IssuedKeyBody, ...errorResponses } },
+    schema: {
+      tags, summary: 'Create an API key (admin; the admin key may travel in the body as api_key)', body: KeyRequestBody,
+      response: { 201: Type.Object({ ...IssuedKeyBody.properties, warnings: Warnings }), ...errorResponses },
+    },
   }, async (request, reply) => {
     const { api_key: _credential, ...input } = request.body;
     const issued = await keys.create(input, principalOf(request).id);
-    return reply.status(201).send({ key: issued.key, ...keyJson(issued.stored), warning: WARNING });
+    return reply.status(201).send({ key: issued.key, ...keyJson(issued.stored), warning: WARNING, warnings: issued.warnings });
   });
 
   r.get('/api/auth/keys', {
@@ -111,22 +117,25 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService, tokens: ApiTok
     config: { access: { kind: 'admin' } },
     schema: {
       tags, summary: "Replace a key's collection permissions (admin)", body: PermissionsBody,
-      response: { 200: Type.Object({ status: Type.String(), key_id: Type.String(), collection_permissions: Permissions }), ...errorResponses },
+      response: { 200: Type.Object({ status: Type.String(), key_id: Type.String(), collection_permissions: Permissions, warnings: Warnings }), ...errorResponses },
     },
   }, async (request) => {
-    const stored = await keys.setPermissions(request.body.key_id, request.body.collection_permissions, principalOf(request).id);
-    return { status: 'updated', key_id: stored.id, collection_permissions: renderPermissions(stored.permissions) };
+    const { stored, warnings } = await keys.setPermissions(request.body.key_id, request.body.collection_permissions, principalOf(request).id);
+    return { status: 'updated', key_id: stored.id, collection_permissions: renderPermissions(stored.permissions), warnings };
   });
 
   r.put('/api/auth/permissions', {
     config: { access: { kind: 'admin' } },
     schema: {
       tags, summary: "Merge collection permissions into a key's (admin); lists the changes", body: PermissionsBody,
-      response: { 200: Type.Object({ status: Type.String(), key_id: Type.String(), collection_permissions: Permissions, changes: Type.Array(Type.String()) }), ...errorResponses },
+      response: {
+        200: Type.Object({ status: Type.String(), key_id: Type.String(), collection_permissions: Permissions, changes: Type.Array(Type.String()), warnings: Warnings }),
+        ...errorResponses,
+      },
     },
   }, async (request) => {
-    const { stored, changes } = await keys.updatePermissions(request.body.key_id, request.body.collection_permissions, principalOf(request).id);
-    return { status: 'updated', key_id: stored.id, collection_permissions: renderPermissions(stored.permissions), changes };
+    const { stored, changes, warnings } = await keys.updatePermissions(request.body.key_id, request.body.collection_permissions, principalOf(request).id);
+    return { status: 'updated', key_id: stored.id, collection_permissions: renderPermissions(stored.permissions), changes, warnings };
   });
 
   r.post('/api/auth/token', {
