@@ -52,6 +52,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       memoryLimit: config.duckdbMemoryLimit,
       threads: config.duckdbThreads,
       readConnections: config.duckdbReadConnections,
+      limits: config.dataLimits,
     });
     app = await buildApp({ config, engine, store, audit, accounts, redis, jwtSecret, log: options.log, benchPrincipal: options.benchPrincipal });
     const firstAdmin = await app.keys.ensureAdminKey();

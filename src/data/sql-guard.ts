@@ -13,7 +13,7 @@
  * `GuardRunner` it is handed; the caller's SQL never gets that far.
  */
 import { randomBytes } from 'node:crypto';
-import { ApiError, errors } from '../errors.js';
+import { ApiError, errors, isApiError } from '../errors.js';
 import type { FieldView, ReadPolicy } from './engine.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -29,9 +29,30 @@ type JsonObj = { [key: string]: JsonNode };
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
-/** Parses JSON keeping every number as its text (`RawNumber`). */
-export function parseLosslessJson(text: string): JsonNode {
+/** Bounds on a parsed tree: more objects or deeper nesting is 400 `statement_too_large`. */
+export interface TreeBounds {
+  maxNodes: number;
+  maxDepth: number;
+}
+
+/**
+ * Parses JSON keeping every number as its text (`RawNumber`). With `bounds`, counting objects and
+ * nesting as it goes, so an oversized tree is refused after reading no more than its first
+ * `maxNodes` objects rather than after building all of it.
+ */
+export function parseLosslessJson(text: string, bounds?: TreeBounds): JsonNode {
   let pos = 0;
+  let nodes = 0;
+  let depth = 0;
+  const enter = (object: boolean): void => {
+    if (bounds === undefined) return;
+    if (object && ++nodes > bounds.maxNodes) {
+      throw errors.statementTooLarge(`The statement's parse tree has more than ${bounds.maxNodes} nodes (MAX_SQL_NODES)`);
+    }
+    if (++depth > bounds.maxDepth) {
+      throw errors.statementTooLarge(`The statement's parse tree nests deeper than ${bounds.maxDepth} levels (MAX_SQL_DEPTH)`);
+    }
+  };
   const fail = (): never => {
     throw new SyntaxError(`Invalid JSON at position ${pos}`);
   };
@@ -43,10 +64,12 @@ export function parseLosslessJson(text: string): JsonNode {
     const ch = text[pos];
     if (ch === '{') {
       pos++;
+      enter(true);
       const out: JsonObj = {};
       ws();
       if (text[pos] === '}') {
         pos++;
+        depth--;
         return out;
       }
       for (;;) {
@@ -66,6 +89,7 @@ export function parseLosslessJson(text: string): JsonNode {
         }
         if (text[pos] === '}') {
           pos++;
+          depth--;
           return out;
         }
         fail();
@@ -73,10 +97,12 @@ export function parseLosslessJson(text: string): JsonNode {
     }
     if (ch === '[') {
       pos++;
+      enter(false);
       const out: JsonNode[] = [];
       ws();
       if (text[pos] === ']') {
         pos++;
+        depth--;
         return out;
       }
       for (;;) {
@@ -88,6 +114,7 @@ export function parseLosslessJson(text: string): JsonNode {
         }
         if (text[pos] === ']') {
           pos++;
+          depth--;
           return out;
         }
         fail();
@@ -368,13 +395,22 @@ interface Projection {
 class Walker {
   readonly projections: Projection[] = [];
   private cteCount = 0;
+  private tableRefs = 0;
 
   constructor(
     private readonly env: Environment,
     private readonly policy: ReadPolicy,
     private readonly mode: Mode,
     private readonly ctePrefix: string,
+    private readonly maxTableRefs = Infinity,
   ) {}
+
+  /** Every FROM item that produces rows (joins only combine them) counts towards the cap. */
+  private countTableRef(): void {
+    if (++this.tableRefs > this.maxTableRefs) {
+      throw errors.statementTooLarge(`The statement references more than ${this.maxTableRefs} tables (MAX_SQL_TABLE_REFS)`);
+    }
+  }
 
   statement(node: JsonNode | undefined, scope: Scope): void {
     const stmt = asObj(node, 'statement');
@@ -563,6 +599,7 @@ class Walker {
     const type = asStr(r.type, 'FROM');
     scalar(r.alias, 'alias');
     this.sample(r.sample);
+    if (type !== 'EMPTY' && type !== 'JOIN') this.countTableRef();
     switch (type) {
       case 'EMPTY':
         onlyKeys(r, REF_COMMON, 'FROM');
@@ -876,14 +913,15 @@ interface Serialized {
   statements: JsonNode[];
 }
 
-async function serialize(run: GuardRunner, sql: string): Promise<Serialized> {
+async function serialize(run: GuardRunner, sql: string, bounds?: TreeBounds): Promise<Serialized> {
   const rows = await run('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
   const text = rows[0]?.[0];
   if (typeof text !== 'string') throw errors.sqlError('Could not parse the query');
   let parsed: JsonObj;
   try {
-    parsed = asObj(parseLosslessJson(text), 'statement');
-  } catch {
+    parsed = asObj(parseLosslessJson(text, bounds), 'statement');
+  } catch (error) {
+    if (isApiError(error) && error.code === 'statement_too_large') throw error;
     throw errors.sqlError('Could not parse the query');
   }
   if (parsed.error !== false) {
@@ -910,6 +948,61 @@ function deepCopy(node: JsonNode): JsonNode {
   return out;
 }
 
+/** Serialized LIMIT modifiers, built by DuckDB itself so their shape always matches its version. */
+interface LimitTemplates {
+  /** `LIMIT <n>` */
+  plain: JsonObj;
+  /** `LIMIT least(<placeholder>, <n>)` */
+  least: JsonObj;
+}
+
+const limitTemplates = new Map<number, LimitTemplates>();
+
+/** Only finished templates are shared: a pending build would carry its caller's deadline to others. */
+async function templatesFor(run: GuardRunner, rows: number): Promise<LimitTemplates> {
+  const n = Math.floor(rows);
+  const cached = limitTemplates.get(n);
+  if (cached !== undefined) return cached;
+  const built = await serialize(run, `SELECT 1 LIMIT ${n}; SELECT 1 LIMIT least(1, ${n})`);
+  const modifier = (i: number): JsonObj => asObj(asArr(asObj(asObj(built.statements[i], 'LIMIT').node, 'LIMIT').modifiers, 'LIMIT')[0], 'LIMIT');
+  const templates = { plain: modifier(0), least: modifier(1) };
+  if (limitTemplates.size >= 64) limitTemplates.clear();
+  limitTemplates.set(n, templates);
+  return templates;
+}
+
+/**
+ * Caps the rows the statement's outermost query node produces: a LIMIT where there is none, the
+ * smaller of both where there is one (`least(<theirs>, n)`), a second LIMIT after a percentage.
+ * The cap sits inside the statement, so ORDER BY, DISTINCT and set operations still apply first
+ * and DuckDB plans a top-N instead of a full result.
+ */
+function capRows(statement: JsonNode, templates: LimitTemplates): void {
+  const node = asObj(asObj(statement, 'statement').node, 'query node');
+  const modifiers = asArr(node.modifiers ?? [], 'modifiers');
+  node.modifiers = modifiers;
+  const existing = modifiers.find((m) => asObj(m, 'modifier').type === 'LIMIT_MODIFIER') as JsonObj | undefined;
+  if (existing === undefined) {
+    modifiers.push(deepCopy(templates.plain));
+    return;
+  }
+  if (existing.limit === null || existing.limit === undefined) {
+    existing.limit = deepCopy(templates.plain.limit!);
+    return;
+  }
+  const least = asObj(deepCopy(templates.least.limit!), 'LIMIT');
+  const children = asArr(least.children, 'LIMIT');
+  children[0] = existing.limit;
+  existing.limit = least;
+}
+
+export interface GuardLimits extends TreeBounds {
+  /** Most FROM items (tables, table functions, subqueries, VALUES lists). */
+  maxTableRefs: number;
+  /** Most rows the statement may produce, pushed in as a LIMIT; unset: no cap. */
+  maxRows?: number;
+}
+
 export interface GuardedSql {
   /** The statement to run instead of the caller's: same parameters, projections in place of tables. */
   sql: string;
@@ -922,14 +1015,15 @@ export interface GuardedSql {
  * columns exist. Throws 403 `forbidden` for anything refused (`noPermission` for a table), 400
  * `sql_error` for text DuckDB cannot parse.
  */
-export async function guardSql(run: GuardRunner, sql: string, policy: ReadPolicy, cache?: GuardCache): Promise<GuardedSql> {
+export async function guardSql(run: GuardRunner, sql: string, policy: ReadPolicy, cache?: GuardCache, limits?: GuardLimits): Promise<GuardedSql> {
   if (typeof sql !== 'string') throw errors.sqlError('sql must be a string');
   const env = cache !== undefined ? await cache.get(run) : await loadEnvironment(run);
-  const statement = exactlyOne(await serialize(run, sql));
+  const statement = exactlyOne(await serialize(run, sql, limits));
   const ctePrefix = `__duckgate_cte_${randomBytes(6).toString('hex')}_`;
 
-  const rewriter = new Walker(env, policy, 'rewrite', ctePrefix);
+  const rewriter = new Walker(env, policy, 'rewrite', ctePrefix, limits?.maxTableRefs);
   rewriter.statement(statement, new Map());
+  if (limits?.maxRows !== undefined) capRows(statement, await templatesFor(run, limits.maxRows));
 
   if (rewriter.projections.length > 0) {
     const distinct = new Map<string, Projection>();

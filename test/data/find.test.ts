@@ -19,7 +19,7 @@ const cond = (field: string, operator: 'Eq' | 'Ne' | 'Gt' | 'Gte' | 'Lt' | 'Lte'
 const ids = (records: { id?: unknown }[]): string[] => records.map((r) => String(r.id));
 
 describe('find', () => {
-  test('without a filter lists records in insertion order, default limit 100', () =>
+  test('without a filter lists records ordered by id, default limit 100', () =>
     withDb(async (db) => {
       await seed(db);
       assert.deepEqual(ids(await db.find('people', {})), ['p1', 'p2', 'p3', 'p4', 'p5']);
@@ -86,12 +86,20 @@ describe('find', () => {
       assert.deepEqual(ids(await db.find('people', { limit: 0 })), []);
     }));
 
-  test('limit above 10000 is a 400', () =>
+  test('a limit above the row budget is clamped to it, and the rows say so only when some were left out', () =>
     withDb(async (db) => {
       await seed(db);
-      await assert.rejects(db.find('people', { limit: 10_001 }), apiError(400, 'invalid_query'));
       await assert.rejects(db.find('people', { skip: -1 }), apiError(400, 'invalid_query'));
-      assert.equal((await db.find('people', { limit: 10_000 })).length, 5);
+      const all = await db.find('people', { limit: 100_000 });
+      assert.equal(all.length, 5);
+      assert.equal(all.truncatedBy, undefined);
+      const clamped = await db.find('people', { limit: 100_000 }, { budget: { maxRows: 3, maxBytes: 1 << 20 } });
+      assert.deepEqual(ids(clamped), ['p1', 'p2', 'p3']);
+      assert.equal(clamped.truncatedBy, 'rows');
+      const exact = await db.find('people', { limit: 100_000 }, { budget: { maxRows: 5, maxBytes: 1 << 20 } });
+      assert.equal(exact.length, 5);
+      assert.equal(exact.truncatedBy, undefined, 'a budget the result fits exactly truncates nothing');
+      assert.equal((await db.find('people', { limit: 2 }, { budget: { maxRows: 3, maxBytes: 1 << 20 } })).truncatedBy, undefined, 'a page below the budget is not truncated');
     }));
 
   test('select_fields keeps id; exclude_fields drops fields; unknown names are ignored', () =>

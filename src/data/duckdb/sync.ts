@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { errors } from '../../errors.js';
-import type { Json, JsonObject, SyncCounts } from '../engine.js';
+import { errors, isApiError } from '../../errors.js';
+import type { CallOptions, Json, JsonObject, SyncCounts } from '../engine.js';
 import type { DatabaseContext } from './context.js';
 import { inTransaction, type PooledConnection, type SqlParam } from './connections.js';
 import { invalidRecord, isPlainObject, planColumns, recordFields, type ColumnPlan, type Field } from './fields.js';
 import { assertIdentifier, quoteIdent } from './names.js';
-import { addColumnSql, createTableSql, toParam, type ColumnKind } from './schema.js';
+import { assertGrowth, precheckGrowth } from './growth.js';
+import { growSql, toParam, type ColumnKind } from './schema.js';
 import { duckdbMessage } from './sql-errors.js';
 
 const EXTERNAL_ID = 'externalId';
@@ -121,28 +122,33 @@ async function syncCollection(connection: PooledConnection, batch: CollectionBat
  * Upsert by externalId across collections: validated completely, then applied in one transaction
  * on the writer, so a batch either lands whole or not at all. Sending it twice changes nothing.
  */
-export async function sync(ctx: DatabaseContext, batches: Record<string, JsonObject[]>): Promise<Record<string, SyncCounts>> {
+export async function sync(ctx: DatabaseContext, batches: Record<string, JsonObject[]>, options: CallOptions = {}): Promise<Record<string, SyncCounts>> {
   const validated = validateBatches(batches);
+  const fieldsOf = (batch: CollectionBatch) =>
+    batch.records.map((r) => ({ fields: [{ name: EXTERNAL_ID, key: EXTERNAL_ID.toLowerCase(), value: r.externalId } as Field, ...r.fields], where: r.where }));
+  // Each collection's growth is one write's: refused before the writer lock is taken.
+  for (const batch of validated) await precheckGrowth(ctx, batch.collection, fieldsOf(batch), options.deadline);
   return ctx.writer.use(async (connection) => {
     const plans = new Map<string, ColumnPlan>();
     for (const batch of validated) {
       const existing = await ctx.schemas.find(connection, batch.collection);
-      const records = batch.records.map((r) => ({ fields: [{ name: EXTERNAL_ID, key: EXTERNAL_ID.toLowerCase(), value: r.externalId } as Field, ...r.fields], where: r.where }));
-      plans.set(batch.collection, planColumns(batch.collection, existing, records));
+      const plan = planColumns(batch.collection, existing, fieldsOf(batch));
+      assertGrowth(batch.collection, existing, plan.add.length, ctx.limits);
+      plans.set(batch.collection, plan);
     }
     const ddl = [...plans.values()].filter((p) => p.create || p.add.length > 0);
     try {
       return await inTransaction(connection, async () => {
         for (const plan of ddl) {
           ctx.version.changed(plan.table);
-          if (plan.create) await connection.exec(createTableSql(plan.table, plan.add));
-          else for (const column of plan.add) await connection.exec(addColumnSql(plan.table, column));
+          await connection.exec(growSql(plan.table, plan.create, plan.add));
         }
         const out: Record<string, SyncCounts> = {};
         for (const batch of validated) {
           try {
             out[batch.collection] = await syncCollection(connection, batch, plans.get(batch.collection)!);
           } catch (error) {
+            if (isApiError(error)) throw error;
             throw errors.badRequest('invalid_record', `${batch.collection}: ${duckdbMessage(error)}`);
           }
         }
@@ -151,5 +157,5 @@ export async function sync(ctx: DatabaseContext, batches: Record<string, JsonObj
     } finally {
       for (const plan of ddl) ctx.version.changed(plan.table);
     }
-  });
+  }, options.deadline);
 }
