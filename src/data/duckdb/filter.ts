@@ -62,6 +62,14 @@ function operand(col: Column, value: Json, params: SqlParam[]): { lhs: string; r
   return { lhs: name, rhs: push(value) };
 }
 
+/** A catalog type name safe to write into SQL as is: `DATE`, `TIMESTAMP WITH TIME ZONE`, `DECIMAL(18,3)`. */
+const PLAIN_TYPE = /^[A-Z][A-Z0-9_]*(?: [A-Z][A-Z0-9_]*)*(?:\(\d+(?:, ?\d+)?\))?$/;
+
+function pushParam(params: SqlParam[], value: SqlParam): string {
+  params.push(value);
+  return `$${params.length}`;
+}
+
 /** Candidate values grouped by the typed list each binds as; objects and arrays stay apart. */
 function groupInValues(col: Column, values: readonly Json[]): { lists: Map<SqlList['of'], (string | number | boolean)[]>; documents: Json[] } {
   const lists = new Map<SqlList['of'], (string | number | boolean)[]>();
@@ -101,9 +109,19 @@ function compileIn(col: Column, values: readonly Json[], params: SqlParam[]): st
   const { lists, documents } = groupInValues(col, values);
   const terms: string[] = [];
   for (const [of, list] of lists) {
+    if (col.kind === 'other' && of === 'VARCHAR' && !PLAIN_TYPE.test(col.type)) {
+      // Text against a list, struct or user-defined type: one Eq per value, as before (bounded
+      // by MAX_IN_VALUES); no catalog type text is ever spliced into SQL unless it is plain.
+      for (const value of list) terms.push(`${name} = ${pushParam(params, value)}`);
+      continue;
+    }
     params.push({ list, of });
+    let rhs = `$${params.length}`;
+    // DuckDB casts a single text parameter to a DATE (say) column's type, but will not compare a
+    // DATE with a VARCHAR list: the list is cast to the column's type instead.
+    if (col.kind === 'other' && of === 'VARCHAR') rhs = `CAST(${rhs} AS ${col.type}[])`;
     const lhs = col.kind !== 'json' ? name : of === 'DOUBLE' ? `TRY_CAST(${name} AS DOUBLE)` : of === 'BOOLEAN' ? `TRY_CAST(${name} AS BOOLEAN)` : `(${name} ->> '$')`;
-    terms.push(`${lhs} = ANY($${params.length})`);
+    terms.push(`${lhs} = ANY(${rhs})`);
   }
   for (const document of documents) {
     const { lhs, rhs } = operand(col, document, params);

@@ -6,17 +6,18 @@
  * - strings: their UTF-8 length plus quotes (escapes not counted); JSON text: its length;
  * - numbers: their digits when integral, 18 otherwise; booleans and null: their literal;
  * - keys: their length plus quotes, colon and comma; nested values: the sum of their parts.
- * Before a nested value (LIST, ARRAY, STRUCT, MAP) is materialised, a lower bound of its size
- * (two bytes per element) is read from the vectors alone: a single list of 30 million items is
- * refused without ever becoming 30 million JS values.
+ * Before a value is materialised, what can be known of its size from the vectors alone is checked:
+ * a string's or blob's length from its header, a lower bound (two bytes per element) for a LIST,
+ * ARRAY, STRUCT or MAP. A 100 MB string or a list of 30 million items is refused without ever
+ * becoming a JS string or 30 million JS values (see `vector-internals.ts`).
  *
  * Chunks come from a stream (each `fetchChunk` is a trip through the libuv pool, so the event
- * loop breathes between them) or from a materialised result (the loop yields between chunks).
+ * loop breathes between them) or from a materialised result (the loop yields between chunks),
+ * and the reader also yields after every megabyte it converts within a chunk.
  */
 import {
   DuckDBArrayType,
   DuckDBArrayVector,
-  DuckDBBlobValue,
   DuckDBListVector,
   DuckDBMapVector,
   DuckDBMaterializedResult,
@@ -32,6 +33,7 @@ import { assertBefore } from '../deadline.js';
 import type { Json, JsonObject, Rows } from '../engine.js';
 import type { Truncation } from '../limits.js';
 import type { ResultColumns } from './values.js';
+import { mapEntries, peekStringBytes } from './vector-internals.js';
 
 export interface ReadBudget {
   maxRows: number;
@@ -86,15 +88,6 @@ function isNested(type: DuckDBType): boolean {
 }
 
 /**
- * A MAP vector's entries live in a LIST of key/value STRUCTs that the library keeps private; its
- * shape is checked at run time, and without it a MAP is only measured after conversion.
- */
-function mapEntries(vector: DuckDBMapVector): DuckDBListVector | undefined {
-  const inner = (vector as unknown as { listVector?: unknown }).listVector;
-  return inner instanceof DuckDBListVector ? inner : undefined;
-}
-
-/**
  * A lower bound of the JSON size of row `index` of a nested vector, read from list offsets and
  * lengths only; stops counting once it passes `cap`. NULL entries have length 0.
  */
@@ -129,6 +122,9 @@ function listMinBytes(vector: DuckDBListVector, index: number, cap: number): num
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Converting more than this many bytes without a pause blocked other requests noticeably (~5 ms per MB of text). */
+const BYTES_PER_SLICE = 1024 * 1024;
+
 /**
  * Rows of `result` until it ends or the budget is spent. Over the row budget or the byte budget
  * the answer stops at a row boundary and says which; a first row alone over the byte budget is
@@ -143,6 +139,7 @@ export async function readBudgeted(result: DuckDBResult, columns: ResultColumns,
   const materialized = result instanceof DuckDBMaterializedResult ? result : undefined;
   const rows: JsonObject[] = [];
   let used = 2;
+  let usedAtPause = used;
   const overBytes = (): BudgetedRows => {
     if (rows.length === 0) throw errors.resultTooLarge(budget.maxBytes);
     return { rows, truncatedBy: 'bytes' };
@@ -177,6 +174,8 @@ export async function readBudgeted(result: DuckDBResult, columns: ResultColumns,
       }
       const row: JsonObject = {};
       for (let i = 0; i < width; i++) {
+        const stored = peekStringBytes(vectors[i]!, r);
+        if (stored !== undefined && size + keyBytes[i]! + (types[i]!.typeId === DuckDBTypeId.BLOB ? (stored * 4) / 3 : stored) > room) return overBytes();
         const raw = vectors[i]!.getItem(r);
         if (raw === null) {
           if (!omitNulls) {
@@ -192,8 +191,6 @@ export async function readBudgeted(result: DuckDBResult, columns: ResultColumns,
           row[names[i]!] = converters[i]!(raw);
           continue;
         }
-        // A BLOB is measured as the base64 it will become, before that string is built.
-        if (raw instanceof DuckDBBlobValue && size + keyBytes[i]! + (raw.bytes.length * 4) / 3 > room) return overBytes();
         const value = converters[i]!(raw);
         size += keyBytes[i]! + jsonBytes(value);
         if (size > room) return overBytes();
@@ -201,6 +198,11 @@ export async function readBudgeted(result: DuckDBResult, columns: ResultColumns,
       }
       rows.push(row);
       used += size;
+      if (used - usedAtPause > BYTES_PER_SLICE) {
+        await yieldToLoop();
+        assertBefore(budget.deadline);
+        usedAtPause = used;
+      }
     }
   }
   return { rows };
