@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { jsonSlices } from '../../src/http/json-stream.js';
 import { createKey } from '../helpers/keys.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -130,6 +131,53 @@ describe('result budgets over HTTP', () => {
       assert.equal(res.json().code, 'too_many_fields', url);
     }
     assert.equal((await call('GET', '/api/tables/people/schema')).json().columns.length, 2, 'no column was added');
+  });
+});
+
+describe('large answers go out in slices', () => {
+  test('jsonSlices: bounded slices that join into the same JSON as one stringify', async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => ({ id: `r${i}`, text: 'x'.repeat(500), n: i, nested: { a: [i, null, true] } }));
+    const slices: string[] = [];
+    for await (const slice of jsonSlices('{"result":', rows, ',"rowCount":3000}')) slices.push(String(slice));
+    assert.ok(slices.length >= 5, `${slices.length} slices`);
+    assert.ok(slices.every((slice) => slice.length < 300 * 1024));
+    assert.equal(slices.join(''), JSON.stringify({ result: rows, rowCount: 3000 }));
+    const empty: string[] = [];
+    for await (const slice of jsonSlices('{"result":', [], '}')) empty.push(String(slice));
+    assert.equal(empty.join(''), '{"result":[]}');
+  });
+
+  test('a large /api/query answer is streamed, and is the same document', async () => {
+    const server = await startTestServer({ MAX_RESULT_BYTES: '8mb' });
+    try {
+      const res = await fetch(`${server.url}/api/query`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'test-admin-key-0123456789abcdef', 'content-type': 'application/json' },
+        body: JSON.stringify({ sql: "SELECT i, repeat('x', 1000) AS s FROM range(5000) t(i)" }),
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('transfer-encoding'), 'chunked');
+      assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+      assert.equal(res.headers.get('duckgate-truncated'), null);
+      const body = (await res.json()) as { result: { i: number; s: string }[]; columns: string[]; rowCount: number; elapsedMs: number; truncated: boolean };
+      assert.equal(body.rowCount, 5000);
+      assert.equal(body.result.length, 5000);
+      assert.deepEqual(body.result[4999], { i: 4999, s: 'x'.repeat(1000) });
+      assert.deepEqual(body.columns, ['i', 's']);
+      assert.equal(body.truncated, false);
+      assert.equal(typeof body.elapsedMs, 'number');
+      const cut = await fetch(`${server.url}/api/query?max_bytes=2000000`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'test-admin-key-0123456789abcdef', 'content-type': 'application/json' },
+        body: JSON.stringify({ sql: "SELECT i, repeat('x', 1000) AS s FROM range(5000) t(i)" }),
+      });
+      assert.equal(cut.headers.get('duckgate-truncated'), 'bytes');
+      const cutBody = (await cut.json()) as { truncated: boolean; truncatedBy: string; rowCount: number };
+      assert.equal(cutBody.truncated, true);
+      assert.equal(cutBody.truncatedBy, 'bytes');
+    } finally {
+      await server.stop();
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DataEngine, Json } from '../../data/engine.js';
 import { databaseOf } from '../access.js';
+import { sendQueryAnswer } from '../json-stream.js';
 import { markTruncated, readOptions, type ResultLimits } from '../result-budget.js';
 import { sqlPolicy } from '../scoping.js';
 import { ReadQuery, RecordBody, dataErrorResponses } from '../schemas.js';
@@ -41,6 +42,6 @@ export function queryRoutes(app: FastifyInstance, engine: DataEngine, limits: Re
       ...sqlPolicy(request),
     });
     markTruncated(reply, answer.truncatedBy);
-    return answer;
+    return sendQueryAnswer(reply, answer);
   });
 }
