@@ -7,8 +7,10 @@
  *
  *   node --import tsx bench/budgets.ts                 # every scenario, QUERY_TIMEOUT_MS=5000
  *   node --import tsx bench/budgets.ts huge in20k      # some of them
+ *   node --import tsx bench/budgets.ts --costs         # the costs behind the defaults (in process)
  *
- * Prints a table and writes `bench/results/budgets.json`. Linux only (reads /proc).
+ * Prints a table and writes `bench/results/budgets.json` (`budget-costs.json` for --costs). Linux
+ * only (reads /proc).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -155,6 +157,91 @@ async function measure(name: string, [label, scenario]: [string, Scenario]) {
   } finally {
     await stopServer(server);
   }
+}
+
+/**
+ * What the defaults were chosen from, measured on a bare DuckDB instance: `In` as one bound list
+ * against the alternatives, the writer time of adding columns, the event-loop time of the SQL
+ * guard on statements near its caps, and a scalar list builder's indifference to interrupts.
+ */
+async function costs(): Promise<void> {
+  const { DuckDBInstance, LIST, VARCHAR } = await import('@duckdb/node-api');
+  const { monitorEventLoopDelay } = await import('node:perf_hooks');
+  const { guardSql, GuardCache } = await import('../src/data/sql-guard.js');
+  const instance = await DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '1GB' });
+  const c = await instance.connect();
+  const out: Record<string, number | string> = {};
+  const time = async (label: string, work: () => Promise<unknown>): Promise<void> => {
+    const started = performance.now();
+    await work();
+    out[label] = Math.round(performance.now() - started);
+    process.stderr.write(`${label}: ${out[label]} ms\n`);
+  };
+
+  await c.run("CREATE TABLE people AS SELECT 'id-' || i AS id, 'n' || i AS name FROM range(200000) r(i)");
+  const values = Array.from({ length: 20_000 }, (_, i) => `n${i * 7}`);
+  for (const [label, where] of [['In, = ANY($list)', 'name = ANY($1)'], ['In, list_contains($list, col)', 'list_contains($1, name)']] as const) {
+    const prepared = await c.prepare(`SELECT count(*) FROM people WHERE ${where}`);
+    prepared.bindList(1, values, LIST(VARCHAR));
+    await time(`${label}: 20,000 values over 200,000 rows`, () => prepared.run());
+  }
+  const ors = values.slice(0, 2000).map((_, i) => `name = $${i + 1}`).join(' OR ');
+  const orStatement = await c.prepare(`SELECT count(*) FROM people WHERE ${ors}`);
+  values.slice(0, 2000).forEach((v, i) => orStatement.bindVarchar(i + 1, v));
+  await time('In, one OR per value: 2,000 values over 200,000 rows', () => orStatement.run());
+
+  await c.run("CREATE TABLE wide AS SELECT 'id' || i AS id FROM range(10000) r(i)");
+  let columns = 1;
+  const addColumns = async (n: number) => {
+    await c.run('BEGIN');
+    await c.run(Array.from({ length: n }, (_, k) => `ALTER TABLE wide ADD COLUMN c${columns + k} DOUBLE`).join(';\n'));
+    await c.run('COMMIT');
+    columns += n;
+  };
+  await time('64 new columns, 10,000-row table of 1 column', () => addColumns(64));
+  while (columns < 500) await addColumns(64);
+  await time(`64 new columns, 10,000-row table of ${columns} columns`, () => addColumns(64));
+  await time(`one insert into a table of ${columns} columns`, () => c.run("INSERT INTO wide (id, c1) VALUES ('x', 1)"));
+
+  const run = async (sql: string, params: readonly string[]) => {
+    const prepared = await c.prepare(sql);
+    params.forEach((v, i) => prepared.bindVarchar(i + 1, v));
+    return (await prepared.run()).getRows() as Promise<unknown[][]>;
+  };
+  await c.run('CREATE TABLE orders (id VARCHAR, total DOUBLE, status VARCHAR)');
+  const cache = new GuardCache(() => 0);
+  const limits = { maxNodes: 2000, maxDepth: 1000, maxTableRefs: 32, maxRows: 10_001 };
+  await guardSql(run, 'SELECT 1', { view: () => ({}) }, cache, limits);
+  for (const [label, statement] of [
+    ['a 200-term sum (2,600 nodes, 800 deep; refused)', `SELECT ${Array.from({ length: 200 }, (_, i) => `total * ${i} + ${i}`).join(' + ')} FROM orders`],
+    ['a 120-term sum (1,600 nodes, 480 deep)', `SELECT ${Array.from({ length: 120 }, (_, i) => `total * ${i} + ${i}`).join(' + ')} FROM orders`],
+    ['an IN list of 600 strings (1,800 nodes)', `SELECT * FROM orders WHERE status IN (${Array.from({ length: 600 }, (_, i) => `'s${i}'`).join(',')})`],
+    ['a 100 KB list literal (refused)', `SELECT [${Array(50_000).fill('1').join(',')}] AS l`],
+  ] as const) {
+    const histogram = monitorEventLoopDelay({ resolution: 1 });
+    histogram.enable();
+    for (let i = 0; i < 5; i++) await guardSql(run, statement, { view: () => ({}) }, cache, limits).catch(() => undefined);
+    histogram.disable();
+    out[`guard, longest event-loop block, ${label}`] = Math.round(histogram.max / 1e6);
+    process.stderr.write(`guard ${label}: loop max ${out[`guard, longest event-loop block, ${label}`]} ms\n`);
+  }
+
+  const started = performance.now();
+  setTimeout(() => c.interrupt(), 200);
+  await c.run('SELECT len(range(3000000))').catch(() => undefined);
+  out['SELECT len(range(3000000)), interrupted at 200 ms: answered after'] = Math.round(performance.now() - started);
+
+  c.closeSync();
+  instance.closeSync();
+  console.log('| cost | ms |\n|---|---|');
+  for (const [label, value] of Object.entries(out)) console.log(`| ${label} | ${value} |`);
+  mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(path.join(ROOT, 'bench/results/budget-costs.json'), `${JSON.stringify({ at: new Date().toISOString(), costs: out }, null, 2)}\n`);
+}
+
+if (process.argv.includes('--costs')) {
+  await costs();
+  process.exit(0);
 }
 
 const wanted = process.argv.slice(2);
