@@ -159,9 +159,9 @@ export class PooledConnection {
   }
 
   /**
-   * Ends the open transaction whatever the deadline says. Tried twice: an interrupt landing on the
-   * first attempt must not leave a transaction open on the writer (a second ROLLBACK after a
-   * successful one fails harmlessly).
+   * Ends the open transaction whatever the deadline says (no deadline check), and tries again if
+   * the first attempt fails: an interrupt landing on it must not leave a transaction open on the
+   * writer. A ROLLBACK with no transaction left fails harmlessly.
    */
   async rollback(): Promise<void> {
     await this.raw.run('ROLLBACK').catch(() => this.raw.run('ROLLBACK')).catch(() => undefined);

@@ -184,9 +184,9 @@ export async function readBudgeted(result: DuckDBResult, columns: ResultColumns,
           }
           continue;
         }
-        // Text is measured before it is parsed (a JSON column) or copied anywhere.
+        // Text is measured before it is parsed (a JSON column); DuckDB's header has its UTF-8 length.
         if (typeof raw === 'string') {
-          size += keyBytes[i]! + utf8(raw) + 2;
+          size += keyBytes[i]! + (stored ?? utf8(raw)) + 2;
           if (size > room) return overBytes();
           row[names[i]!] = converters[i]!(raw);
           continue;
