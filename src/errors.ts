@@ -35,8 +35,19 @@ export const errors = {
   conflict: (message: string) => new ApiError(409, 'conflict', message),
   badRequest: (code: string, message: string, details?: unknown) => new ApiError(400, code, message, details),
   sqlError: (message: string) => new ApiError(400, 'sql_error', message),
-  queryTimeout: (ms: number) => new ApiError(408, 'query_timeout', `Query cancelled after ${ms} ms`),
+  /** The request's deadline (QUERY_TIMEOUT_MS from its arrival) passed. */
+  queryTimeout: () => new ApiError(408, 'query_timeout', 'Request cancelled at its deadline (QUERY_TIMEOUT_MS)'),
   unavailable: (message: string) => new ApiError(503, 'unavailable', message),
+
+  // Resource budgets (issue 10): each names the limit so a client knows what to change.
+  /** One row alone is over the byte budget: there is no row boundary to truncate at. */
+  resultTooLarge: (maxBytes: number) =>
+    new ApiError(400, 'result_too_large', `A single row is larger than the result budget of ${maxBytes} bytes`),
+  statementTooLarge: (message: string) => new ApiError(400, 'statement_too_large', message),
+  filterTooLarge: (message: string) => new ApiError(400, 'filter_too_large', message),
+  tooManyFields: (message: string) => new ApiError(400, 'too_many_fields', message),
+  /** The client's in-flight requests are at their cap and the short queue is full. */
+  tooManyInFlight: () => new ApiError(429, 'too_many_in_flight', 'Too many requests in flight', undefined, { 'Retry-After': '1' }),
 } as const;
 
 export function isApiError(value: unknown): value is ApiError {

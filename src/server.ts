@@ -54,6 +54,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       memoryLimit: config.duckdbMemoryLimit,
       threads: config.duckdbThreads,
       readConnections: config.duckdbReadConnections,
+      limits: config.dataLimits,
     });
     app = await buildApp({ config, engine, store, audit, accounts, redis, jwtSecret, log: options.log, resolver: options.resolver });
     if (dataDir.openToOthers) {

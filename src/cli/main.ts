@@ -30,7 +30,7 @@ Configuration (environment variables, all optional; see README.md):
   JWT_SECRET                HS256 secret (>= 32 bytes); unset: generated once in DATA_DIR
   JWT_EXPIRES_IN            dashboard session lifetime (default 7d)
   BODY_LIMIT                largest request body (default 10mb)
-  QUERY_TIMEOUT_MS          /api/query timeout (default 30000)
+  QUERY_TIMEOUT_MS          deadline of every data request, ms (default 30000)
   LOG_LEVEL                 fatal|error|warn|info|debug|trace|silent (default info)
 `;
 

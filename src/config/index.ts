@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { passwordProblem } from '../auth/password-policy.js';
+import { DEFAULT_LIMITS, type DataLimits, type ResultBudget } from '../data/limits.js';
 import { ConfigError, byteSize, duration, integer, ipList, list, oneOf, secretKey, url } from './parse.js';
 
 export { ConfigError } from './parse.js';
@@ -39,8 +40,12 @@ export interface Config {
   redisKeyPrefix: string;
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
-  /** `/api/query` statements are cancelled after this many milliseconds. */
+  /** Every data request's deadline, counted from its arrival: past it, 408 `query_timeout`. */
   queryTimeoutMs: number;
+  /** The data plane's budgets: default result budget, SQL, filter and schema-growth caps. */
+  dataLimits: DataLimits;
+  /** How far an admin may raise the result budget of one request (`?max_rows=&max_bytes=`). */
+  resultCeiling: ResultBudget;
   duckdbMemoryLimit: string;
   duckdbThreads: number;
   /**
@@ -87,6 +92,8 @@ export function loadConfig(env: Env): Config {
   const host = (env.HOST ?? '127.0.0.1').trim();
   if (host === '') throw new ConfigError('HOST', 'must not be empty');
 
+  const { dataLimits, resultCeiling } = budgets(env);
+
   return {
     port: integer('PORT', env.PORT, 3000, 0, 65535),
     host,
@@ -109,6 +116,8 @@ export function loadConfig(env: Env): Config {
     redisKeyPrefix: redisKeyPrefix(env.REDIS_KEY_PREFIX),
     bodyLimit: byteSize('BODY_LIMIT', env.BODY_LIMIT, 10 * 1024 * 1024),
     queryTimeoutMs: integer('QUERY_TIMEOUT_MS', env.QUERY_TIMEOUT_MS, 30_000, 10, 3_600_000),
+    dataLimits,
+    resultCeiling,
     duckdbMemoryLimit: memoryLimit,
     duckdbThreads: integer('DUCKDB_THREADS', env.DUCKDB_THREADS, 1, 1, 256),
     duckdbReadConnections: integer('UV_THREADPOOL_SIZE', env.UV_THREADPOOL_SIZE, 4, 1, 1024),
@@ -116,6 +125,36 @@ export function loadConfig(env: Env): Config {
     auditRetentionDays: integer('AUDIT_RETENTION_DAYS', env.AUDIT_RETENTION_DAYS, 90, 1, 36_500),
     maxJsonDepth: integer('MAX_JSON_DEPTH', env.MAX_JSON_DEPTH, 32, 2, 1000),
     maxHeaderSize: byteSize('MAX_HEADER_SIZE', env.MAX_HEADER_SIZE, 16 * 1024),
+  };
+}
+
+const GB = 1024 ** 3;
+
+/** Issue 10's budgets. A default above its ceiling would be a budget no one could ever get. */
+function budgets(env: Env): { dataLimits: DataLimits; resultCeiling: ResultBudget } {
+  const d = DEFAULT_LIMITS;
+  const rowsCeiling = integer('RESULT_ROWS_CEILING', env.RESULT_ROWS_CEILING, 1_000_000, 1, 100_000_000);
+  const bytesCeiling = byteSize('RESULT_BYTES_CEILING', env.RESULT_BYTES_CEILING, 256 * 1024 * 1024);
+  if (bytesCeiling > 4 * GB) throw new ConfigError('RESULT_BYTES_CEILING', `must be at most 4gb (got "${env.RESULT_BYTES_CEILING}")`);
+  const maxRows = integer('MAX_RESULT_ROWS', env.MAX_RESULT_ROWS, d.result.maxRows, 1, 100_000_000);
+  if (maxRows > rowsCeiling) throw new ConfigError('MAX_RESULT_ROWS', `must not exceed RESULT_ROWS_CEILING (${rowsCeiling})`);
+  const maxBytes = byteSize('MAX_RESULT_BYTES', env.MAX_RESULT_BYTES, d.result.maxBytes);
+  if (maxBytes > bytesCeiling) throw new ConfigError('MAX_RESULT_BYTES', `must not exceed RESULT_BYTES_CEILING (${bytesCeiling} bytes)`);
+  const maxNewFields = integer('MAX_NEW_FIELDS_PER_WRITE', env.MAX_NEW_FIELDS_PER_WRITE, d.maxNewFieldsPerWrite, 1, 10_000);
+  const maxColumns = integer('MAX_COLUMNS_PER_COLLECTION', env.MAX_COLUMNS_PER_COLLECTION, d.maxColumnsPerCollection, 2, 100_000);
+  return {
+    dataLimits: {
+      result: { maxRows, maxBytes },
+      maxSqlLength: byteSize('MAX_SQL_LENGTH', env.MAX_SQL_LENGTH, d.maxSqlLength),
+      maxSqlNodes: integer('MAX_SQL_NODES', env.MAX_SQL_NODES, d.maxSqlNodes, 10, 10_000_000),
+      maxSqlTableRefs: integer('MAX_SQL_TABLE_REFS', env.MAX_SQL_TABLE_REFS, d.maxSqlTableRefs, 1, 100_000),
+      maxSqlDepth: integer('MAX_SQL_DEPTH', env.MAX_SQL_DEPTH, d.maxSqlDepth, 8, 10_000),
+      maxInValues: integer('MAX_IN_VALUES', env.MAX_IN_VALUES, d.maxInValues, 1, 10_000_000),
+      maxFilterTerms: integer('MAX_FILTER_TERMS', env.MAX_FILTER_TERMS, d.maxFilterTerms, 1, 1_000_000),
+      maxNewFieldsPerWrite: maxNewFields,
+      maxColumnsPerCollection: maxColumns,
+    },
+    resultCeiling: { maxRows: rowsCeiling, maxBytes: bytesCeiling },
   };
 }
 

@@ -2,7 +2,11 @@
  * The data plane's seam. HTTP routes speak only to these interfaces; `duckdb/` holds the embedded
  * implementation. Nothing here knows about HTTP: failures are `ApiError`s from `src/errors.ts`
  * (400 for bad input, 404 for unknown names, 409 for conflicts) so any caller can render them.
+ * Budgets (a deadline, a result budget) are plain options, so every protocol passes them alike.
  */
+import type { DataLimits, ResultBudget, Truncation } from './limits.js';
+
+export type { DataLimits, ResultBudget, Truncation } from './limits.js';
 
 /** A JSON value as it travels in and out of the API. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -17,6 +21,7 @@ export type Filter =
 export interface FindQuery {
   filter?: Filter;
   sort?: { field: string; ascending?: boolean }[];
+  /** Above the result budget's rows: clamped to it, and the answer says so (`truncatedBy`). */
   limit?: number;
   skip?: number;
   /** Only these fields (plus `id`) are returned. */
@@ -38,6 +43,29 @@ export interface QueryResult {
   columns: string[];
   rowCount: number;
   elapsedMs: number;
+  /** True when the result budget cut the answer short (at a row boundary). */
+  truncated: boolean;
+  /** Which budget did: `rows` or `bytes`. */
+  truncatedBy?: Truncation;
+}
+
+/** Rows of an answer. `truncatedBy` is set (and only then) when the result budget cut it short. */
+export type Rows = JsonObject[] & { truncatedBy?: Truncation };
+
+/** What every data call accepts. */
+export interface CallOptions {
+  /**
+   * When the call must be answered, on the `performance.now()` clock. Waiting for a connection or
+   * the writer, checking, planning, running and converting all count; at the deadline DuckDB is
+   * interrupted and the call fails with 408 `query_timeout`. Unset: no deadline.
+   */
+  deadline?: number;
+}
+
+/** What every call that answers rows accepts. */
+export interface ReadOptions extends CallOptions {
+  /** Unset: the engine's default budget (`DataLimits.result`). */
+  budget?: ResultBudget;
 }
 
 /** Which fields of a table a caller may read; `id` is always readable. */
@@ -54,9 +82,9 @@ export interface ReadPolicy {
   view(table: string): FieldView | null;
 }
 
-export interface QueryOptions {
-  /** Cancel the statement after this many milliseconds (→ 408 `query_timeout`). */
-  timeoutMs: number;
+export interface QueryOptions extends ReadOptions {
+  /** Shorthand for `deadline: performance.now() + timeoutMs` (the earlier of the two wins). */
+  timeoutMs?: number;
   /** Only statements of these kinds may run; anything else → 403 `forbidden`. Undefined: all. */
   allowedStatements?: readonly StatementKind[];
   /**
@@ -80,7 +108,10 @@ export interface SyncCounts {
   unchanged: number;
 }
 
-/** One named DuckDB database: its collections are real tables, so SQL can join them. */
+/**
+ * One named DuckDB database: its collections are real tables, so SQL can join them. Every method
+ * takes `CallOptions` last (a deadline); those answering rows take `ReadOptions` (and a budget).
+ */
 export interface Database {
   readonly name: string;
 
@@ -90,26 +121,27 @@ export interface Database {
    * check a grant resolve first and check the real name, so no spelling reaches another table's data.
    */
   resolveTable(name: string): Promise<string | undefined>;
-  listCollections(): Promise<string[]>;
-  hasCollection(collection: string): Promise<boolean>;
-  dropCollection(collection: string): Promise<void>;
-  countAll(): Promise<Record<string, number>>;
-  count(table: string): Promise<number>;
-  schema(table: string): Promise<ColumnInfo[]>;
-  /** A page of rows; with `view`, only the fields it lets through. */
-  rows(table: string, limit: number, offset: number, view?: FieldView): Promise<JsonObject[]>;
+  listCollections(options?: CallOptions): Promise<string[]>;
+  hasCollection(collection: string, options?: CallOptions): Promise<boolean>;
+  dropCollection(collection: string, options?: CallOptions): Promise<void>;
+  countAll(options?: CallOptions): Promise<Record<string, number>>;
+  count(table: string, options?: CallOptions): Promise<number>;
+  schema(table: string, options?: CallOptions): Promise<ColumnInfo[]>;
+  /** A page of rows in a stable order; with `view`, only the fields it lets through. */
+  rows(table: string, limit: number, offset: number, view?: FieldView, options?: ReadOptions): Promise<Rows>;
 
-  insert(collection: string, record: JsonObject): Promise<JsonObject>;
-  find(collection: string, query: FindQuery): Promise<JsonObject[]>;
-  findById(collection: string, id: string, fields?: Pick<FindQuery, 'select_fields' | 'exclude_fields'>): Promise<JsonObject>;
-  update(collection: string, id: string, patch: JsonObject): Promise<JsonObject>;
-  delete(collection: string, id: string): Promise<void>;
-  batchInsert(collection: string, records: JsonObject[]): Promise<BatchResult>;
-  batchUpdate(collection: string, updates: { id: string; data: JsonObject }[]): Promise<BatchResult>;
-  batchDelete(collection: string, ids: string[]): Promise<BatchResult>;
+  insert(collection: string, record: JsonObject, options?: CallOptions): Promise<JsonObject>;
+  /** Ordered by `sort`, then `id` (by `id` alone without a sort), so pages never overlap. */
+  find(collection: string, query: FindQuery, options?: ReadOptions): Promise<Rows>;
+  findById(collection: string, id: string, fields?: Pick<FindQuery, 'select_fields' | 'exclude_fields'>, options?: CallOptions): Promise<JsonObject>;
+  update(collection: string, id: string, patch: JsonObject, options?: CallOptions): Promise<JsonObject>;
+  delete(collection: string, id: string, options?: CallOptions): Promise<void>;
+  batchInsert(collection: string, records: JsonObject[], options?: CallOptions): Promise<BatchResult>;
+  batchUpdate(collection: string, updates: { id: string; data: JsonObject }[], options?: CallOptions): Promise<BatchResult>;
+  batchDelete(collection: string, ids: string[], options?: CallOptions): Promise<BatchResult>;
 
   /** Upsert by `externalId` across collections in one transaction: all or nothing. */
-  sync(batches: Record<string, JsonObject[]>): Promise<Record<string, SyncCounts>>;
+  sync(batches: Record<string, JsonObject[]>, options?: CallOptions): Promise<Record<string, SyncCounts>>;
 
   query(sql: string, params: Json[] | Record<string, Json> | undefined, options: QueryOptions): Promise<QueryResult>;
 
@@ -135,4 +167,6 @@ export interface EngineOptions {
   threads: number;
   /** Read connections per database (writes go through one writer connection). */
   readConnections: number;
+  /** Resource budgets; unset ones take `DEFAULT_LIMITS`. */
+  limits?: Partial<DataLimits>;
 }

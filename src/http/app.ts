@@ -30,6 +30,7 @@ import { authEvents } from './auth-events.js';
 import { installAuthentication } from './authenticate.js';
 import { clientIpResolver } from './client-ip.js';
 import { auditRoutes } from './routes/audit.js';
+import { installDeadline } from './plugins/deadline.js';
 import { clientErrorHandler, installErrorHandling } from './plugins/errors.js';
 import { installJsonBodyParser } from './plugins/json-body.js';
 import { createMetrics, installRequestMetrics, type Metrics } from './plugins/metrics.js';
@@ -128,6 +129,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const metrics = createMetrics();
   installErrorHandling(fastify, { onAuthFailure: (error) => metrics.authFailures.inc({ code: error.code }) });
   installRequestMetrics(fastify, metrics);
+  // Before authentication's hooks: the deadline counts from arrival.
+  installDeadline(fastify, config.queryTimeoutMs);
   await installOpenApi(fastify, VERSION);
 
   const environmentKeys = new EnvironmentKeys({
@@ -197,9 +200,10 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     events,
   });
 
-  recordRoutes(fastify, engine);
-  tableRoutes(fastify, engine);
-  queryRoutes(fastify, engine, config.queryTimeoutMs);
+  const resultLimits = { defaults: config.dataLimits.result, ceiling: config.resultCeiling };
+  recordRoutes(fastify, engine, resultLimits);
+  tableRoutes(fastify, engine, resultLimits);
+  queryRoutes(fastify, engine, resultLimits);
   databaseRoutes(fastify, engine);
   syncRoutes(fastify, engine);
   operationRoutes(fastify, engine, metrics);

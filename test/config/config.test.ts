@@ -49,3 +49,62 @@ test('each bad value names its variable', () => {
     }, name);
   }
 });
+
+test('resource budgets (issue 10): documented defaults', () => {
+  const config = loadConfig({});
+  assert.equal(config.queryTimeoutMs, 30_000);
+  assert.deepEqual(config.dataLimits, {
+    result: { maxRows: 10_000, maxBytes: 32 * 1024 * 1024 },
+    maxSqlLength: 100 * 1024,
+    maxSqlNodes: 2000,
+    maxSqlTableRefs: 32,
+    maxSqlDepth: 1000,
+    maxInValues: 1000,
+    maxFilterTerms: 256,
+    maxNewFieldsPerWrite: 64,
+    maxColumnsPerCollection: 500,
+  });
+  assert.deepEqual(config.resultCeiling, { maxRows: 1_000_000, maxBytes: 256 * 1024 * 1024 });
+});
+
+test('resource budgets are parsed', () => {
+  const config = loadConfig({
+    MAX_RESULT_ROWS: '500', MAX_RESULT_BYTES: '1mb', RESULT_ROWS_CEILING: '5000', RESULT_BYTES_CEILING: '8mb', MAX_SQL_LENGTH: '10kb',
+    MAX_SQL_NODES: '300', MAX_SQL_TABLE_REFS: '4', MAX_SQL_DEPTH: '50', MAX_IN_VALUES: '20', MAX_FILTER_TERMS: '30',
+    MAX_NEW_FIELDS_PER_WRITE: '5', MAX_COLUMNS_PER_COLLECTION: '40',
+  });
+  assert.deepEqual(config.dataLimits, {
+    result: { maxRows: 500, maxBytes: 1024 * 1024 },
+    maxSqlLength: 10 * 1024, maxSqlNodes: 300, maxSqlTableRefs: 4, maxSqlDepth: 50, maxInValues: 20, maxFilterTerms: 30,
+    maxNewFieldsPerWrite: 5, maxColumnsPerCollection: 40,
+  });
+  assert.deepEqual(config.resultCeiling, { maxRows: 5000, maxBytes: 8 * 1024 * 1024 });
+});
+
+test('each bad resource budget names its variable in one line', () => {
+  const cases: [Record<string, string>, string][] = [
+    [{ MAX_RESULT_ROWS: '0' }, 'MAX_RESULT_ROWS'],
+    [{ MAX_RESULT_ROWS: '2000000' }, 'MAX_RESULT_ROWS'],
+    [{ MAX_RESULT_ROWS: '600', RESULT_ROWS_CEILING: '500' }, 'MAX_RESULT_ROWS'],
+    [{ MAX_RESULT_BYTES: 'lots' }, 'MAX_RESULT_BYTES'],
+    [{ MAX_RESULT_BYTES: '300mb' }, 'MAX_RESULT_BYTES'],
+    [{ RESULT_ROWS_CEILING: '-5' }, 'RESULT_ROWS_CEILING'],
+    [{ RESULT_BYTES_CEILING: '5gb' }, 'RESULT_BYTES_CEILING'],
+    [{ MAX_SQL_LENGTH: '10' }, 'MAX_SQL_LENGTH'],
+    [{ MAX_SQL_NODES: 'many' }, 'MAX_SQL_NODES'],
+    [{ MAX_SQL_TABLE_REFS: '0' }, 'MAX_SQL_TABLE_REFS'],
+    [{ MAX_SQL_DEPTH: '2' }, 'MAX_SQL_DEPTH'],
+    [{ MAX_IN_VALUES: '1.5' }, 'MAX_IN_VALUES'],
+    [{ MAX_FILTER_TERMS: '0' }, 'MAX_FILTER_TERMS'],
+    [{ MAX_NEW_FIELDS_PER_WRITE: '0' }, 'MAX_NEW_FIELDS_PER_WRITE'],
+    [{ MAX_COLUMNS_PER_COLLECTION: '1' }, 'MAX_COLUMNS_PER_COLLECTION'],
+  ];
+  for (const [env, name] of cases) {
+    assert.throws(() => loadConfig(env), (error: unknown) => {
+      assert.ok(error instanceof ConfigError, name);
+      assert.match(error.message, new RegExp(`^Invalid configuration: ${name} `), error.message);
+      assert.ok(!error.message.includes('\n'));
+      return true;
+    }, JSON.stringify(env));
+  }
+});

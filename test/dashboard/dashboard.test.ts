@@ -34,7 +34,8 @@ describe('dashboard in a browser', () => {
     server = await startTestServer({ ADMIN_USERNAME: USERNAME, ADMIN_PASSWORD: PASSWORD });
     // Records to browse: more than one page of 25.
     const seeded = await api('POST', '/api/batch/insert/notes', ADMIN_KEY, {
-      inserts: Array.from({ length: SEEDED_NOTES }, (_, i) => ({ data: { title: `Note ${String(i + 1).padStart(2, '0')}`, rank: i + 1 } })),
+      // Lists are ordered by id: these ids keep the notes in title order.
+      inserts: Array.from({ length: SEEDED_NOTES }, (_, i) => ({ data: { id: `note-${String(i + 1).padStart(2, '0')}`, title: `Note ${String(i + 1).padStart(2, '0')}`, rank: i + 1 } })),
     });
     assert.equal(seeded.status, 200, `seeding notes: ${JSON.stringify(seeded.body)}`);
     browser = await launchChromium();
@@ -200,7 +201,7 @@ describe('dashboard in a browser', () => {
     await waitForText(page.getByTestId('keys-notice'), `Permissions updated for "${KEY_LABEL}"`);
     await waitForText(keyRow(KEY_LABEL), 'notes: read, write');
 
-    const inserted = await api('POST', '/api/insert/notes', issuedKey, { title: 'From the key', rank: 99 });
+    const inserted = await api('POST', '/api/insert/notes', issuedKey, { id: 'note-99', title: 'From the key', rank: 99 });
     // The 403 turns into a success (201 Created for an insert).
     assert.ok(inserted.status === 200 || inserted.status === 201, `insert answered ${inserted.status}: ${JSON.stringify(inserted.body)}`);
   });

@@ -91,7 +91,7 @@ describe('query', () => {
       const started = Date.now();
       await assert.rejects(
         db.query('SELECT count(*) FROM range(100000000) a, range(100000000) b', undefined, { timeoutMs: 300 }),
-        apiError(408, 'query_timeout', 'Query cancelled after 300 ms'),
+        apiError(408, 'query_timeout'),
       );
       assert.ok(Date.now() - started < 5_000, 'cancelled promptly');
       // Every read connection must still answer (the pool has two; run enough to touch both).

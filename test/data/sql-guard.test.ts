@@ -1,8 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Database, QueryResult } from '../../src/data/engine.js';
+import type { Database, DataLimits, QueryResult } from '../../src/data/engine.js';
 import { parseLosslessJson, stringifyLosslessJson, RawNumber, visibleColumns, isForbiddenFunction } from '../../src/data/sql-guard.js';
-import { apiError, withDb } from './helpers.js';
+import { apiError, withDb, withEngine } from './helpers.js';
 import { assertNoLeak, attempt, checksum, guarded, MARKER, seed } from './sql-guard-fixture.js';
 
 const ADMIN = { timeoutMs: 10_000 };
@@ -420,5 +420,70 @@ describe('sql guard: building blocks', () => {
       assert.ok(isForbiddenFunction(name), name);
     }
     for (const name of ['abs', 'sum', 'list_transform', 'upper']) assert.ok(!isForbiddenFunction(name), name);
+  });
+});
+
+describe('sql guard: bounded work', () => {
+  const withLimits = (limits: Partial<DataLimits>, run: (db: Database) => Promise<void>) =>
+    withEngine(async (engine) => {
+      const db = engine.database('default');
+      await seed(db);
+      await run(db);
+    }, { limits });
+  const tooLarge = (pattern: RegExp) => apiError(400, 'statement_too_large', pattern);
+
+  test('SQL text longer than MAX_SQL_LENGTH is refused before anything parses it, for everyone', () =>
+    withLimits({ maxSqlLength: 1024 }, async (db) => {
+      const long = `SELECT 1 AS x -- ${'y'.repeat(1100)}`;
+      await assert.rejects(db.query(long, undefined, ADMIN), tooLarge(/MAX_SQL_LENGTH/));
+      await assert.rejects(db.query(long, undefined, guarded()), tooLarge(/MAX_SQL_LENGTH/));
+      // Bytes, not characters: 400 three-byte characters are 1200 bytes.
+      await assert.rejects(db.query(`SELECT '${'€'.repeat(400)}' AS x`, undefined, ADMIN), tooLarge(/1214 bytes/));
+      assert.equal((await db.query(`SELECT '${'y'.repeat(900)}' AS x`, undefined, ADMIN)).rowCount, 1);
+    }));
+
+  test('a scoped statement with more parse-tree nodes than MAX_SQL_NODES is refused', () =>
+    withLimits({}, async (db) => {
+      const inList = (n: number) => `SELECT id FROM users WHERE name IN (${Array.from({ length: n }, (_, i) => `'n${i}'`).join(',')})`;
+      assert.equal((await db.query(inList(300), undefined, guarded())).rowCount, 0);
+      await assert.rejects(db.query(inList(3000), undefined, guarded()), tooLarge(/more than 2000 nodes .*MAX_SQL_NODES/));
+      // 50,000 list items: refused from the size of the tree's text, before it crosses into JS.
+      await assert.rejects(db.query(`SELECT [${Array(50_000).fill('1').join(',')}] AS l`, undefined, guarded()), tooLarge(/MAX_SQL_NODES/));
+      // Admins are not bound by it.
+      assert.equal((await db.query(inList(3000), undefined, ADMIN)).rowCount, 0);
+    }));
+
+  test('a scoped statement with more table references than MAX_SQL_TABLE_REFS is refused', () =>
+    withLimits({}, async (db) => {
+      const join = (n: number) => `SELECT count(*) AS c FROM ${Array.from({ length: n }, (_, i) => `range(1) t${i}`).join(', ')}`;
+      assert.deepEqual((await db.query(join(32), undefined, guarded())).result, [{ c: 1 }]);
+      await assert.rejects(db.query(join(33), undefined, guarded()), tooLarge(/more than 32 tables .*MAX_SQL_TABLE_REFS/));
+      const subqueries = `SELECT (SELECT count(*) FROM users) ${'+ (SELECT count(*) FROM orders) '.repeat(32)} AS c`;
+      await assert.rejects(db.query(subqueries, undefined, guarded()), tooLarge(/MAX_SQL_TABLE_REFS/));
+    }));
+
+  test('a scoped statement nesting deeper than MAX_SQL_DEPTH is refused', () =>
+    withLimits({ maxSqlDepth: 100 }, async (db) => {
+      const nested = (n: number) => `SELECT ${'('.repeat(n)}1${' + 1)'.repeat(n)} AS x`;
+      assert.equal((await db.query(nested(5), undefined, guarded())).rowCount, 1);
+      await assert.rejects(db.query(nested(60), undefined, guarded()), tooLarge(/deeper than 100 levels .*MAX_SQL_DEPTH/));
+    }));
+
+  test('a 200-way join of range(2) is answered at once (scoped) or at the deadline (admin), not after it', () =>
+    withLimits({}, async (db) => {
+      const join = `SELECT count(*) FROM ${Array.from({ length: 200 }, (_, i) => `range(2) t${i}`).join(', ')}`;
+      let started = performance.now();
+      await assert.rejects(db.query(join, undefined, guarded(1000)), tooLarge(/MAX_SQL_TABLE_REFS/));
+      assert.ok(performance.now() - started < 1000);
+      started = performance.now();
+      await assert.rejects(db.query(join, undefined, { timeoutMs: 1000 }), apiError(408, 'query_timeout'));
+      assert.ok(performance.now() - started < 2500, `answered after ${Math.round(performance.now() - started)} ms`);
+    }));
+
+  test('lossless JSON handles keys such as __proto__ as plain data', () => {
+    const parsed = parseLosslessJson('{"__proto__":{"polluted":1},"constructor":2}') as Record<string, unknown>;
+    assert.deepEqual(Object.keys(parsed), ['__proto__', 'constructor']);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    assert.equal(stringifyLosslessJson(parseLosslessJson('{"__proto__":{"a":[1,2.50,-3e5]}}')), '{"__proto__":{"a":[1,2.50,-3e5]}}');
   });
 });

@@ -1,12 +1,27 @@
-import type { DuckDBConnection, DuckDBMaterializedResult, DuckDBPreparedStatement } from '@duckdb/node-api';
-import { errors } from '../../errors.js';
+import {
+  BOOLEAN, DOUBLE, LIST, VARCHAR,
+  type DuckDBConnection, type DuckDBListType, type DuckDBMaterializedResult, type DuckDBPreparedStatement, type DuckDBResult,
+} from '@duckdb/node-api';
+import { errors, isApiError } from '../../errors.js';
+import { assertBefore, atDeadline, isPast } from '../deadline.js';
 import type { CatalogVersion } from './catalog-version.js';
 import { Mutex } from './mutex.js';
 import { readRows, resultColumns, type ResultColumns } from './values.js';
 import type { JsonObject } from '../engine.js';
 
+/**
+ * One list bound as a single typed LIST parameter (an `In` filter's values): one parameter
+ * whatever the length, so the statement text, and its cache entry, never vary with it.
+ */
+export interface SqlList {
+  list: readonly (string | number | boolean)[];
+  of: 'VARCHAR' | 'DOUBLE' | 'BOOLEAN';
+}
+
 /** What we bind: `number` binds as DOUBLE (collection numbers), `bigint` as BIGINT (SQL route integers). */
-export type SqlParam = null | boolean | number | string | bigint;
+export type SqlParam = null | boolean | number | string | bigint | SqlList;
+
+const LIST_TYPES: Record<SqlList['of'], DuckDBListType> = { VARCHAR: LIST(VARCHAR), DOUBLE: LIST(DOUBLE), BOOLEAN: LIST(BOOLEAN) };
 
 const STATEMENT_CACHE_SIZE = 256;
 
@@ -41,6 +56,13 @@ export function bindParam(statement: DuckDBPreparedStatement, index: number, val
     case 'bigint':
       statement.bindBigInt(index, value);
       return;
+    case 'object':
+      if (value !== null) {
+        statement.bindList(index, value.list, LIST_TYPES[value.of]);
+        return;
+      }
+      statement.bindNull(index);
+      return;
     default:
       statement.bindNull(index);
   }
@@ -52,14 +74,26 @@ export function bindParam(statement: DuckDBPreparedStatement, index: number, val
  */
 export class PooledConnection {
   private readonly statements = new Map<string, CachedStatement>();
+  /**
+   * The deadline of the task holding this connection. Every call into DuckDB checks it first: an
+   * interrupt only stops the statement running at that instant, so a task whose deadline passed
+   * between two statements must not start the next one.
+   */
+  deadline: number | undefined;
 
   constructor(
     readonly raw: DuckDBConnection,
     private readonly catalog: CatalogVersion,
   ) {}
 
+  /** 408 once the holder's deadline has passed; called before every statement. */
+  checkDeadline(): void {
+    assertBefore(this.deadline);
+  }
+
   /** `collection` tags the statement so DDL on that collection retires it. */
   async prepare(sql: string, collection?: string): Promise<DuckDBPreparedStatement> {
+    this.checkDeadline();
     const cached = this.statements.get(sql);
     if (cached !== undefined) {
       if (cached.global === this.catalog.global && cached.local === this.catalog.of(cached.collection)) {
@@ -94,18 +128,43 @@ export class PooledConnection {
    */
   async rows(sql: string, params: readonly SqlParam[], collection: string | undefined, omitNulls: boolean): Promise<JsonObject[]> {
     const result = await this.run(sql, params, collection);
+    return readRows(result, this.columnsOf(sql, result), omitNulls);
+  }
+
+  /**
+   * Prepared execution as a stream: DuckDB produces chunks as they are fetched, so a reader that
+   * stops at its budget leaves the rest of the result uncomputed and unmaterialised.
+   */
+  async stream(sql: string, params: readonly SqlParam[], collection?: string): Promise<{ result: DuckDBResult; columns: ResultColumns }> {
+    const statement = await this.prepare(sql, collection);
+    bindParams(statement, params);
+    const result = await statement.stream();
+    return { result, columns: this.columnsOf(sql, result) };
+  }
+
+  private columnsOf(sql: string, result: DuckDBResult): ResultColumns {
     const entry = this.statements.get(sql);
     let columns = entry?.columns;
     if (columns === undefined || columns.names.length !== result.columnCount) {
       columns = resultColumns(result);
       if (entry !== undefined) entry.columns = columns;
     }
-    return readRows(result, columns, omitNulls);
+    return columns;
   }
 
   /** Unprepared execution for one-off statements (DDL, transaction control). */
   async exec(sql: string): Promise<void> {
+    this.checkDeadline();
     await this.raw.run(sql);
+  }
+
+  /**
+   * Ends the open transaction whatever the deadline says (no deadline check), and tries again if
+   * the first attempt fails: an interrupt landing on it must not leave a transaction open on the
+   * writer. A ROLLBACK with no transaction left fails harmlessly.
+   */
+  async rollback(): Promise<void> {
+    await this.raw.run('ROLLBACK').catch(() => this.raw.run('ROLLBACK')).catch(() => undefined);
   }
 
   interrupt(): void {
@@ -119,39 +178,97 @@ export class PooledConnection {
   }
 }
 
+interface Waiter<T> {
+  grant: (value: T) => void;
+  /** Set when the waiter gave up at its deadline: a grant skips it. */
+  gone: boolean;
+}
+
+/**
+ * Runs `task` on `connection` under `deadline`: at the deadline DuckDB is interrupted, and an
+ * error from then on is 408 `query_timeout`. `race`: answer 408 at the deadline without waiting
+ * for the task to wind down (reads: nothing of theirs survives). Otherwise the task's own outcome
+ * is the answer (writes: a COMMIT that made it must be reported as done).
+ */
+function underDeadline<T>(running: Promise<T>, connection: PooledConnection, deadline: number | undefined, race: boolean): Promise<T> {
+  if (deadline === undefined) return running;
+  let expired = false;
+  return new Promise<T>((resolve, reject) => {
+    const cancel = atDeadline(deadline, () => {
+      expired = true;
+      connection.interrupt();
+      if (race) reject(errors.queryTimeout());
+    });
+    running.then(
+      (value) => {
+        cancel();
+        resolve(value);
+      },
+      (error: unknown) => {
+        cancel();
+        reject(expired || (isApiError(error) && error.code === 'query_timeout') ? errors.queryTimeout() : error);
+      },
+    );
+  });
+}
+
 /**
  * Read connections: a task takes a free one or queues for the next to come back. Queuing rather
- * than sharing keeps each connection's prepared statements single-user.
+ * than sharing keeps each connection's prepared statements single-user. A queued task whose
+ * deadline passes leaves the queue with 408; a running one is interrupted and answered 408 at
+ * once, its connection coming back when DuckDB has let go of it.
  */
 export class ReadPool {
   private readonly free: PooledConnection[];
-  private readonly waiters: ((connection: PooledConnection) => void)[] = [];
+  private readonly waiters: Waiter<PooledConnection>[] = [];
   private closed = false;
 
   constructor(private readonly all: readonly PooledConnection[]) {
     this.free = [...all];
   }
 
-  async use<T>(task: (connection: PooledConnection) => Promise<T>): Promise<T> {
-    const connection = await this.acquire();
-    try {
-      return await task(connection);
-    } finally {
-      this.release(connection);
-    }
+  async use<T>(task: (connection: PooledConnection) => Promise<T>, deadline?: number): Promise<T> {
+    const connection = await this.acquire(deadline);
+    connection.deadline = deadline;
+    const running = (async () => {
+      try {
+        return await task(connection);
+      } finally {
+        connection.deadline = undefined;
+        this.release(connection);
+      }
+    })();
+    return underDeadline(running, connection, deadline, true);
   }
 
-  private acquire(): Promise<PooledConnection> {
+  private acquire(deadline?: number): Promise<PooledConnection> {
     if (this.closed) return Promise.reject(errors.unavailable('Database is closed'));
+    if (isPast(deadline)) return Promise.reject(errors.queryTimeout());
     const connection = this.free.pop();
     if (connection !== undefined) return Promise.resolve(connection);
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter<PooledConnection> = {
+        grant: (granted) => {
+          cancel();
+          resolve(granted);
+        },
+        gone: false,
+      };
+      const cancel = atDeadline(deadline, () => {
+        waiter.gone = true;
+        reject(errors.queryTimeout());
+      });
+      this.waiters.push(waiter);
+    });
   }
 
   private release(connection: PooledConnection): void {
-    const next = this.waiters.shift();
-    if (next !== undefined) next(connection);
-    else this.free.push(connection);
+    for (let next = this.waiters.shift(); next !== undefined; next = this.waiters.shift()) {
+      if (next.gone) continue;
+      next.grant(connection);
+      return;
+    }
+    this.free.push(connection);
   }
 
   /** Waits for every connection to come home, then closes them all. */
@@ -170,16 +287,27 @@ export class Writer {
 
   constructor(private readonly connection: PooledConnection) {}
 
-  use<T>(task: (connection: PooledConnection) => Promise<T>): Promise<T> {
+  /**
+   * Runs `task` alone on the writer. Waiting for the lock counts against `deadline` (408 without
+   * running at all); at the deadline a running statement is interrupted and its transaction rolls
+   * back, but a write that committed first is reported as done.
+   */
+  use<T>(task: (connection: PooledConnection) => Promise<T>, deadline?: number): Promise<T> {
     return this.mutex.run(async () => {
       if (this.closed) throw errors.unavailable('Database is closed');
-      return task(this.connection);
-    });
+      const connection = this.connection;
+      connection.deadline = deadline;
+      try {
+        return await underDeadline(task(connection), connection, deadline, false);
+      } finally {
+        connection.deadline = undefined;
+      }
+    }, deadline);
   }
 
   /** All or nothing: any throw rolls back, and the original error is what the caller sees. */
-  transaction<T>(task: (connection: PooledConnection) => Promise<T>): Promise<T> {
-    return this.use((connection) => inTransaction(connection, () => task(connection)));
+  transaction<T>(task: (connection: PooledConnection) => Promise<T>, deadline?: number): Promise<T> {
+    return this.use((connection) => inTransaction(connection, () => task(connection)), deadline);
   }
 
   interrupt(): void {
@@ -204,7 +332,7 @@ export async function inTransaction<T>(connection: PooledConnection, task: () =>
     await connection.exec('COMMIT');
   } catch (error) {
     // A failed COMMIT already aborted the transaction; the ROLLBACK then fails harmlessly.
-    await connection.exec('ROLLBACK').catch(() => undefined);
+    await connection.rollback();
     throw error;
   }
   return result;

@@ -1,3 +1,4 @@
+import type { DataLimits } from '../limits.js';
 import type { CatalogVersion } from './catalog-version.js';
 import type { ReadPool, Writer } from './connections.js';
 import type { SchemaCache } from './schema.js';
@@ -9,4 +10,5 @@ export interface DatabaseContext {
   readonly readers: ReadPool;
   readonly schemas: SchemaCache;
   readonly version: CatalogVersion;
+  readonly limits: DataLimits;
 }

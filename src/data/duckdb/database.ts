@@ -2,6 +2,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { tightenFile } from '../../private-files.js';
 import type {
   BatchResult,
+  CallOptions,
   ColumnInfo,
   Database,
   FieldView,
@@ -10,8 +11,11 @@ import type {
   JsonObject,
   QueryOptions,
   QueryResult,
+  ReadOptions,
+  Rows,
   SyncCounts,
 } from '../engine.js';
+import { dataLimits, type DataLimits } from '../limits.js';
 import { CatalogVersion } from './catalog-version.js';
 import { PooledConnection, ReadPool, Writer } from './connections.js';
 import type { DatabaseContext } from './context.js';
@@ -25,6 +29,7 @@ export interface InstanceOptions {
   memoryLimit: string;
   threads: number;
   readConnections: number;
+  limits?: Partial<DataLimits>;
 }
 
 /**
@@ -62,7 +67,7 @@ export class DuckDBDatabase implements Database {
     try {
       const writer = new Writer(await connect());
       const readers = new ReadPool(await Promise.all(Array.from({ length: Math.max(1, options.readConnections) }, connect)));
-      return new DuckDBDatabase(instance, { name, writer, readers, schemas: new SchemaCache(version), version });
+      return new DuckDBDatabase(instance, { name, writer, readers, schemas: new SchemaCache(version), version, limits: dataLimits(options.limits) });
     } catch (error) {
       instance.closeSync();
       throw error;
@@ -76,55 +81,55 @@ export class DuckDBDatabase implements Database {
   resolveTable(name: string): Promise<string | undefined> {
     return tables.resolveTable(this.ctx, name);
   }
-  listCollections(): Promise<string[]> {
-    return tables.listCollections(this.ctx);
+  listCollections(options?: CallOptions): Promise<string[]> {
+    return tables.listCollections(this.ctx, options);
   }
-  hasCollection(collection: string): Promise<boolean> {
-    return tables.hasCollection(this.ctx, collection);
+  hasCollection(collection: string, options?: CallOptions): Promise<boolean> {
+    return tables.hasCollection(this.ctx, collection, options);
   }
-  dropCollection(collection: string): Promise<void> {
-    return tables.dropCollection(this.ctx, collection);
+  dropCollection(collection: string, options?: CallOptions): Promise<void> {
+    return tables.dropCollection(this.ctx, collection, options);
   }
-  countAll(): Promise<Record<string, number>> {
-    return tables.countAll(this.ctx);
+  countAll(options?: CallOptions): Promise<Record<string, number>> {
+    return tables.countAll(this.ctx, options);
   }
-  count(table: string): Promise<number> {
-    return tables.count(this.ctx, table);
+  count(table: string, options?: CallOptions): Promise<number> {
+    return tables.count(this.ctx, table, options);
   }
-  schema(table: string): Promise<ColumnInfo[]> {
-    return tables.schema(this.ctx, table);
+  schema(table: string, options?: CallOptions): Promise<ColumnInfo[]> {
+    return tables.schema(this.ctx, table, options);
   }
-  rows(table: string, limit: number, offset: number, view?: FieldView): Promise<JsonObject[]> {
-    return tables.rows(this.ctx, table, limit, offset, view);
-  }
-
-  insert(collection: string, record: JsonObject): Promise<JsonObject> {
-    return records.insert(this.ctx, collection, record);
-  }
-  find(collection: string, findQuery: FindQuery): Promise<JsonObject[]> {
-    return records.find(this.ctx, collection, findQuery);
-  }
-  findById(collection: string, id: string, fields?: Pick<FindQuery, 'select_fields' | 'exclude_fields'>): Promise<JsonObject> {
-    return records.findById(this.ctx, collection, id, fields);
-  }
-  update(collection: string, id: string, patch: JsonObject): Promise<JsonObject> {
-    return records.update(this.ctx, collection, id, patch);
-  }
-  delete(collection: string, id: string): Promise<void> {
-    return records.remove(this.ctx, collection, id);
-  }
-  batchInsert(collection: string, items: JsonObject[]): Promise<BatchResult> {
-    return records.batchInsert(this.ctx, collection, items);
-  }
-  batchUpdate(collection: string, updates: { id: string; data: JsonObject }[]): Promise<BatchResult> {
-    return records.batchUpdate(this.ctx, collection, updates);
-  }
-  batchDelete(collection: string, ids: string[]): Promise<BatchResult> {
-    return records.batchDelete(this.ctx, collection, ids);
+  rows(table: string, limit: number, offset: number, view?: FieldView, options?: ReadOptions): Promise<Rows> {
+    return tables.rows(this.ctx, table, limit, offset, view, options);
   }
 
-  sync(batches: Record<string, JsonObject[]>): Promise<Record<string, SyncCounts>> {
-    return sync(this.ctx, batches);
+  insert(collection: string, record: JsonObject, options?: CallOptions): Promise<JsonObject> {
+    return records.insert(this.ctx, collection, record, options);
+  }
+  find(collection: string, findQuery: FindQuery, options?: ReadOptions): Promise<Rows> {
+    return records.find(this.ctx, collection, findQuery, options);
+  }
+  findById(collection: string, id: string, fields?: Pick<FindQuery, 'select_fields' | 'exclude_fields'>, options?: CallOptions): Promise<JsonObject> {
+    return records.findById(this.ctx, collection, id, fields, options);
+  }
+  update(collection: string, id: string, patch: JsonObject, options?: CallOptions): Promise<JsonObject> {
+    return records.update(this.ctx, collection, id, patch, options);
+  }
+  delete(collection: string, id: string, options?: CallOptions): Promise<void> {
+    return records.remove(this.ctx, collection, id, options);
+  }
+  batchInsert(collection: string, items: JsonObject[], options?: CallOptions): Promise<BatchResult> {
+    return records.batchInsert(this.ctx, collection, items, options);
+  }
+  batchUpdate(collection: string, updates: { id: string; data: JsonObject }[], options?: CallOptions): Promise<BatchResult> {
+    return records.batchUpdate(this.ctx, collection, updates, options);
+  }
+  batchDelete(collection: string, ids: string[], options?: CallOptions): Promise<BatchResult> {
+    return records.batchDelete(this.ctx, collection, ids, options);
+  }
+
+  sync(batches: Record<string, JsonObject[]>, options?: CallOptions): Promise<Record<string, SyncCounts>> {
+    return sync(this.ctx, batches, options);
   }
 
   query(sql: string, params: Json[] | Record<string, Json> | undefined, options: QueryOptions): Promise<QueryResult> {

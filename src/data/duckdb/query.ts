@@ -1,11 +1,13 @@
 import { StatementType, type DuckDBPreparedStatement } from '@duckdb/node-api';
-import { ApiError, errors, isApiError } from '../../errors.js';
-import type { Json, QueryOptions, QueryResult, ReadPolicy, StatementKind } from '../engine.js';
+import { ApiError, errors } from '../../errors.js';
+import { earliest } from '../deadline.js';
+import type { Json, QueryOptions, QueryResult, ReadPolicy, ResultBudget, StatementKind } from '../engine.js';
 import { GuardCache, guardSql, type GuardRunner } from '../sql-guard.js';
 import type { DatabaseContext } from './context.js';
 import { bindParam, type PooledConnection, type SqlParam } from './connections.js';
+import { readBudgeted } from './result-reader.js';
 import { duckdbMessage, toApiError } from './sql-errors.js';
-import { readRows, resultColumns } from './values.js';
+import { resultColumns } from './values.js';
 
 const KINDS: Partial<Record<StatementType, StatementKind>> = {
   [StatementType.SELECT]: 'SELECT',
@@ -56,6 +58,7 @@ function bindUserParams(statement: DuckDBPreparedStatement, params: Json[] | Rec
 
 /** Exactly one statement, prepared on `connection`; the caller owns (and destroys) it. */
 async function prepareSingle(connection: PooledConnection, sql: string): Promise<DuckDBPreparedStatement> {
+  connection.checkDeadline();
   let extracted;
   try {
     extracted = await connection.raw.extractStatements(sql);
@@ -73,29 +76,37 @@ async function prepareSingle(connection: PooledConnection, sql: string): Promise
   }
 }
 
+/**
+ * Runs a prepared statement and reads its rows under the budget. `stream`: DuckDB computes rows
+ * only as they are read (SELECT), so stopping at the budget stops the work too; otherwise the
+ * statement runs to completion (a write must) and only its answer is cut.
+ */
 async function execute(
   connection: PooledConnection,
   statement: DuckDBPreparedStatement,
   params: Json[] | Record<string, Json> | undefined,
-  timeoutMs: number,
+  budget: ResultBudget,
+  deadline: number | undefined,
+  stream: boolean,
 ): Promise<QueryResult> {
   const started = performance.now();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    connection.interrupt();
-  }, timeoutMs);
   try {
     bindUserParams(statement, params);
-    const result = await statement.run();
+    connection.checkDeadline();
+    const result = stream ? await statement.stream() : await statement.run();
     const columns = resultColumns(result);
-    const rows = readRows(result, columns, false);
-    return { result: rows, columns: columns.names, rowCount: rows.length, elapsedMs: Math.round((performance.now() - started) * 1000) / 1000 };
+    const { rows, truncatedBy } = await readBudgeted(result, columns, { ...budget, deadline }, false);
+    return {
+      result: rows,
+      columns: columns.names,
+      rowCount: rows.length,
+      elapsedMs: Math.round((performance.now() - started) * 1000) / 1000,
+      truncated: truncatedBy !== undefined,
+      ...(truncatedBy === undefined ? {} : { truncatedBy }),
+    };
   } catch (error) {
-    if (timedOut && !isApiError(error)) throw errors.queryTimeout(timeoutMs);
     throw toApiError(error);
   } finally {
-    clearTimeout(timer);
     statement.destroySync();
   }
 }
@@ -119,7 +130,8 @@ function guardRunner(connection: PooledConnection): GuardRunner {
 
 /**
  * A scoped caller's SQL: the guard admits one SELECT over readable tables and rewrites every table
- * into a projection of visible columns; the rewritten statement runs on a read connection.
+ * into a projection of visible columns, with the row budget pushed in as a LIMIT so DuckDB never
+ * produces more than one row past it; the rewritten statement runs on a read connection.
  */
 async function guardedQuery(
   ctx: DatabaseContext,
@@ -127,12 +139,19 @@ async function guardedQuery(
   params: Json[] | Record<string, Json> | undefined,
   options: QueryOptions,
   policy: ReadPolicy,
+  budget: ResultBudget,
+  deadline: number | undefined,
 ): Promise<QueryResult> {
   if (options.allowedStatements !== undefined && !options.allowedStatements.includes('SELECT')) throw errors.adminRequired();
   return ctx.readers.use(async (connection) => {
     let guarded;
     try {
-      guarded = await guardSql(guardRunner(connection), sql, policy, guardCache(ctx));
+      guarded = await guardSql(guardRunner(connection), sql, policy, guardCache(ctx), {
+        maxNodes: ctx.limits.maxSqlNodes,
+        maxDepth: ctx.limits.maxSqlDepth,
+        maxTableRefs: ctx.limits.maxSqlTableRefs,
+        maxRows: budget.maxRows + 1,
+      });
     } catch (error) {
       throw toApiError(error);
     }
@@ -141,14 +160,23 @@ async function guardedQuery(
       statement.destroySync();
       throw new ApiError(403, 'forbidden', 'Only SELECT statements are allowed');
     }
-    return execute(connection, statement, params, options.timeoutMs);
-  });
+    return execute(connection, statement, params, budget, deadline, true);
+  }, deadline);
+}
+
+/** Length is checked before anything parses the text, for every caller. */
+function assertSqlLength(sql: string, maxBytes: number): void {
+  // Cheap bound first: a UTF-8 byte is at most three UTF-16 units' worth of the length.
+  if (sql.length <= maxBytes / 3) return;
+  const bytes = Buffer.byteLength(sql, 'utf8');
+  if (bytes > maxBytes) throw errors.statementTooLarge(`SQL text is ${bytes} bytes; the limit is ${maxBytes} (MAX_SQL_LENGTH)`);
 }
 
 /**
  * Raw SQL. The statement is classified by DuckDB's own parser, not by sniffing text: a SELECT runs
- * on a read connection, anything else on the writer under its lock, and after a non-SELECT every
- * cached schema and statement is retired since we cannot tell what it changed.
+ * on a read connection, streamed under the result budget; anything else runs on the writer under
+ * its lock, and after a non-SELECT every cached schema and statement is retired since we cannot
+ * tell what it changed. One deadline covers queueing, guard, prepare, run and conversion.
  */
 export async function query(
   ctx: DatabaseContext,
@@ -157,7 +185,10 @@ export async function query(
   options: QueryOptions,
 ): Promise<QueryResult> {
   if (typeof sql !== 'string') throw errors.sqlError('sql must be a string');
-  if (options.readPolicy !== undefined) return guardedQuery(ctx, sql, params, options, options.readPolicy);
+  assertSqlLength(sql, ctx.limits.maxSqlLength);
+  const deadline = earliest(options.deadline, options.timeoutMs);
+  const budget = options.budget ?? ctx.limits.result;
+  if (options.readPolicy !== undefined) return guardedQuery(ctx, sql, params, options, options.readPolicy, budget, deadline);
   const kind = await ctx.readers.use(async (connection) => {
     const statement = await prepareSingle(connection, sql);
     const type = statement.statementType;
@@ -174,15 +205,15 @@ export async function query(
       statement.destroySync();
       return { found, result: undefined };
     }
-    return { found, result: await execute(connection, statement, params, options.timeoutMs) };
-  });
+    return { found, result: await execute(connection, statement, params, budget, deadline, true) };
+  }, deadline);
   if (kind.result !== undefined) return kind.result;
   return ctx.writer.use(async (connection) => {
     try {
       const statement = await prepareSingle(connection, sql);
-      return await execute(connection, statement, params, options.timeoutMs);
+      return await execute(connection, statement, params, budget, deadline, false);
     } finally {
       ctx.version.changed();
     }
-  });
+  }, deadline);
 }

@@ -1,11 +1,13 @@
 import { errors, isApiError } from '../../errors.js';
-import type { BatchResult, FindQuery, JsonObject } from '../engine.js';
+import type { BatchResult, CallOptions, FindQuery, JsonObject, ReadOptions, Rows } from '../engine.js';
 import type { DatabaseContext } from './context.js';
 import { inTransaction, type PooledConnection, type SqlParam } from './connections.js';
 import { normalizeId, planColumns, recordFields, takeId, invalidRecord, type ColumnPlan, type Field } from './fields.js';
-import { compileFilter, compileProjection, compileSort, pageBounds } from './filter.js';
+import { compileFilter, compileProjection, compileSort, pageBounds, projectionOf } from './filter.js';
+import { assertGrowth, precheckGrowth } from './growth.js';
 import { assertIdentifier, quoteIdent } from './names.js';
-import { addColumnSql, createTableSql, toParam } from './schema.js';
+import { asRows, readBudgeted } from './result-reader.js';
+import { growSql, toParam, type TableSchema } from './schema.js';
 import { duckdbMessage, isConstraintViolation } from './sql-errors.js';
 
 function recordNotFound(collection: string, id: string): Error {
@@ -17,8 +19,7 @@ async function applyPlan(ctx: DatabaseContext, connection: PooledConnection, pla
   if (!plan.create && plan.add.length === 0) return;
   // Invalidate before running: even a rolled-back ALTER must not leave a cache built mid-change.
   ctx.version.changed(plan.table);
-  if (plan.create) await connection.exec(createTableSql(plan.table, plan.add));
-  else for (const column of plan.add) await connection.exec(addColumnSql(plan.table, column));
+  await connection.exec(growSql(plan.table, plan.create, plan.add));
   ctx.version.changed(plan.table);
 }
 
@@ -28,16 +29,19 @@ async function readOne(connection: PooledConnection, sql: string, params: SqlPar
 
 /**
  * Runs `write` under the writer lock with a plan made under that same lock, so no other write can
- * change the schema in between. Needs DDL? Then DDL and write share one transaction, and a failed
- * write leaves no stray table or column behind.
+ * change the schema in between. The plan's growth is checked before its DDL runs. Needs DDL? Then
+ * DDL and write share one transaction, and a failed write leaves no stray table or column behind.
  */
 async function planned<T>(
   ctx: DatabaseContext,
-  makePlan: (connection: PooledConnection) => Promise<ColumnPlan>,
+  collection: string,
+  makePlan: (connection: PooledConnection) => Promise<{ plan: ColumnPlan; existing: TableSchema | undefined }>,
   write: (connection: PooledConnection, plan: ColumnPlan) => Promise<T>,
+  deadline: number | undefined,
 ): Promise<T> {
   return ctx.writer.use(async (connection) => {
-    const plan = await makePlan(connection);
+    const { plan, existing } = await makePlan(connection);
+    assertGrowth(collection, existing, plan.add.length, ctx.limits);
     if (!plan.create && plan.add.length === 0) return write(connection, plan);
     try {
       return await inTransaction(connection, async () => {
@@ -47,7 +51,7 @@ async function planned<T>(
     } finally {
       ctx.version.changed(plan.table);
     }
-  });
+  }, deadline);
 }
 
 function insertSql(table: string, fields: readonly Field[], plan: ColumnPlan): string {
@@ -56,12 +60,18 @@ function insertSql(table: string, fields: readonly Field[], plan: ColumnPlan): s
   return `INSERT INTO ${quoteIdent(table)} (${names.join(', ')}) VALUES (${values.join(', ')}) RETURNING *`;
 }
 
-export async function insert(ctx: DatabaseContext, collection: string, record: JsonObject): Promise<JsonObject> {
+export async function insert(ctx: DatabaseContext, collection: string, record: JsonObject, options: CallOptions = {}): Promise<JsonObject> {
   assertIdentifier(collection, 'collection');
   const { id, rest } = takeId(recordFields(record));
+  const records = [{ fields: rest, where: '' }];
+  await precheckGrowth(ctx, collection, records, options.deadline);
   return planned(
     ctx,
-    async (connection) => planColumns(collection, await ctx.schemas.find(connection, collection), [{ fields: rest, where: '' }]),
+    collection,
+    async (connection) => {
+      const existing = await ctx.schemas.find(connection, collection);
+      return { plan: planColumns(collection, existing, records), existing };
+    },
     async (connection, plan) => {
       const params: SqlParam[] = [id, ...rest.map((f) => toParam(plan.columns.get(f.key)!.kind, f.value))];
       try {
@@ -72,6 +82,7 @@ export async function insert(ctx: DatabaseContext, collection: string, record: J
         throw invalidRecord('', duckdbMessage(error));
       }
     },
+    options.deadline,
   );
 }
 
@@ -80,6 +91,7 @@ export async function findById(
   collection: string,
   id: string,
   fields?: Pick<FindQuery, 'select_fields' | 'exclude_fields'>,
+  options: CallOptions = {},
 ): Promise<JsonObject> {
   assertIdentifier(collection, 'collection');
   return ctx.readers.use(async (connection) => {
@@ -88,24 +100,34 @@ export async function findById(
     const record = await readOne(connection, sql, [id], table.name);
     if (record === undefined) throw recordNotFound(collection, id);
     return record;
-  });
+  }, options.deadline);
 }
 
-export async function find(ctx: DatabaseContext, collection: string, query: FindQuery): Promise<JsonObject[]> {
+/**
+ * A page of records in a stable order, streamed under the result budget. A `limit` above the
+ * budget's rows asks DuckDB for one row more than the budget, which tells a full page from a
+ * truncated one without counting the rest.
+ */
+export async function find(ctx: DatabaseContext, collection: string, query: FindQuery, options: ReadOptions = {}): Promise<Rows> {
   assertIdentifier(collection, 'collection');
   const { limit, skip } = pageBounds(query);
+  const budget = options.budget ?? ctx.limits.result;
+  const maxRows = Math.min(limit, budget.maxRows);
+  const fetch = limit > budget.maxRows ? budget.maxRows + 1 : limit;
   return ctx.readers.use(async (connection) => {
     const table = await ctx.schemas.require(connection, collection);
     const params: SqlParam[] = [];
-    const where = query.filter === undefined || query.filter === null ? '' : ` WHERE ${compileFilter(table, query.filter, params)}`;
-    const order = compileSort(table, query.sort);
-    params.push(BigInt(limit), BigInt(skip));
-    const sql = `SELECT ${compileProjection(table, query)} FROM ${quoteIdent(table.name)}${where}${order} LIMIT $${params.length - 1} OFFSET $${params.length}`;
-    return connection.rows(sql, params, table.name, true);
-  });
+    const where = query.filter === undefined || query.filter === null ? '' : ` WHERE ${compileFilter(table, query.filter, params, ctx.limits)}`;
+    const projection = projectionOf(table, query);
+    const order = compileSort(table, query.sort, projection.columns);
+    params.push(BigInt(fetch), BigInt(skip));
+    const sql = `SELECT ${projection.sql} FROM ${quoteIdent(table.name)}${where}${order} LIMIT $${params.length - 1} OFFSET $${params.length}`;
+    const { result, columns } = await connection.stream(sql, params, table.name);
+    return asRows(await readBudgeted(result, columns, { maxRows, maxBytes: budget.maxBytes, deadline: options.deadline }, true));
+  }, options.deadline);
 }
 
-export async function update(ctx: DatabaseContext, collection: string, id: string, patch: JsonObject): Promise<JsonObject> {
+export async function update(ctx: DatabaseContext, collection: string, id: string, patch: JsonObject, options: CallOptions = {}): Promise<JsonObject> {
   assertIdentifier(collection, 'collection');
   const fields = recordFields(patch);
   const idField = fields.find((f) => f.key === 'id');
@@ -113,10 +135,17 @@ export async function update(ctx: DatabaseContext, collection: string, id: strin
     throw invalidRecord('', `Field 'id' cannot be changed (record '${id}')`);
   }
   const rest = fields.filter((f) => f.key !== 'id');
+  const records = [{ fields: rest, where: '' }];
+  await precheckGrowth(ctx, collection, records, options.deadline);
   return planned(
     ctx,
-    async (connection) => planColumns(collection, await ctx.schemas.require(connection, collection), [{ fields: rest, where: '' }]),
+    collection,
+    async (connection) => {
+      const existing = await ctx.schemas.require(connection, collection);
+      return { plan: planColumns(collection, existing, records), existing };
+    },
     (connection, plan) => runUpdate(connection, plan, collection, id, rest),
+    options.deadline,
   );
 }
 
@@ -140,24 +169,38 @@ async function runUpdate(connection: PooledConnection, plan: ColumnPlan, collect
   return record;
 }
 
-export async function remove(ctx: DatabaseContext, collection: string, id: string): Promise<void> {
+export async function remove(ctx: DatabaseContext, collection: string, id: string, options: CallOptions = {}): Promise<void> {
   assertIdentifier(collection, 'collection');
   await ctx.writer.use(async (connection) => {
     const table = await ctx.schemas.require(connection, collection);
     const result = await connection.run(`DELETE FROM ${quoteIdent(table.name)} WHERE "id" = $1 RETURNING "id"`, [id], table.name);
     if (result.rowCount === 0) throw recordNotFound(collection, id);
-  });
+  }, options.deadline);
 }
 
-/** Runs each item on its own: one failure is reported and the rest carry on. */
+const isTimeout = (error: unknown): boolean => isApiError(error) && error.code === 'query_timeout';
+
+/**
+ * Runs each item on its own: one failure is reported and the rest carry on. At the deadline the
+ * batch stops: if nothing was applied the answer is a plain 408; otherwise the items not reached
+ * are reported failed with the timeout's message, so the answer still says exactly what landed.
+ */
 async function eachItem<T>(items: readonly T[], run: (item: T) => Promise<string>, idOf: (item: T) => string | undefined): Promise<BatchResult> {
   const result: BatchResult = { successful: [], failed: [] };
-  for (const item of items) {
+  const fail = (item: T, message: string): void => {
+    const id = idOf(item);
+    result.failed.push({ ...(id === undefined ? {} : { id }), error: message });
+  };
+  for (let i = 0; i < items.length; i++) {
     try {
-      result.successful.push(await run(item));
+      result.successful.push(await run(items[i]!));
     } catch (error) {
-      const id = idOf(item);
-      result.failed.push({ ...(id === undefined ? {} : { id }), error: duckdbMessage(error) });
+      if (isTimeout(error)) {
+        if (result.successful.length === 0) throw error;
+        for (const rest of items.slice(i)) fail(rest, duckdbMessage(error));
+        return result;
+      }
+      fail(items[i]!, duckdbMessage(error));
     }
   }
   return result;
@@ -169,26 +212,47 @@ function idIfAny(record: unknown): string | undefined {
   return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
 }
 
-export function batchInsert(ctx: DatabaseContext, collection: string, records: JsonObject[]): Promise<BatchResult> {
-  return eachItem(records, async (record) => String((await insert(ctx, collection, record)).id), idIfAny);
+/**
+ * A batch is one write for the growth caps: the new fields of all its items together, checked
+ * before any item runs, so a batch that would widen a collection past its caps changes nothing.
+ * Items that are not objects are left to fail on their own, as before.
+ */
+async function precheckBatch(ctx: DatabaseContext, collection: string, records: readonly unknown[], deadline: number | undefined): Promise<void> {
+  const fields: { fields: Field[] }[] = [];
+  for (const record of records) {
+    try {
+      fields.push({ fields: recordFields(record).filter((f) => f.key !== 'id') });
+    } catch {
+      // Reported per item by the write itself.
+    }
+  }
+  await precheckGrowth(ctx, collection, fields, deadline);
 }
 
-export function batchUpdate(ctx: DatabaseContext, collection: string, updates: { id: string; data: JsonObject }[]): Promise<BatchResult> {
+export async function batchInsert(ctx: DatabaseContext, collection: string, records: JsonObject[], options: CallOptions = {}): Promise<BatchResult> {
+  assertIdentifier(collection, 'collection');
+  await precheckBatch(ctx, collection, records, options.deadline);
+  return eachItem(records, async (record) => String((await insert(ctx, collection, record, options)).id), idIfAny);
+}
+
+export async function batchUpdate(ctx: DatabaseContext, collection: string, updates: { id: string; data: JsonObject }[], options: CallOptions = {}): Promise<BatchResult> {
+  assertIdentifier(collection, 'collection');
+  await precheckBatch(ctx, collection, updates.map((item) => item?.data), options.deadline);
   return eachItem(
     updates,
     async (item) => {
-      await update(ctx, collection, item.id, item.data);
+      await update(ctx, collection, item.id, item.data, options);
       return item.id;
     },
     (item) => (typeof item?.id === 'string' ? item.id : undefined),
   );
 }
 
-export function batchDelete(ctx: DatabaseContext, collection: string, ids: string[]): Promise<BatchResult> {
+export function batchDelete(ctx: DatabaseContext, collection: string, ids: string[], options: CallOptions = {}): Promise<BatchResult> {
   return eachItem(
     ids,
     async (id) => {
-      await remove(ctx, collection, id);
+      await remove(ctx, collection, id, options);
       return id;
     },
     (id) => (typeof id === 'string' ? id : undefined),

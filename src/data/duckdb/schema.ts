@@ -116,6 +116,15 @@ export class SchemaCache {
     return tables;
   }
 
+  /**
+   * What the cache holds for `collection` without touching DuckDB: `fresh` when no DDL ran since it
+   * was loaded. Undefined when nothing was ever loaded.
+   */
+  cached(collection: string): { table: TableSchema | undefined; fresh: boolean } | undefined {
+    if (this.tables === undefined) return undefined;
+    return { table: this.tables.get(foldIdentifier(collection)), fresh: this.loadedAt === this.version.any };
+  }
+
   async find(connection: PooledConnection, collection: string): Promise<TableSchema | undefined> {
     return (await this.all(connection)).get(foldIdentifier(collection));
   }
@@ -134,4 +143,12 @@ export function createTableSql(table: string, columns: readonly { name: string; 
 
 export function addColumnSql(table: string, column: { name: string; kind: Exclude<ColumnKind, 'other'> }): string {
   return `ALTER TABLE ${quoteIdent(table)} ADD COLUMN ${quoteIdent(column.name)} ${SQL_TYPE[column.kind]}`;
+}
+
+/**
+ * The DDL that makes `table` hold `add`: one CREATE, or the ALTERs (DuckDB takes one ADD COLUMN
+ * per statement) as one multi-statement text, run in a single call.
+ */
+export function growSql(table: string, create: boolean, add: readonly { name: string; kind: Exclude<ColumnKind, 'other'> }[]): string {
+  return create ? createTableSql(table, add) : add.map((column) => addColumnSql(table, column)).join(';\n');
 }

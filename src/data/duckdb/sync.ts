@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { errors } from '../../errors.js';
-import type { Json, JsonObject, SyncCounts } from '../engine.js';
+import { errors, isApiError } from '../../errors.js';
+import type { CallOptions, Json, JsonObject, SyncCounts } from '../engine.js';
 import type { DatabaseContext } from './context.js';
 import { inTransaction, type PooledConnection, type SqlParam } from './connections.js';
 import { invalidRecord, isPlainObject, planColumns, recordFields, type ColumnPlan, type Field } from './fields.js';
 import { assertIdentifier, quoteIdent } from './names.js';
-import { addColumnSql, createTableSql, toParam, type ColumnKind } from './schema.js';
+import { foldIdentifier } from '../identifiers.js';
+import { assertGrowth, precheckGrowth } from './growth.js';
+import { growSql, toParam, type ColumnKind } from './schema.js';
 import { duckdbMessage } from './sql-errors.js';
 
 const EXTERNAL_ID = 'externalId';
@@ -41,15 +43,15 @@ function validateBatches(batches: unknown): CollectionBatch[] {
   const seenCollections = new Map<string, string>();
   return Object.entries(batches).map(([collection, records]) => {
     assertIdentifier(collection, 'collection');
-    const previous = seenCollections.get(collection.toLowerCase());
+    const previous = seenCollections.get(foldIdentifier(collection));
     if (previous !== undefined) throw invalidRecord(collection, `same collection as '${previous}'`);
-    seenCollections.set(collection.toLowerCase(), collection);
+    seenCollections.set(foldIdentifier(collection), collection);
     if (!Array.isArray(records)) throw invalidRecord(collection, 'expected an array of records');
     const seenIds = new Map<string, number>();
     const validated = records.map((record: unknown, index): SyncRecord => {
       const where = `${collection}[${index}]`;
       const fields = recordFields(record, where);
-      const external = fields.find((f) => f.key === EXTERNAL_ID.toLowerCase());
+      const external = fields.find((f) => f.key === foldIdentifier(EXTERNAL_ID));
       if (external === undefined || external.value === null) throw invalidRecord(where, 'missing externalId');
       const value = external.value;
       if (!((typeof value === 'string' && value.length > 0) || (typeof value === 'number' && Number.isFinite(value)))) {
@@ -68,20 +70,20 @@ function validateBatches(batches: unknown): CollectionBatch[] {
 }
 
 function externalField(plan: ColumnPlan, value: string): Field {
-  return { name: plan.columns.get(EXTERNAL_ID.toLowerCase())?.name ?? EXTERNAL_ID, key: EXTERNAL_ID.toLowerCase(), value };
+  return { name: plan.columns.get(foldIdentifier(EXTERNAL_ID))?.name ?? EXTERNAL_ID, key: foldIdentifier(EXTERNAL_ID), value };
 }
 
 async function existingByExternalId(connection: PooledConnection, plan: ColumnPlan, ids: readonly string[]): Promise<Map<string, JsonObject>> {
   const found = new Map<string, JsonObject>();
   if (plan.create) return found;
-  const column = quoteIdent(plan.columns.get(EXTERNAL_ID.toLowerCase())!.name);
+  const column = quoteIdent(plan.columns.get(foldIdentifier(EXTERNAL_ID))!.name);
   const placeholders = Array.from({ length: LOOKUP_BATCH }, (_, i) => `$${i + 1}`).join(', ');
   const sql = `SELECT * FROM ${quoteIdent(plan.table)} WHERE ${column} IN (${placeholders})`;
   for (let start = 0; start < ids.length; start += LOOKUP_BATCH) {
     const slice: SqlParam[] = ids.slice(start, start + LOOKUP_BATCH);
     while (slice.length < LOOKUP_BATCH) slice.push(null);
     for (const row of await connection.rows(sql, slice, plan.table, true)) {
-      const key = row[plan.columns.get(EXTERNAL_ID.toLowerCase())!.name];
+      const key = row[plan.columns.get(foldIdentifier(EXTERNAL_ID))!.name];
       // Rows inserted outside sync may share an externalId: the first one found is the one synced.
       if (typeof key === 'string' && !found.has(key)) found.set(key, row);
     }
@@ -121,28 +123,33 @@ async function syncCollection(connection: PooledConnection, batch: CollectionBat
  * Upsert by externalId across collections: validated completely, then applied in one transaction
  * on the writer, so a batch either lands whole or not at all. Sending it twice changes nothing.
  */
-export async function sync(ctx: DatabaseContext, batches: Record<string, JsonObject[]>): Promise<Record<string, SyncCounts>> {
+export async function sync(ctx: DatabaseContext, batches: Record<string, JsonObject[]>, options: CallOptions = {}): Promise<Record<string, SyncCounts>> {
   const validated = validateBatches(batches);
+  const fieldsOf = (batch: CollectionBatch) =>
+    batch.records.map((r) => ({ fields: [{ name: EXTERNAL_ID, key: foldIdentifier(EXTERNAL_ID), value: r.externalId } as Field, ...r.fields], where: r.where }));
+  // Each collection's growth is one write's: refused before the writer lock is taken.
+  for (const batch of validated) await precheckGrowth(ctx, batch.collection, fieldsOf(batch), options.deadline);
   return ctx.writer.use(async (connection) => {
     const plans = new Map<string, ColumnPlan>();
     for (const batch of validated) {
       const existing = await ctx.schemas.find(connection, batch.collection);
-      const records = batch.records.map((r) => ({ fields: [{ name: EXTERNAL_ID, key: EXTERNAL_ID.toLowerCase(), value: r.externalId } as Field, ...r.fields], where: r.where }));
-      plans.set(batch.collection, planColumns(batch.collection, existing, records));
+      const plan = planColumns(batch.collection, existing, fieldsOf(batch));
+      assertGrowth(batch.collection, existing, plan.add.length, ctx.limits);
+      plans.set(batch.collection, plan);
     }
     const ddl = [...plans.values()].filter((p) => p.create || p.add.length > 0);
     try {
       return await inTransaction(connection, async () => {
         for (const plan of ddl) {
           ctx.version.changed(plan.table);
-          if (plan.create) await connection.exec(createTableSql(plan.table, plan.add));
-          else for (const column of plan.add) await connection.exec(addColumnSql(plan.table, column));
+          await connection.exec(growSql(plan.table, plan.create, plan.add));
         }
         const out: Record<string, SyncCounts> = {};
         for (const batch of validated) {
           try {
             out[batch.collection] = await syncCollection(connection, batch, plans.get(batch.collection)!);
           } catch (error) {
+            if (isApiError(error)) throw error;
             throw errors.badRequest('invalid_record', `${batch.collection}: ${duckdbMessage(error)}`);
           }
         }
@@ -151,5 +158,5 @@ export async function sync(ctx: DatabaseContext, batches: Record<string, JsonObj
     } finally {
       for (const plan of ddl) ctx.version.changed(plan.table);
     }
-  });
+  }, options.deadline);
 }

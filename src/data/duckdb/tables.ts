@@ -1,10 +1,11 @@
 import { errors } from '../../errors.js';
-import type { ColumnInfo, FieldView, JsonObject } from '../engine.js';
+import type { CallOptions, ColumnInfo, FieldView, ReadOptions, Rows } from '../engine.js';
 import { visibleColumns } from '../sql-guard.js';
 import type { DatabaseContext } from './context.js';
 import type { PooledConnection } from './connections.js';
 import { foldIdentifier } from '../identifiers.js';
 import { assertIdentifier, quoteIdent } from './names.js';
+import { asRows, readBudgeted } from './result-reader.js';
 import { readRows, resultColumns } from './values.js';
 
 /**
@@ -65,16 +66,16 @@ async function requireTable(ctx: DatabaseContext, connection: PooledConnection, 
   return name;
 }
 
-export async function listCollections(ctx: DatabaseContext): Promise<string[]> {
-  return ctx.readers.use(async (connection) => [...(await ctx.schemas.all(connection)).values()].map((t) => t.name).sort());
+export async function listCollections(ctx: DatabaseContext, options: CallOptions = {}): Promise<string[]> {
+  return ctx.readers.use(async (connection) => [...(await ctx.schemas.all(connection)).values()].map((t) => t.name).sort(), options.deadline);
 }
 
-export async function hasCollection(ctx: DatabaseContext, collection: string): Promise<boolean> {
+export async function hasCollection(ctx: DatabaseContext, collection: string, options: CallOptions = {}): Promise<boolean> {
   assertIdentifier(collection, 'collection');
-  return ctx.readers.use(async (connection) => (await ctx.schemas.find(connection, collection)) !== undefined);
+  return ctx.readers.use(async (connection) => (await ctx.schemas.find(connection, collection)) !== undefined, options.deadline);
 }
 
-export async function dropCollection(ctx: DatabaseContext, collection: string): Promise<void> {
+export async function dropCollection(ctx: DatabaseContext, collection: string, options: CallOptions = {}): Promise<void> {
   assertIdentifier(collection, 'collection');
   await ctx.writer.use(async (connection) => {
     const table = await ctx.schemas.require(connection, collection);
@@ -83,17 +84,17 @@ export async function dropCollection(ctx: DatabaseContext, collection: string): 
     } finally {
       ctx.version.changed(table.name);
     }
-  });
+  }, options.deadline);
 }
 
-export async function countAll(ctx: DatabaseContext): Promise<Record<string, number>> {
+export async function countAll(ctx: DatabaseContext, options: CallOptions = {}): Promise<Record<string, number>> {
   return ctx.readers.use(async (connection) => {
     const counts: Record<string, number> = {};
     for (const table of [...(await ctx.schemas.all(connection)).values()].sort((a, b) => a.name.localeCompare(b.name))) {
       counts[table.name] = await countOn(connection, table.name);
     }
     return counts;
-  });
+  }, options.deadline);
 }
 
 async function countOn(connection: PooledConnection, table: string): Promise<number> {
@@ -101,12 +102,13 @@ async function countOn(connection: PooledConnection, table: string): Promise<num
   return Number(result.getChunk(0).getColumnVector(0).getItem(0));
 }
 
-export async function count(ctx: DatabaseContext, table: string): Promise<number> {
-  return ctx.readers.use(async (connection) => countOn(connection, await requireTable(ctx, connection, table)));
+export async function count(ctx: DatabaseContext, table: string, options: CallOptions = {}): Promise<number> {
+  return ctx.readers.use(async (connection) => countOn(connection, await requireTable(ctx, connection, table)), options.deadline);
 }
 
-export async function schema(ctx: DatabaseContext, table: string): Promise<ColumnInfo[]> {
+export async function schema(ctx: DatabaseContext, table: string, options: CallOptions = {}): Promise<ColumnInfo[]> {
   return ctx.readers.use(async (connection) => {
+    connection.checkDeadline();
     const name = await requireTable(ctx, connection, table);
     const result = await connection.raw.run(`DESCRIBE main.${quoteIdent(name)}`);
     return readRows(result, resultColumns(result), false).map((row) => ({
@@ -116,7 +118,7 @@ export async function schema(ctx: DatabaseContext, table: string): Promise<Colum
       key: typeof row.key === 'string' ? row.key : null,
       default_value: typeof row.default === 'string' ? row.default : null,
     }));
-  });
+  }, options.deadline);
 }
 
 /** Column names of a table or view in `main`, in table order. */
@@ -131,10 +133,14 @@ async function columnNames(connection: PooledConnection, table: string): Promise
 }
 
 /**
- * A page of rows. With `view`, only the columns it lets through are selected (`id` always; names
- * case-insensitive; unknown names ignored), so hidden values never leave DuckDB.
+ * A page of rows in a stable order, streamed under the result budget. With `view`, only the
+ * columns it lets through are selected (`id` always; names case-insensitive; unknown names
+ * ignored), so hidden values never leave DuckDB. Order: by `id` when the table has one, else by
+ * every selected column (`ORDER BY ALL`): a table made through raw SQL may have no key at all,
+ * and ordering by what the caller sees keeps hidden values from deciding the order. Rows equal in
+ * every selected column are interchangeable, so the pages stay consistent.
  */
-export async function rows(ctx: DatabaseContext, table: string, limit: number, offset: number, view?: FieldView): Promise<JsonObject[]> {
+export async function rows(ctx: DatabaseContext, table: string, limit: number, offset: number, view?: FieldView, options: ReadOptions = {}): Promise<Rows> {
   if (!Number.isSafeInteger(limit) || limit < 0) throw errors.badRequest('invalid_query', 'limit must be a non-negative integer');
   if (!Number.isSafeInteger(offset) || offset < 0) throw errors.badRequest('invalid_query', 'offset must be a non-negative integer');
   if (view !== undefined && view !== null) {
@@ -142,18 +148,23 @@ export async function rows(ctx: DatabaseContext, table: string, limit: number, o
       throw errors.badRequest('invalid_query', 'select_fields and exclude_fields must be arrays of field names');
     }
   }
+  const budget = options.budget ?? ctx.limits.result;
+  const maxRows = Math.min(limit, budget.maxRows);
+  const page = [BigInt(limit > budget.maxRows ? budget.maxRows + 1 : limit), BigInt(offset)];
   return ctx.readers.use(async (connection) => {
     const name = await requireTable(ctx, connection, table);
-    const page = [BigInt(limit), BigInt(offset)];
-    if (view === undefined || view === null) {
-      return connection.rows(`SELECT * FROM ${quoteIdent(name)} LIMIT $1 OFFSET $2`, page, name, false);
-    }
-    const columns = visibleColumns(await columnNames(connection, name), view);
+    const all = await columnNames(connection, name);
+    const columns = view === undefined || view === null ? all : visibleColumns(all, view);
     if (columns.length === 0) {
       // Nothing visible (no `id` either): one empty object per row keeps paging meaningful.
       const found = await connection.rows(`SELECT NULL AS "_" FROM ${quoteIdent(name)} LIMIT $1 OFFSET $2`, page, name, false);
-      return found.map(() => ({}));
+      return asRows({ rows: found.slice(0, maxRows).map(() => ({})), ...(found.length > maxRows ? { truncatedBy: 'rows' as const } : {}) });
     }
-    return connection.rows(`SELECT ${columns.map(quoteIdent).join(', ')} FROM ${quoteIdent(name)} LIMIT $1 OFFSET $2`, page, name, false);
-  });
+    const id = columns.find((column) => foldIdentifier(column) === 'id');
+    const order = id !== undefined ? quoteIdent(id) : 'ALL';
+    const select = view === undefined || view === null ? '*' : columns.map(quoteIdent).join(', ');
+    const sql = `SELECT ${select} FROM ${quoteIdent(name)} ORDER BY ${order} LIMIT $1 OFFSET $2`;
+    const { result, columns: resultColumnsOf } = await connection.stream(sql, page, name);
+    return asRows(await readBudgeted(result, resultColumnsOf, { maxRows, maxBytes: budget.maxBytes, deadline: options.deadline }, false));
+  }, options.deadline);
 }

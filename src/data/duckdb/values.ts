@@ -13,6 +13,7 @@ import {
   DuckDBTypeId,
   JsonDuckDBValueConverter,
   type DuckDBMaterializedResult,
+  type DuckDBResult,
   type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
@@ -121,13 +122,15 @@ export function converterFor(type: DuckDBType): ValueConverter {
 export interface ResultColumns {
   names: string[];
   converters: ValueConverter[];
+  /** Column types, for the budgeted reader's size checks of nested values. */
+  types: DuckDBType[];
 }
 
 /** Duplicate names (`SELECT 1 a, 2 a`) get DuckDB's `a:1` suffix so no column is silently lost. */
-export function resultColumns(result: DuckDBMaterializedResult): ResultColumns {
+export function resultColumns(result: DuckDBResult): ResultColumns {
   const names = result.deduplicatedColumnNames();
-  const converters = names.map((_, i) => converterFor(result.columnType(i)));
-  return { names, converters };
+  const types = names.map((_, i) => result.columnType(i));
+  return { names, converters: types.map(converterFor), types };
 }
 
 /**

@@ -4,11 +4,12 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DataEngine, FindQuery, JsonObject } from '../../data/engine.js';
 import { databaseOf, principalOf } from '../access.js';
+import { callOptions, markTruncated, readOptions, type ResultLimits } from '../result-budget.js';
 import { assertQueryableFields, assertWritable, readView, writeAnswer } from '../scoping.js';
 import { LEVELS } from '../../auth/grants.js';
 import { hasCollectionAccess } from '../../auth/permissions.js';
 import {
-  BatchResult, CollectionParams, DbQuery, Paging, RecordBody, RecordParams, Records, StatusMessage, errorResponses,
+  BatchResult, CollectionParams, DbQuery, Paging, ReadQuery, RecordBody, RecordParams, Records, StatusMessage, dataErrorResponses as errorResponses,
 } from '../schemas.js';
 
 const FieldList = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 });
@@ -25,7 +26,8 @@ const FindBody = Type.Object(
   {
     filter: Type.Optional(FilterSchema),
     sort: Type.Optional(Type.Array(Type.Object({ field: Type.String({ maxLength: 64 }), ascending: Type.Optional(Type.Boolean()) }), { maxItems: 16 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+    // Above the row budget: clamped to it, with `Duckgate-Truncated: rows` when rows were left out.
+    limit: Type.Optional(Type.Integer({ minimum: 1 })),
     skip: Type.Optional(Type.Integer({ minimum: 0 })),
     select_fields: Type.Optional(FieldList),
     exclude_fields: Type.Optional(FieldList),
@@ -35,7 +37,7 @@ const FindBody = Type.Object(
 
 const MAX_BATCH = 10000;
 
-export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
+export function recordRoutes(app: FastifyInstance, engine: DataEngine, limits: ResultLimits): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['records'];
 
@@ -44,44 +46,48 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
     schema: { tags, summary: 'Insert a record (creates the collection on first write)', params: CollectionParams, querystring: DbQuery, body: RecordBody, response: { 201: RecordBody, ...errorResponses } },
   }, async (request, reply) => {
     assertWritable(request, request.params.collection, [request.body]);
-    const record = await engine.database(databaseOf(request.query)).insert(request.params.collection, request.body as JsonObject);
+    const record = await engine.database(databaseOf(request.query)).insert(request.params.collection, request.body as JsonObject, callOptions(request));
     return reply.status(201).send(writeAnswer(request, request.params.collection, record));
   });
 
   r.post('/api/find/:collection', {
     config: { access: { kind: 'collection', level: 'read', param: 'collection' } },
-    schema: { tags, summary: 'Find records with a filter, sort and paging', params: CollectionParams, querystring: DbQuery, body: FindBody, response: { 200: Records, ...errorResponses } },
-  }, async (request) => {
+    schema: { tags, summary: 'Find records with a filter, sort and paging', params: CollectionParams, querystring: ReadQuery, body: FindBody, response: { 200: Records, ...errorResponses } },
+  }, async (request, reply) => {
     const { collection } = request.params;
     const { select_fields, exclude_fields, ...query } = request.body as FindQuery;
     // Filters and sorts are bounded by what the grant lets the caller read, not by what it chose
     // to have returned: selecting `name` while sorting by `age` is fine when `age` is readable.
     assertQueryableFields(readView(request, collection), collection, query.filter, query.sort);
     const view = readView(request, collection, { select_fields, exclude_fields });
-    return engine.database(databaseOf(request.query)).find(collection, { ...query, ...view });
+    const rows = await engine.database(databaseOf(request.query)).find(collection, { ...query, ...view }, readOptions(request, limits));
+    markTruncated(reply, rows.truncatedBy);
+    return rows;
   });
 
   r.get('/api/find/:collection', {
     config: { access: { kind: 'collection', level: 'read', param: 'collection' } },
     schema: { tags, summary: 'List records', params: CollectionParams, querystring: Paging, response: { 200: Records, ...errorResponses } },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { limit, skip } = request.query;
     const view = readView(request, request.params.collection);
-    return engine.database(databaseOf(request.query)).find(request.params.collection, { limit, skip, ...view });
+    const rows = await engine.database(databaseOf(request.query)).find(request.params.collection, { limit, skip, ...view }, readOptions(request, limits));
+    markTruncated(reply, rows.truncatedBy);
+    return rows;
   });
 
   r.get('/api/find/:collection/:id', {
     config: { access: { kind: 'collection', level: 'read', param: 'collection' } },
     schema: { tags, summary: 'Find one record by id', params: RecordParams, querystring: DbQuery, response: { 200: RecordBody, ...errorResponses } },
   }, async (request) => engine.database(databaseOf(request.query))
-    .findById(request.params.collection, request.params.id, readView(request, request.params.collection)));
+    .findById(request.params.collection, request.params.id, readView(request, request.params.collection), callOptions(request)));
 
   r.put('/api/update/:collection/:id', {
     config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
     schema: { tags, summary: 'Update some fields of a record; answers the whole record', params: RecordParams, querystring: DbQuery, body: RecordBody, response: { 200: RecordBody, ...errorResponses } },
   }, async (request) => {
     assertWritable(request, request.params.collection, [request.body]);
-    const updated = await engine.database(databaseOf(request.query)).update(request.params.collection, request.params.id, request.body as JsonObject);
+    const updated = await engine.database(databaseOf(request.query)).update(request.params.collection, request.params.id, request.body as JsonObject, callOptions(request));
     return writeAnswer(request, request.params.collection, updated);
   });
 
@@ -89,7 +95,7 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
     config: { access: { kind: 'collection', level: 'delete', param: 'collection' } },
     schema: { tags, summary: 'Delete a record', params: RecordParams, querystring: DbQuery, response: { 200: Type.Object({ status: Type.String(), message: Type.String(), id: Type.String() }), ...errorResponses } },
   }, async (request) => {
-    await engine.database(databaseOf(request.query)).delete(request.params.collection, request.params.id);
+    await engine.database(databaseOf(request.query)).delete(request.params.collection, request.params.id, callOptions(request));
     return { status: 'success', message: 'Record deleted', id: request.params.id };
   });
 
@@ -103,7 +109,7 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
   }, async (request) => {
     const records = request.body.inserts.map((item) => item.data as JsonObject);
     assertWritable(request, request.params.collection, records);
-    return engine.database(databaseOf(request.query)).batchInsert(request.params.collection, records);
+    return engine.database(databaseOf(request.query)).batchInsert(request.params.collection, records, callOptions(request));
   });
 
   r.put('/api/batch/update/:collection', {
@@ -116,7 +122,7 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
   }, async (request) => {
     const updates = request.body.updates.map((u) => ({ id: u.id, data: u.data as JsonObject }));
     assertWritable(request, request.params.collection, updates.map((u) => u.data));
-    return engine.database(databaseOf(request.query)).batchUpdate(request.params.collection, updates);
+    return engine.database(databaseOf(request.query)).batchUpdate(request.params.collection, updates, callOptions(request));
   });
 
   r.delete('/api/batch/delete/:collection', {
@@ -127,7 +133,7 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
       response: { 200: BatchResult, ...errorResponses },
     },
   }, async (request) => engine.database(databaseOf(request.query))
-    .batchDelete(request.params.collection, request.body.deletes.map((d) => d.id)));
+    .batchDelete(request.params.collection, request.body.deletes.map((d) => d.id), callOptions(request)));
 
   r.get('/api/collections', {
     config: { access: { kind: 'database' } },
@@ -135,7 +141,7 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
   }, async (request) => {
     const principal = principalOf(request);
     const database = databaseOf(request.query);
-    const collections = await engine.database(database).listCollections();
+    const collections = await engine.database(database).listCollections(callOptions(request));
     return { collections: collections.filter((c) => LEVELS.some((level) => hasCollectionAccess(principal, level, database, c))) };
   });
 
@@ -143,7 +149,7 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine): void {
     config: { access: { kind: 'admin' } },
     schema: { tags, summary: 'Drop a collection and all its records (admin)', params: CollectionParams, querystring: DbQuery, response: { 200: StatusMessage, ...errorResponses } },
   }, async (request) => {
-    await engine.database(databaseOf(request.query)).dropCollection(request.params.collection);
+    await engine.database(databaseOf(request.query)).dropCollection(request.params.collection, callOptions(request));
     return { status: 'success', message: `Collection '${request.params.collection}' dropped` };
   });
 }

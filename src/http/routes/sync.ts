@@ -4,8 +4,9 @@ import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DataEngine, JsonObject } from '../../data/engine.js';
 import { databaseOf } from '../access.js';
+import { callOptions } from '../result-budget.js';
 import { assertWritable } from '../scoping.js';
-import { CollectionParams, DbQuery, RecordBody, errorResponses } from '../schemas.js';
+import { CollectionParams, DbQuery, RecordBody, dataErrorResponses as errorResponses } from '../schemas.js';
 
 const MAX_SYNC_RECORDS = 50_000;
 /** `externalId` picks the record to upsert: here, and only here, it needs no place in `writable_fields`. */
@@ -29,7 +30,7 @@ export function syncRoutes(app: FastifyInstance, engine: DataEngine): void {
   }, async (request) => {
     const batches = request.body as Record<string, JsonObject[]>;
     for (const [collection, records] of Object.entries(batches)) assertWritable(request, collection, records, MATCH_KEY);
-    return engine.database(databaseOf(request.query)).sync(batches);
+    return engine.database(databaseOf(request.query)).sync(batches, callOptions(request));
   });
 
   r.post('/sync/:collection', {
@@ -42,6 +43,6 @@ export function syncRoutes(app: FastifyInstance, engine: DataEngine): void {
   }, async (request) => {
     const records = request.body as JsonObject[];
     assertWritable(request, request.params.collection, records, MATCH_KEY);
-    return engine.database(databaseOf(request.query)).sync({ [request.params.collection]: records });
+    return engine.database(databaseOf(request.query)).sync({ [request.params.collection]: records }, callOptions(request));
   });
 }
