@@ -18,10 +18,12 @@ import { CredentialResolver, type PrincipalResolver } from '../auth/resolver.js'
 import { AdminLogin } from '../auth/admin-login.js';
 import { LoginThrottle } from '../auth/login-throttle.js';
 import { RevokedTokens } from '../auth/revoked-tokens.js';
+import { followStoreChanges } from '../auth/store-sync.js';
 import { SESSION_TOKEN, SessionTokens } from '../auth/sessions.js';
 import { TokensByKind } from '../auth/token-kinds.js';
 import { API_TOKEN, ApiTokens } from '../auth/tokens.js';
 import type { AccountStore } from '../store/account-store.js';
+import type { ChangeFeed } from '../store/changes.js';
 import type { KeyStore } from '../store/key-store.js';
 import type { Config } from '../config/index.js';
 import type { DataEngine } from '../data/engine.js';
@@ -53,6 +55,8 @@ export interface AppDependencies {
   audit: AuditStore;
   /** The dashboard account and logged-out tokens (the same control-plane store). */
   accounts: AccountStore;
+  /** Announces control-plane changes made anywhere on the store; unset (benches): caches never drop what others change. */
+  changes?: ChangeFeed;
   /** Set with REDIS_URL: rate-limit counters shared by every replica. */
   redis?: Redis;
   /** HS256 secret for tokens (see `auth/jwt-secret.ts`). */
@@ -136,7 +140,10 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     ducklingApiKey: config.ducklingApiKey,
     secrets: { secret: deps.jwtSecret, previousSecret: jwtSecretPrevious(config) },
   });
-  const managedKeys = new ManagedKeys(deps.store, { onError: (error) => fastify.log.error({ err: error }, 'key store') });
+  const managedKeys = new ManagedKeys(deps.store, {
+    onError: (error) => fastify.log.error({ err: error }, 'key store'),
+    cacheWithoutFeed: deps.changes === undefined,
+  });
   const audit = new AuditTrail(deps.audit, {
     onError: (error) => fastify.log.error({ err: error }, 'audit trail'),
     onDropped: (count) => fastify.log.warn({ dropped: count }, 'audit events dropped under load'),
@@ -159,6 +166,20 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const secrets = { secret: deps.jwtSecret, previousSecret: jwtSecretPrevious(config) };
   const revoked = await RevokedTokens.open(deps.accounts, (error) => fastify.log.error({ err: error }, 'revoked tokens'));
   fastify.addHook('onClose', async () => revoked.close());
+  if (deps.changes) {
+    const unwatch = followStoreChanges(deps.changes, { keys: managedKeys, revoked }, {
+      lost: (error) => {
+        metrics.storeFeedLive.set(0);
+        metrics.storeFeedLosses.inc();
+        fastify.log.warn({ err: error }, 'control store change feed lost: reading every key and token through to the store until it is back');
+      },
+      resumed: (afterLoss) => {
+        metrics.storeFeedLive.set(1);
+        if (afterLoss) fastify.log.warn('control store change feed back: caches cleared and in use again');
+      },
+    });
+    fastify.addHook('onClose', async () => unwatch());
+  }
   const apiTokens = new ApiTokens({
     ...secrets,
     lifetimeSeconds: config.tokenExpiresIn,
@@ -180,7 +201,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   });
   const keys = new KeyService(deps.store, {
     environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length,
-    onChange: () => managedKeys.invalidate(),
+    onChange: (keyId) => managedKeys.forgetKey(keyId),
     onAudit: (change) => audit.record(change),
     catalog: engine,
   });

@@ -1,0 +1,92 @@
+/**
+ * The change feed contract against every implementation: a change made through another connection
+ * (another replica, the CLI) reaches a watcher naming exactly what changed (a key by id, a token by
+ * jti with its expiry, an account by name), and writes that are not changes (last use, audit)
+ * announce nothing.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { generateApiKey } from '../../src/auth/api-key.js';
+import type { ChangeListener, ControlChange } from '../../src/store/changes.js';
+import type { NewKey } from '../../src/store/key-store.js';
+import { storeImplementations } from './implementations.js';
+
+function newKey(id: string): NewKey {
+  const { hash, prefix } = generateApiKey();
+  return { id, hash, prefix, label: id, description: '', isAdmin: false, permissions: {}, expiresAt: null, rateLimit: null, allowedIps: null, createdBy: 'test' };
+}
+
+/** A listener that records what it hears, and waits for what it expects. */
+function recorder() {
+  const heard: (ControlChange | 'lost' | 'resumed')[] = [];
+  const listener: ChangeListener = {
+    changed: (change) => heard.push(change),
+    lost: () => heard.push('lost'),
+    resumed: () => heard.push('resumed'),
+  };
+  const changes = () => heard.filter((h): h is ControlChange => typeof h === 'object');
+  return {
+    listener,
+    heard,
+    changes,
+    /** Waits until `count` changes arrived (or 3 s), then a little more so nothing extra is missed. */
+    async next(count: number): Promise<ControlChange[]> {
+      const start = changes().length;
+      const deadline = Date.now() + 3000;
+      while (changes().length < start + count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 250));
+      return changes().slice(start);
+    },
+    async live(): Promise<void> {
+      const deadline = Date.now() + 3000;
+      while (heard[heard.length - 1] !== 'resumed' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(heard[heard.length - 1], 'resumed', JSON.stringify(heard));
+    },
+  };
+}
+
+for (const impl of await storeImplementations()) {
+  describe(`change feed: ${impl.name}`, { skip: impl.skip }, () => {
+    test('changes made through another connection arrive named; last use and audit writes announce nothing', async () => {
+      const location = await impl.fresh();
+      const server = await location.open();
+      const cli = await location.open();
+      const heard = recorder();
+      const stop = server.changes.watch(heard.listener);
+      try {
+        assert.equal(heard.heard[0], 'lost', 'not trusted before it is live');
+        await heard.live();
+        await cli.keys.createKey(newKey('key_a'));
+        assert.deepEqual(await heard.next(1), [{ kind: 'key', keyId: 'key_a' }], 'create');
+        await cli.keys.touchKeys(new Map([['key_a', new Date().toISOString()]]));
+        await cli.audit.append([{ at: new Date().toISOString(), kind: 'auth.failure', actor: null, keyPrefix: null, ip: '1.2.3.4', userAgent: null, route: null, code: 'invalid_api_key', target: null, details: null }]);
+        assert.deepEqual(await heard.next(0), [], 'last use and audit writes are not changes');
+        await cli.keys.setPermissions('key_a', {});
+        assert.deepEqual(await heard.next(1), [{ kind: 'key', keyId: 'key_a' }], 'permissions');
+        await cli.keys.replaceKeyHash('key_a', generateApiKey(), new Date(Date.now() + 60_000).toISOString());
+        assert.ok((await heard.next(1)).every((c) => c.kind === 'key' && c.keyId === 'key_a'), 'regenerate');
+        await cli.keys.revokeKey('key_a');
+        assert.ok((await heard.next(1)).every((c) => c.kind === 'key' && c.keyId === 'key_a'), 'revoke');
+        const expiresAt = '2035-06-07T08:09:10.123Z';
+        await cli.accounts.revokeToken({ jti: 'jti-1', expiresAt });
+        assert.deepEqual(await heard.next(1), [{ kind: 'token', jti: 'jti-1', expiresAt }], 'logout');
+        await cli.accounts.setPassword('admin', 'hash');
+        assert.deepEqual(await heard.next(1), [{ kind: 'account', username: 'admin' }], 'password');
+      } finally {
+        stop();
+      }
+    });
+
+    test('after stop, nothing more is delivered', async () => {
+      const location = await impl.fresh();
+      const server = await location.open();
+      const cli = await location.open();
+      const heard = recorder();
+      const stop = server.changes.watch(heard.listener);
+      await heard.live();
+      stop();
+      await cli.keys.createKey(newKey('key_after'));
+      assert.deepEqual(await heard.next(0), []);
+    });
+  });
+}
