@@ -7,9 +7,7 @@ import type { Redis } from 'ioredis';
 import { AuditTrail } from '../auth/audit-trail.js';
 import { createAuthFailureCounter } from '../auth/auth-failures.js';
 import { IpAllowList } from '../auth/ip-rules.js';
-import { MemoryRateLimiter } from '../auth/rate-limit-memory.js';
-import { RedisRateLimiter } from '../auth/rate-limit-redis.js';
-import type { RateLimiter } from '../auth/rate-limit.js';
+import { limiterBackend } from '../auth/limiter-backend.js';
 import type { AuditStore } from '../store/audit-store.js';
 import { EnvironmentKeys } from '../auth/environment-keys.js';
 import { KeyService } from '../auth/key-service.js';
@@ -149,14 +147,14 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     onDropped: (count) => fastify.log.warn({ dropped: count }, 'audit events dropped under load'),
   });
   void audit.startRetention({ retentionDays: config.auditRetentionDays }).catch((error: unknown) => fastify.log.error({ err: error }, 'audit retention'));
-  const rateLimiter: RateLimiter = deps.redis
-    ? new RedisRateLimiter({
-        redis: deps.redis,
-        keyPrefix: `${config.redisKeyPrefix}:rl:`,
-        onError: (error) => fastify.log.error({ err: error }, 'Redis rate limiter failing; counting in this process meanwhile'),
-      })
-    : new MemoryRateLimiter();
-  const authFailures = createAuthFailureCounter({ limit: config.authFailureLimit, redis: deps.redis, keyPrefix: `${config.redisKeyPrefix}:af` });
+  // Memory or Redis, chosen once here for every limiter: the per-client limit, failures, logins.
+  const limiters = limiterBackend({
+    redis: deps.redis,
+    keyPrefix: config.redisKeyPrefix,
+    onError: (error) => fastify.log.error({ err: error }, 'Redis rate limiter failing; counting in this process meanwhile'),
+  });
+  const rateLimiter = limiters.slidingWindow('rl');
+  const authFailures = createAuthFailureCounter({ limit: config.authFailureLimit, backend: limiters });
   fastify.addHook('onClose', async () => {
     await managedKeys.close();
     await rateLimiter.close();
@@ -194,8 +192,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     accounts: deps.accounts,
     throttle: new LoginThrottle({
       knownAddresses: deps.accounts,
-      redis: deps.redis,
-      keyPrefix: `${config.redisKeyPrefix}:login`,
+      backend: limiters,
       onError: (error) => fastify.log.error({ err: error }, 'login throttle: known addresses'),
     }),
   });
