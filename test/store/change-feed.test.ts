@@ -25,16 +25,22 @@ function recorder() {
     resumed: () => heard.push('resumed'),
   };
   const changes = () => heard.filter((h): h is ControlChange => typeof h === 'object');
+  let consumed = 0;
   return {
     listener,
     heard,
     changes,
-    /** Waits until `count` changes arrived (or 3 s), then a little more so nothing extra is missed. */
+    /**
+     * The changes heard since the previous call, once at least `count` are there (or 5 s passed),
+     * after a little more waiting so nothing extra is missed. Counted from the previous call, not
+     * from this one: a notification may arrive before the write that caused it has answered.
+     */
     async next(count: number): Promise<ControlChange[]> {
-      const start = changes().length;
-      const deadline = Date.now() + 3000;
+      const start = consumed;
+      const deadline = Date.now() + 5000;
       while (changes().length < start + count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       await new Promise((r) => setTimeout(r, 250));
+      consumed = changes().length;
       return changes().slice(start);
     },
     async live(): Promise<void> {
@@ -57,21 +63,21 @@ for (const impl of await storeImplementations()) {
         assert.equal(heard.heard[0], 'lost', 'not trusted before it is live');
         await heard.live();
         await cli.keys.createKey(newKey('key_a'));
-        assert.deepEqual(await heard.next(1), [{ kind: 'key', keyId: 'key_a' }], 'create');
+        assert.deepEqual(await heard.next(1), [{ kind: 'key', keyId: 'key_a' }], `create: ${JSON.stringify(heard.heard)}`);
         await cli.keys.touchKeys(new Map([['key_a', new Date().toISOString()]]));
         await cli.audit.append([{ at: new Date().toISOString(), kind: 'auth.failure', actor: null, keyPrefix: null, ip: '1.2.3.4', userAgent: null, route: null, code: 'invalid_api_key', target: null, details: null }]);
         assert.deepEqual(await heard.next(0), [], 'last use and audit writes are not changes');
         await cli.keys.setPermissions('key_a', {});
-        assert.deepEqual(await heard.next(1), [{ kind: 'key', keyId: 'key_a' }], 'permissions');
+        assert.deepEqual(await heard.next(1), [{ kind: 'key', keyId: 'key_a' }], `permissions: ${JSON.stringify(heard.heard)}`);
         await cli.keys.replaceKeyHash('key_a', generateApiKey(), new Date(Date.now() + 60_000).toISOString());
-        assert.ok((await heard.next(1)).every((c) => c.kind === 'key' && c.keyId === 'key_a'), 'regenerate');
+        assert.ok((await heard.next(1)).every((c) => c.kind === 'key' && c.keyId === 'key_a'), `regenerate: ${JSON.stringify(heard.heard)}`);
         await cli.keys.revokeKey('key_a');
-        assert.ok((await heard.next(1)).every((c) => c.kind === 'key' && c.keyId === 'key_a'), 'revoke');
+        assert.ok((await heard.next(1)).every((c) => c.kind === 'key' && c.keyId === 'key_a'), `revoke: ${JSON.stringify(heard.heard)}`);
         const expiresAt = '2035-06-07T08:09:10.123Z';
         await cli.accounts.revokeToken({ jti: 'jti-1', expiresAt });
-        assert.deepEqual(await heard.next(1), [{ kind: 'token', jti: 'jti-1', expiresAt }], 'logout');
+        assert.deepEqual(await heard.next(1), [{ kind: 'token', jti: 'jti-1', expiresAt }], `logout: ${JSON.stringify(heard.heard)}`);
         await cli.accounts.setPassword('admin', 'hash');
-        assert.deepEqual(await heard.next(1), [{ kind: 'account', username: 'admin' }], 'password');
+        assert.deepEqual(await heard.next(1), [{ kind: 'account', username: 'admin' }], `password: ${JSON.stringify(heard.heard)}`);
       } finally {
         stop();
       }

@@ -8,7 +8,7 @@
  * listeners are told at once (`lost`: read through to the store, cache nothing) and it reconnects
  * with a growing delay; once it is listening again they are told `resumed` (drop everything cached,
  * since what changed meanwhile was not announced to this replica). A silent partition, where no
- * error arrives, is caught by a periodic round trip on the same connection.
+ * error arrives, is caught by a periodic round trip on the same connection (and TCP keepalive).
  */
 import pg from 'pg';
 import { Listeners, parseChange, type ChangeFeed, type ChangeListener } from '../changes.js';
@@ -19,6 +19,8 @@ export interface PostgresChangeFeedOptions extends PostgresOptions {
   schema: string;
   /** Round trip on the listening connection this often, to notice a silent drop. */
   heartbeatMs?: number;
+  /** A round trip slower than this counts as a drop (generous: a busy machine is not a dead link). */
+  heartbeatTimeoutMs?: number;
   /** First reconnect delay; doubles up to `maxReconnectMs`. */
   reconnectMs?: number;
   maxReconnectMs?: number;
@@ -89,9 +91,16 @@ export class PostgresChangeFeed implements ChangeFeed {
     this.live = true;
     this.listeners.resumed();
     const heartbeatMs = this.options.heartbeatMs ?? 2000;
+    const timeoutMs = this.options.heartbeatTimeoutMs ?? 10_000;
+    let pending = false;
     this.heartbeat = setInterval(() => {
-      const timeout = setTimeout(() => this.dropped(client, new Error('change feed heartbeat timed out')), heartbeatMs);
-      client.query('SELECT 1').then(() => clearTimeout(timeout), (error: unknown) => {
+      if (pending) return;
+      pending = true;
+      const timeout = setTimeout(() => this.dropped(client, new Error('change feed heartbeat timed out')), timeoutMs);
+      client.query('SELECT 1').then(() => {
+        pending = false;
+        clearTimeout(timeout);
+      }, (error: unknown) => {
         clearTimeout(timeout);
         this.dropped(client, error);
       });

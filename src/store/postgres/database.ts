@@ -126,6 +126,8 @@ export class PostgresDatabase {
       throw storeError(error);
     }
     try {
+      // Waiting for another replica's migrations is not a stalled store: no statement timeout here.
+      await client.query('SET statement_timeout = 0');
       await client.query(`SELECT pg_advisory_lock(hashtext('duckgate.migrations.' || current_schema()))`);
       try {
         await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL)`);
@@ -146,7 +148,8 @@ export class PostgresDatabase {
         await client.query(`SELECT pg_advisory_unlock(hashtext('duckgate.migrations.' || current_schema()))`).catch(() => {});
       }
     } finally {
-      client.release();
+      // Not back to the pool with its session setting changed.
+      client.release(true);
     }
   }
 }
