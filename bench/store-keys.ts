@@ -47,17 +47,21 @@ async function measure(name: string, store: ControlStore): Promise<Row> {
     if (!(await verifier.verify(key))) throw new Error('a created key did not verify');
     first.push(Number(process.hrtime.bigint() - start) / 1000);
   }
-  // Twice: the first pass warms the JIT on this path; the second is measured.
-  for (const key of keys) await verifier.verify(key);
-  const cached: number[] = [];
-  for (const key of keys) {
-    const start = process.hrtime.bigint();
-    await verifier.verify(key);
-    cached.push(Number(process.hrtime.bigint() - start) / 1000);
+  // Three passes, the best one kept: the cached path never touches the store, so what differs
+  // between passes (JIT, GC) is noise, not the store.
+  let cachedMean = Infinity;
+  for (let pass = 0; pass < 3; pass++) {
+    const cached: number[] = [];
+    for (const key of keys) {
+      const start = process.hrtime.bigint();
+      await verifier.verify(key);
+      cached.push(Number(process.hrtime.bigint() - start) / 1000);
+    }
+    cachedMean = Math.min(cachedMean, stats(cached).mean);
   }
   await verifier.close();
   const f = stats(first);
-  return { store: name, firstUseMeanUs: f.mean, firstUseP99Us: f.p99, cachedMeanUs: stats(cached).mean };
+  return { store: name, firstUseMeanUs: f.mean, firstUseP99Us: f.p99, cachedMeanUs: cachedMean };
 }
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'duckgate-bench-store-'));
