@@ -25,8 +25,6 @@ export interface StartOptions {
   log?: boolean;
   /** Replaces the credential resolver (`bench/` measures the path without authentication): see `AppDependencies.resolver`. */
   resolver?: PrincipalResolver;
-  /** Tells this process apart in PostgreSQL's `pg_stat_activity` (STORE_URL). */
-  applicationName?: string;
   /** Where the one-time first-start banner goes (default: stdout, never the log). */
   announce?: (text: string) => void;
 }
@@ -36,7 +34,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   usePrivateUmask();
   const dataDir = ensurePrivateDir(config.dataDir);
   const jwtSecret = loadJwtSecret(config.jwtSecret, config.dataDir);
-  const control = await openControlStore(config, { applicationName: options.applicationName });
+  const control = await openControlStore(config);
   const { keys: store, audit, accounts, changes } = control;
   // One client for every Redis user; commands time out so a stalled Redis cannot hold requests.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 1000, lazyConnect: false }) : undefined;

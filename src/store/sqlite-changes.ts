@@ -93,10 +93,13 @@ export class SqliteChangeFeed implements ChangeFeed {
       if (++this.polls % PRUNE_EVERY_POLLS === 0) this.statements.prune.run(new Date(Date.now() - this.keepMs).toISOString());
       const { lo } = this.statements.bounds.get()!;
       if (lo !== null && lo > this.lastSeq + 1) {
-        // Rows after the last one seen were pruned: what changed meanwhile cannot be known.
+        // Rows after the last one seen were pruned: what changed meanwhile cannot be known, so
+        // every cache starts over; the rows still there are delivered after that.
         this.lastSeq = lo - 1;
-        this.listeners.lost(new Error('change log pruned past the last change seen'));
-        this.live = false;
+        if (this.live) {
+          this.listeners.lost(new Error('change log pruned past the last change seen'));
+          this.listeners.resumed();
+        }
       }
       for (;;) {
         const rows = this.statements.since.all(this.lastSeq);

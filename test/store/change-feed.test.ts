@@ -5,6 +5,8 @@
  * announce nothing.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { generateApiKey } from '../../src/auth/api-key.js';
 import type { ChangeListener, ControlChange } from '../../src/store/changes.js';
@@ -96,3 +98,30 @@ for (const impl of await storeImplementations()) {
     });
   });
 }
+
+test('sqlite: a change log pruned past the last change seen makes every cache start over', async () => {
+  const { openControlStore } = await import('../../src/store/index.js');
+  const { tempDir } = await import('../helpers/server.js');
+  const Database = (await import('better-sqlite3')).default;
+  const dataDir = tempDir('duckgate-feed-');
+  const server = await openControlStore({ dataDir });
+  const heard = recorder();
+  const stop = server.changes.watch(heard.listener);
+  const db = new Database(path.join(dataDir, 'control.sqlite'));
+  try {
+    await heard.live();
+    // Between two polls: a change, then its log row pruned, then another change.
+    const insert = db.prepare(`INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, '2035-01-01T00:00:00.000Z')`);
+    insert.run('first');
+    db.prepare('DELETE FROM control_changes').run();
+    insert.run('second');
+    const deadline = Date.now() + 3000;
+    while (heard.changes().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(heard.heard.slice(-3), ['lost', 'resumed', { kind: 'token', jti: 'second', expiresAt: '2035-01-01T00:00:00.000Z' }]);
+  } finally {
+    stop();
+    db.close();
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
