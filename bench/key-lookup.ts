@@ -78,7 +78,6 @@ class NoTouchStore implements KeyStore {
   setPermissions: KeyStore['setPermissions'] = (id, permissions) => this.inner.setPermissions(id, permissions);
   touchKeys: KeyStore['touchKeys'] = async () => {};
   countAdminKeys: KeyStore['countAdminKeys'] = () => this.inner.countAdminKeys();
-  externalChangeMarker: KeyStore['externalChangeMarker'] = () => this.inner.externalChangeMarker();
   close: KeyStore['close'] = () => this.inner.close();
 }
 
@@ -146,8 +145,8 @@ export async function measureKeyLookups(request: KeyLookupRequest): Promise<KeyL
     const verifiers = stores.map((s) => {
       const half = Math.floor(s.sampleKeys.length / 2);
       return {
-        withTouch: new ManagedKeys(s.store, { pollMs: 0 }), touchKeys: s.sampleKeys.slice(0, half),
-        noTouch: new ManagedKeys(new NoTouchStore(s.store), { pollMs: 0 }), noTouchKeys: s.sampleKeys.slice(half),
+        withTouch: new ManagedKeys(s.store, { cacheWithoutFeed: true }), touchKeys: s.sampleKeys.slice(0, half),
+        noTouch: new ManagedKeys(new NoTouchStore(s.store), { cacheWithoutFeed: true }), noTouchKeys: s.sampleKeys.slice(half),
       };
     });
     const verifying = (managed: ManagedKeys, keys: string[], pick: (i: number) => number) => new Series(keys.length, async (i) => {

@@ -8,13 +8,15 @@ import { openDuckDBEngine } from './data/duckdb/index.js';
 import { buildApp, type App } from './http/app.js';
 import { Redis } from 'ioredis';
 import { ensurePrivateDir, usePrivateUmask } from './private-files.js';
-import { openAccountStore, openAuditStore, openKeyStore } from './store/index.js';
+import { openControlStore, type ControlStore } from './store/index.js';
 import type { KeyStore } from './store/key-store.js';
 
 export interface RunningServer {
   app: App;
   engine: DataEngine;
   store: KeyStore;
+  /** The whole control-plane store (keys, accounts, audit, change feed). */
+  control: ControlStore;
   url: string;
   close(): Promise<void>;
 }
@@ -32,18 +34,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   usePrivateUmask();
   const dataDir = ensurePrivateDir(config.dataDir);
   const jwtSecret = loadJwtSecret(config.jwtSecret, config.dataDir);
-  const store = openKeyStore(config);
-  const audit = openAuditStore(config);
-  const accounts = openAccountStore(config);
+  const control = await openControlStore(config);
+  const { keys: store, audit, accounts, changes } = control;
   // One client for every Redis user; commands time out so a stalled Redis cannot hold requests.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 1000, lazyConnect: false }) : undefined;
   // Failures surface as failed commands, which their users log (once per outage); without a
   // listener ioredis would also print every reconnection attempt.
   redis?.on('error', () => {});
   const closeStores = async () => {
-    await store.close();
-    await audit.close();
-    await accounts.close();
+    await control.close();
     redis?.disconnect();
   };
   let engine: DataEngine | undefined;
@@ -56,7 +55,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       readConnections: config.duckdbReadConnections,
       limits: config.dataLimits,
     });
-    app = await buildApp({ config, engine, store, audit, accounts, redis, jwtSecret, log: options.log, resolver: options.resolver });
+    app = await buildApp({ config, engine, store, audit, accounts, changes, redis, jwtSecret, log: options.log, resolver: options.resolver });
     if (dataDir.openToOthers) {
       app.fastify.log.warn({ dataDir: config.dataDir }, 'DATA_DIR can be entered by other users; its files are 0600, but consider chmod 700');
     }
@@ -80,6 +79,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   return {
     ...running,
     store,
+    control,
     url: `http://${host}:${port}`,
     close: () => (closing ??= (async () => {
       await running.app.fastify.close();

@@ -7,14 +7,14 @@
  * same address is throttled. The contract asks for a fixed 15-minute window, which
  * rate-limiter-flexible provides.
  *
- * With Redis configured, the count is shared by all processes. If Redis becomes unreachable the
- * counter falls back to one in memory (rate-limiter-flexible's insurance): protection degrades to
- * per-process counting instead of failing open (unlimited guessing for as long as Redis is down,
- * something an attacker can cause) or failing closed (every mistyped key an outage).
+ * Counted where the limiter backend counts (`limiter-backend.ts`): with Redis, shared by all
+ * processes, falling back to memory while Redis is unreachable: protection degrades to per-process
+ * counting instead of failing open (unlimited guessing for as long as Redis is down, something an
+ * attacker can cause) or failing closed (every mistyped key an outage).
  */
 import ipaddr from 'ipaddr.js';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { Redis } from 'ioredis';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import { limiterBackend, type LimiterBackend } from './limiter-backend.js';
 
 export interface AuthFailureCounter {
   /**
@@ -29,28 +29,14 @@ export interface AuthFailureCounterOptions {
   /** Failures admitted per window; the next one is limited. */
   limit: number;
   windowSeconds?: number;
-  /** Share the count across processes. The client stays the caller's to close. */
-  redis?: Redis;
-  keyPrefix?: string;
+  /** Where the count lives (default: this process's memory). */
+  backend?: LimiterBackend;
 }
 
 export function createAuthFailureCounter(options: AuthFailureCounterOptions): AuthFailureCounter {
   const { limit } = options;
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`Auth failure limit must be a whole number >= 1 (got ${limit})`);
-  const duration = options.windowSeconds ?? 900;
-  const keyPrefix = options.keyPrefix ?? 'dg:af';
-  const memory = new RateLimiterMemory({ points: limit, duration, keyPrefix });
-  const limiter: RateLimiterAbstract = options.redis
-    ? new RateLimiterRedis({
-        storeClient: options.redis,
-        points: limit,
-        duration,
-        keyPrefix,
-        // Straight to the insurance while disconnected, instead of waiting in ioredis's offline queue.
-        rejectIfRedisNotReady: true,
-        insuranceLimiter: memory,
-      })
-    : memory;
+  const limiter = (options.backend ?? limiterBackend()).fixedWindow('af', limit, options.windowSeconds ?? 900);
 
   return {
     async recordFailure(ip) {

@@ -131,7 +131,7 @@ export class VerifiedTokens<T extends TokenClaims> {
 
   constructor(
     private readonly verify: (token: string) => Promise<T>,
-    private readonly revoked: { has(jti: string): boolean },
+    private readonly revoked: { has(jti: string): boolean | Promise<boolean> },
     private readonly capacity = 10_000,
   ) {}
 
@@ -150,7 +150,7 @@ export class VerifiedTokens<T extends TokenClaims> {
       this.entries.delete(token);
       throw errors.invalidToken();
     }
-    if (this.revoked.has(claims.jti)) throw errors.invalidToken();
+    if (await this.revoked.has(claims.jti)) throw errors.invalidToken();
     return claims;
   }
 }

@@ -44,8 +44,8 @@ export interface KeyChange {
 export interface KeyServiceOptions {
   /** Admin keys configured in the environment count as admins that cannot be revoked here. */
   environmentAdminKeys: number;
-  /** Called after every change, e.g. to clear a verification cache. */
-  onChange?: () => void;
+  /** Called after every change with the key's id, e.g. to drop its cached verification. */
+  onChange?: (keyId: string) => void;
   /** Called after every change with who did what, for the audit trail. */
   onAudit?: (change: KeyChange) => void;
   /** What exists in the data engine, to warn about grants naming what does not (yet). */
@@ -125,7 +125,7 @@ export class KeyService {
   }
 
   private changed(change: KeyChange): void {
-    this.options.onChange?.();
+    this.options.onChange?.(change.target);
     this.options.onAudit?.(change);
   }
 

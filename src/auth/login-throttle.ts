@@ -16,16 +16,16 @@
  * of parallel guesses cannot all slip in before their failures are counted; and only one attempt
  * per username and IP runs at a time.
  *
- * With Redis the counts are shared by every replica (falling back to memory while Redis is down,
- * as the auth-failure counter does). The known addresses live in the control-plane store, so they
+ * The counts live where the limiter backend counts (`limiter-backend.ts`): with Redis, shared by
+ * every replica (falling back to memory while Redis is down, as the auth-failure counter does). The known addresses live in the control-plane store, so they
  * survive a restart and every replica on the store shares them; only the in-flight attempts are
  * per process.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { KnownAddressStore } from '../store/account-store.js';
 import { failureKey } from './auth-failures.js';
+import { limiterBackend, type LimiterBackend } from './limiter-backend.js';
 
 export interface LoginThrottleLimits {
   /** Consecutive failures per username and IP before delays start. */
@@ -54,8 +54,8 @@ export interface LoginThrottleOptions {
   /** Where the addresses the admin signed in from are kept (the control-plane store). */
   knownAddresses: KnownAddressStore;
   limits?: Partial<LoginThrottleLimits>;
-  redis?: Redis;
-  keyPrefix?: string;
+  /** Where the counts live (default: this process's memory). */
+  backend?: LimiterBackend;
   /** A store failure while remembering an address (the login itself still succeeds). */
   onError?: (error: unknown) => void;
 }
@@ -88,13 +88,8 @@ export class LoginThrottle {
     this.limits = { ...DEFAULT_LOGIN_LIMITS, ...options.limits };
     this.knownAddresses = options.knownAddresses;
     this.onError = options.onError ?? (() => {});
-    const prefix = options.keyPrefix ?? 'dg:login';
-    const make = (name: string, points: number, duration: number): RateLimiterAbstract => {
-      const memory = new RateLimiterMemory({ points, duration, keyPrefix: `${prefix}:${name}` });
-      return options.redis
-        ? new RateLimiterRedis({ storeClient: options.redis, points, duration, keyPrefix: `${prefix}:${name}`, rejectIfRedisNotReady: true, insuranceLimiter: memory })
-        : memory;
-    };
+    const backend = options.backend ?? limiterBackend();
+    const make = (name: string, points: number, duration: number): RateLimiterAbstract => backend.fixedWindow(`login:${name}`, points, duration);
     const { perIp, perAccount, windowSeconds } = this.limits;
     this.perIp = make('ip', perIp, windowSeconds);
     this.perAccount = make('account', perAccount, windowSeconds);

@@ -1,9 +1,11 @@
 /**
  * Verifying managed keys fast and exactly. A request costs one SHA-256 and one map lookup: found
  * keys (and unknown hashes) are cached in-process. Exactness comes from invalidation, not from
- * short lifetimes: every change made through this process clears the cache at once, and a change
- * made by another process on the same store (the CLI) is noticed by polling the store's change
- * marker, well within a second. Expiry is checked against the clock on every request.
+ * short lifetimes: a change made through this process drops the key's entries at once, and a change
+ * made anywhere else on the store (another replica, the CLI) arrives through the store's change feed
+ * (`store/changes.ts`) naming the key, whose entries alone are dropped. While that feed is lost, a
+ * change could be missed, so nothing is served from or kept in the cache: every verification reads
+ * through to the store until the feed is back. Expiry is checked against the clock on every request.
  */
 import { hasValidChecksum, hashApiKey } from './api-key.js';
 import type { KeyMatch, KeyStore, StoredKey } from '../store/key-store.js';
@@ -13,12 +15,15 @@ import type { ManagedKeyVerifier } from './resolve-principal.js';
 export interface ManagedKeysOptions {
   /** Upper bound on cached hashes, so a flood of random well-formed keys cannot grow memory. */
   cacheSize?: number;
-  /** How often to look for changes made by other processes. */
-  pollMs?: number;
   /** `last_used_at` is written at most this often per key. */
   touchIntervalMs?: number;
   /** Pending `last_used_at` times are written together this often (one transaction, one fsync). */
   touchFlushMs?: number;
+  /**
+   * Cache from the start (tests and benches that have no change feed). Unset, the cache is off
+   * until `resumed` says the change feed is live.
+   */
+  cacheWithoutFeed?: boolean;
   onError?: (error: unknown) => void;
 }
 
@@ -29,38 +34,38 @@ interface CachedHash {
 export class ManagedKeys implements ManagedKeyVerifier {
   private readonly byHash = new Map<string, CachedHash>();
   private readonly byId = new Map<string, StoredKey | null>();
+  /** The hashes cached for each key id (current and grace), so a change to a key drops them all. */
+  private readonly hashesById = new Map<string, Set<string>>();
   private readonly lastTouched = new Map<string, number>();
   private readonly pendingTouches = new Map<string, string>();
   private readonly flusher: NodeJS.Timeout;
   private readonly cacheSize: number;
   private readonly touchIntervalMs: number;
   private readonly onError: (error: unknown) => void;
-  private marker: number | undefined;
-  private poller: NodeJS.Timeout | undefined;
+  /** Moves with every eviction: a lookup that overlapped one does not cache what it read. */
+  private epoch = 0;
+  private caching: boolean;
 
   constructor(private readonly store: KeyStore, options: ManagedKeysOptions = {}) {
     this.cacheSize = options.cacheSize ?? 50_000;
     this.touchIntervalMs = options.touchIntervalMs ?? 60_000;
     this.onError = options.onError ?? (() => {});
+    this.caching = options.cacheWithoutFeed === true;
     // The store is synchronous and syncs every commit: writing a last-use time inside a request
     // would block every request for an fsync, so they are collected and written in one batch.
     this.flusher = setInterval(() => void this.flushTouches(), options.touchFlushMs ?? 5000);
     this.flusher.unref();
-    const pollMs = options.pollMs ?? 250;
-    if (pollMs > 0) {
-      this.poller = setInterval(() => void this.pollExternalChanges(), pollMs);
-      this.poller.unref();
-    }
   }
 
   async verify(key: string): Promise<Principal | undefined> {
     // A mistyped or invented key fails its checksum and never reaches the store.
     if (!hasValidChecksum(key)) return undefined;
     const hash = hashApiKey(key);
-    let cached = this.byHash.get(hash);
+    let cached = this.caching ? this.byHash.get(hash) : undefined;
     if (!cached) {
+      const epoch = this.epoch;
       cached = { match: (await this.store.findKeyByHash(hash)) ?? null };
-      this.remember(this.byHash, hash, cached);
+      if (this.caching && epoch === this.epoch) this.rememberHash(hash, cached);
     }
     const match = cached.match;
     if (!match || isPast(match.validUntil)) return undefined;
@@ -70,10 +75,11 @@ export class ManagedKeys implements ManagedKeyVerifier {
 
   /** The principal of an active, unexpired key: what a token exchanged for it stands for now. */
   async principalById(id: string): Promise<Principal | undefined> {
-    let key = this.byId.get(id);
+    let key = this.caching ? this.byId.get(id) : undefined;
     if (key === undefined) {
+      const epoch = this.epoch;
       key = (await this.store.getKey(id)) ?? null;
-      this.remember(this.byId, id, key);
+      if (this.caching && epoch === this.epoch) this.remember(this.byId, id, key);
     }
     if (!key || isPast(key.expiresAt)) return undefined;
     this.touch(key.id);
@@ -86,15 +92,42 @@ export class ManagedKeys implements ManagedKeyVerifier {
     return principal?.generation === generation ? principal : undefined;
   }
 
-  /** Call after any change to keys: the very next request sees it. */
-  invalidate(): void {
-    this.byHash.clear();
-    this.byId.clear();
+  /** Key `id` changed (here or anywhere on the store): its entries go, the very next request reads it. */
+  forgetKey(id: string): void {
+    this.epoch++;
+    this.byId.delete(id);
+    const hashes = this.hashesById.get(id);
+    if (hashes) for (const hash of hashes) this.byHash.delete(hash);
+    this.hashesById.delete(id);
   }
 
-  /** Stops polling and writes the pending last-use times. */
+  /** Drops everything cached. */
+  invalidate(): void {
+    this.epoch++;
+    this.byHash.clear();
+    this.byId.clear();
+    this.hashesById.clear();
+  }
+
+  /** The change feed is down: changes may be missed, so read through to the store until `resumed`. */
+  stopCaching(): void {
+    this.caching = false;
+    this.invalidate();
+  }
+
+  /** The change feed is live again: what was cached before is suspect, so start from nothing. */
+  startCaching(): void {
+    this.invalidate();
+    this.caching = true;
+  }
+
+  /** Entries cached now (hashes and ids), for tests and metrics. */
+  get cachedEntries(): number {
+    return this.byHash.size + this.byId.size;
+  }
+
+  /** Stops the touch timer and writes the pending last-use times. */
   async close(): Promise<void> {
-    if (this.poller) clearInterval(this.poller);
     clearInterval(this.flusher);
     await this.flushTouches();
   }
@@ -109,16 +142,6 @@ export class ManagedKeys implements ManagedKeyVerifier {
     await this.store.touchKeys(batch).catch(this.onError);
   }
 
-  private async pollExternalChanges(): Promise<void> {
-    try {
-      const marker = await this.store.externalChangeMarker();
-      if (this.marker !== undefined && marker !== this.marker) this.invalidate();
-      this.marker = marker;
-    } catch (error) {
-      this.onError(error);
-    }
-  }
-
   private touch(id: string): void {
     const now = Date.now();
     const last = this.lastTouched.get(id);
@@ -127,13 +150,36 @@ export class ManagedKeys implements ManagedKeyVerifier {
     this.pendingTouches.set(id, new Date(now).toISOString());
   }
 
-  private remember<V>(map: Map<string, V>, key: string, value: V): void {
-    if (map.size >= this.cacheSize) {
+  private rememberHash(hash: string, entry: CachedHash): void {
+    const evicted = this.remember(this.byHash, hash, entry);
+    if (evicted !== undefined) this.unindex(evicted.key, evicted.value.match?.key.id);
+    const id = entry.match?.key.id;
+    if (id === undefined) return;
+    let hashes = this.hashesById.get(id);
+    if (!hashes) this.hashesById.set(id, (hashes = new Set()));
+    hashes.add(hash);
+  }
+
+  private unindex(hash: string, id: string | undefined): void {
+    if (id === undefined) return;
+    const hashes = this.hashesById.get(id);
+    hashes?.delete(hash);
+    if (hashes?.size === 0) this.hashesById.delete(id);
+  }
+
+  /** Sets `key`; answers the entry evicted to make room, if any. */
+  private remember<V>(map: Map<string, V>, key: string, value: V): { key: string; value: V } | undefined {
+    let evicted: { key: string; value: V } | undefined;
+    if (map.size >= this.cacheSize && !map.has(key)) {
       // Evict the oldest entry (Map keeps insertion order): bounded, and cheap on the hot path.
       const oldest = map.keys().next().value;
-      if (oldest !== undefined) map.delete(oldest);
+      if (oldest !== undefined) {
+        evicted = { key: oldest, value: map.get(oldest)! };
+        map.delete(oldest);
+      }
     }
     map.set(key, value);
+    return evicted;
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * `duckgate admin set-password`: sets the dashboard account's password on the store in DATA_DIR
+ * `duckgate admin set-password`: sets the dashboard account's password on the control store
  * (safe while a server runs: sessions are checked against the store on every request, so every
  * session signed in with the old password ends at once).
  */
@@ -9,9 +9,9 @@ import { parseArgs } from 'node:util';
 import { AuditTrail } from '../auth/audit-trail.js';
 import { generatePassword, hashPassword, passwordProblem } from '../auth/passwords.js';
 import type { Config } from '../config/index.js';
-import { openAccountStore, openAuditStore } from '../store/index.js';
+import { openControlStore } from '../store/index.js';
 
-export const ADMIN_HELP = `Dashboard account (ADMIN_USERNAME, on the store in DATA_DIR):
+export const ADMIN_HELP = `Dashboard account (ADMIN_USERNAME, on the store in DATA_DIR, or STORE_URL):
   duckgate admin set-password                 prompt for a new password (twice, not echoed)
   duckgate admin set-password --password-stdin   read it from standard input
   duckgate admin set-password --generate      generate one and print it once
@@ -38,14 +38,14 @@ export async function adminCommand(config: Config, args: string[]): Promise<numb
     process.stderr.write(`duckgate: the password ${problem}\n`);
     return 1;
   }
-  const accounts = openAccountStore(config);
-  const audit = new AuditTrail(openAuditStore(config));
+  const control = await openControlStore(config, { applicationName: 'duckgate-cli' });
+  const audit = new AuditTrail(control.audit);
   try {
-    await accounts.setPassword(config.adminUsername, await hashPassword(password));
+    await control.accounts.setPassword(config.adminUsername, await hashPassword(password));
     audit.record({ kind: 'admin.password', actor: 'cli', target: `user:${config.adminUsername}` });
   } finally {
     await audit.close();
-    await accounts.close();
+    await control.close();
   }
   if (values.generate) process.stdout.write(`New password for '${config.adminUsername}' (shown only now):\n\n    ${password}\n\n`);
   process.stdout.write(`Password for '${config.adminUsername}' changed; every session signed in before has ended.\n`);

@@ -1,6 +1,7 @@
 /**
- * `duckgate keys ...` and `duckgate token`: key management straight on the control-plane store,
- * safe while a server runs on the same DATA_DIR (SQLite WAL; the server notices within a second).
+ * `duckgate keys ...` and `duckgate token`: key management straight on the control-plane store
+ * (SQLite in DATA_DIR, or PostgreSQL with STORE_URL), safe while servers run on it: the store
+ * announces each change, and every server drops that key from its cache.
  */
 import { parseArgs } from 'node:util';
 import { EnvironmentKeys } from '../auth/environment-keys.js';
@@ -12,10 +13,10 @@ import { issueApiToken } from '../auth/tokens.js';
 import type { Config } from '../config/index.js';
 import { isApiError } from '../errors.js';
 import { AuditTrail } from '../auth/audit-trail.js';
-import { openAuditStore, openKeyStore } from '../store/index.js';
+import { openControlStore } from '../store/index.js';
 import type { KeyStore, StoredKey } from '../store/key-store.js';
 
-export const KEYS_HELP = `Key management (on the store in DATA_DIR; works while the server runs):
+export const KEYS_HELP = `Key management (on the store in DATA_DIR, or STORE_URL; works while servers run):
   duckgate keys create --label L [--description D] [--admin] [--permissions JSON]
                        [--expires-at ISO] [--rate-limit N] [--allowed-ips a,b]
   duckgate keys list
@@ -49,8 +50,8 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
     },
   });
   const out: Output = (value, human) => process.stdout.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${human}\n`);
-  const store = openKeyStore(config);
-  const auditStore = openAuditStore(config);
+  const control = await openControlStore(config, { applicationName: 'duckgate-cli' });
+  const { keys: store, audit: auditStore } = control;
   // Key changes made from the command line are admin actions too: they go to the same audit trail.
   const audit = new AuditTrail(auditStore, { onError: (error) => process.stderr.write(`duckgate: audit trail: ${String(error)}\n`) });
   const service = new KeyService(store, {
@@ -116,8 +117,7 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
     return 1;
   } finally {
     await audit.close();
-    await auditStore.close();
-    await store.close();
+    await control.close();
   }
 }
 

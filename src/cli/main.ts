@@ -22,6 +22,8 @@ ${ADMIN_HELP}
 Configuration (environment variables, all optional; see README.md):
   PORT, HOST                listen address (default 3000, 127.0.0.1)
   DATA_DIR                  where the databases live (default ./data)
+  STORE_URL                 postgres://… : the control store in PostgreSQL (several replicas)
+  REDIS_URL                 redis://… : limits and throttles shared by every replica
   ADMIN_API_KEY             admin API key (>= 16 characters)
   DUCKLING_API_KEY          admin API key, Duckling's name for it
   VALID_API_KEYS            comma-separated client keys: full data access, no admin routes

@@ -7,9 +7,7 @@ import type { Redis } from 'ioredis';
 import { AuditTrail } from '../auth/audit-trail.js';
 import { createAuthFailureCounter } from '../auth/auth-failures.js';
 import { IpAllowList } from '../auth/ip-rules.js';
-import { MemoryRateLimiter } from '../auth/rate-limit-memory.js';
-import { RedisRateLimiter } from '../auth/rate-limit-redis.js';
-import type { RateLimiter } from '../auth/rate-limit.js';
+import { limiterBackend } from '../auth/limiter-backend.js';
 import type { AuditStore } from '../store/audit-store.js';
 import { EnvironmentKeys } from '../auth/environment-keys.js';
 import { KeyService } from '../auth/key-service.js';
@@ -18,10 +16,12 @@ import { CredentialResolver, type PrincipalResolver } from '../auth/resolver.js'
 import { AdminLogin } from '../auth/admin-login.js';
 import { LoginThrottle } from '../auth/login-throttle.js';
 import { RevokedTokens } from '../auth/revoked-tokens.js';
+import { followStoreChanges } from '../auth/store-sync.js';
 import { SESSION_TOKEN, SessionTokens } from '../auth/sessions.js';
 import { TokensByKind } from '../auth/token-kinds.js';
 import { API_TOKEN, ApiTokens } from '../auth/tokens.js';
 import type { AccountStore } from '../store/account-store.js';
+import type { ChangeFeed } from '../store/changes.js';
 import type { KeyStore } from '../store/key-store.js';
 import type { Config } from '../config/index.js';
 import type { DataEngine } from '../data/engine.js';
@@ -54,6 +54,8 @@ export interface AppDependencies {
   audit: AuditStore;
   /** The dashboard account and logged-out tokens (the same control-plane store). */
   accounts: AccountStore;
+  /** Announces control-plane changes made anywhere on the store; unset (benches): caches never drop what others change. */
+  changes?: ChangeFeed;
   /** Set with REDIS_URL: rate-limit counters shared by every replica. */
   redis?: Redis;
   /** HS256 secret for tokens (see `auth/jwt-secret.ts`). */
@@ -139,20 +141,23 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     ducklingApiKey: config.ducklingApiKey,
     secrets: { secret: deps.jwtSecret, previousSecret: jwtSecretPrevious(config) },
   });
-  const managedKeys = new ManagedKeys(deps.store, { onError: (error) => fastify.log.error({ err: error }, 'key store') });
+  const managedKeys = new ManagedKeys(deps.store, {
+    onError: (error) => fastify.log.error({ err: error }, 'key store'),
+    cacheWithoutFeed: deps.changes === undefined,
+  });
   const audit = new AuditTrail(deps.audit, {
     onError: (error) => fastify.log.error({ err: error }, 'audit trail'),
     onDropped: (count) => fastify.log.warn({ dropped: count }, 'audit events dropped under load'),
   });
   void audit.startRetention({ retentionDays: config.auditRetentionDays }).catch((error: unknown) => fastify.log.error({ err: error }, 'audit retention'));
-  const rateLimiter: RateLimiter = deps.redis
-    ? new RedisRateLimiter({
-        redis: deps.redis,
-        keyPrefix: `${config.redisKeyPrefix}:rl:`,
-        onError: (error) => fastify.log.error({ err: error }, 'Redis rate limiter failing; counting in this process meanwhile'),
-      })
-    : new MemoryRateLimiter();
-  const authFailures = createAuthFailureCounter({ limit: config.authFailureLimit, redis: deps.redis, keyPrefix: `${config.redisKeyPrefix}:af` });
+  // Memory or Redis, chosen once here for every limiter: the per-client limit, failures, logins.
+  const limiters = limiterBackend({
+    redis: deps.redis,
+    keyPrefix: config.redisKeyPrefix,
+    onError: (error) => fastify.log.error({ err: error }, 'Redis rate limiter failing; counting in this process meanwhile'),
+  });
+  const rateLimiter = limiters.slidingWindow('rl');
+  const authFailures = createAuthFailureCounter({ limit: config.authFailureLimit, backend: limiters });
   fastify.addHook('onClose', async () => {
     await managedKeys.close();
     await rateLimiter.close();
@@ -162,6 +167,20 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const secrets = { secret: deps.jwtSecret, previousSecret: jwtSecretPrevious(config) };
   const revoked = await RevokedTokens.open(deps.accounts, (error) => fastify.log.error({ err: error }, 'revoked tokens'));
   fastify.addHook('onClose', async () => revoked.close());
+  if (deps.changes) {
+    const unwatch = followStoreChanges(deps.changes, { keys: managedKeys, revoked }, {
+      lost: (error) => {
+        metrics.storeFeedLive.set(0);
+        metrics.storeFeedLosses.inc();
+        fastify.log.warn({ err: error }, 'control store change feed lost: reading every key and token through to the store until it is back');
+      },
+      resumed: (afterLoss) => {
+        metrics.storeFeedLive.set(1);
+        if (afterLoss) fastify.log.warn('control store change feed back: caches cleared and in use again');
+      },
+    });
+    fastify.addHook('onClose', async () => unwatch());
+  }
   const apiTokens = new ApiTokens({
     ...secrets,
     lifetimeSeconds: config.tokenExpiresIn,
@@ -176,14 +195,13 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     accounts: deps.accounts,
     throttle: new LoginThrottle({
       knownAddresses: deps.accounts,
-      redis: deps.redis,
-      keyPrefix: `${config.redisKeyPrefix}:login`,
+      backend: limiters,
       onError: (error) => fastify.log.error({ err: error }, 'login throttle: known addresses'),
     }),
   });
   const keys = new KeyService(deps.store, {
     environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length,
-    onChange: () => managedKeys.invalidate(),
+    onChange: (keyId) => managedKeys.forgetKey(keyId),
     onAudit: (change) => audit.record(change),
     catalog: engine,
   });

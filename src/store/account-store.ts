@@ -1,6 +1,6 @@
 /**
  * The control-plane store's seam for dashboard accounts and logged-out tokens. The embedded
- * implementation is `sqlite-accounts.ts` (migration 4). Implementations never see a password:
+ * implementation is `sqlite-accounts.ts` (migration 4), the PostgreSQL one `postgres/accounts.ts`. Implementations never see a password:
  * only its argon2id hash.
  */
 
@@ -39,6 +39,8 @@ export interface AccountStore extends KnownAddressStore {
   /** Creates the account only if there is none; false when one already existed. */
   createAccount(username: string, passwordHash: string): Promise<boolean>;
   revokeToken(token: RevokedToken): Promise<void>;
+  /** Whether `jti` was logged out and its token has not expired by `now` (ISO): the read-through check. */
+  isTokenRevoked(jti: string, now: string): Promise<boolean>;
   /** Revoked tokens not yet expired at `now` (ISO). */
   listRevokedTokens(now: string): Promise<RevokedToken[]>;
   /** Deletes entries whose token has expired by `now`; answers how many. */

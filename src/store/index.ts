@@ -1,37 +1,80 @@
-/** Picks the control-plane store from configuration: SQLite in DATA_DIR unless STORE_URL says otherwise. */
+/**
+ * Picks the control-plane store from configuration, once: SQLite in DATA_DIR, or PostgreSQL when
+ * STORE_URL says so (several replicas on one store). Either way the same four seams come back.
+ */
 import path from 'node:path';
-import { ConfigError, type Config } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import type { AccountStore } from './account-store.js';
 import type { AuditStore } from './audit-store.js';
+import type { ChangeFeed } from './changes.js';
 import type { KeyStore } from './key-store.js';
+import { PostgresAccountStore } from './postgres/accounts.js';
+import { PostgresAuditStore } from './postgres/audit.js';
+import { PostgresChangeFeed } from './postgres/changes.js';
+import { PostgresDatabase } from './postgres/database.js';
+import { PostgresKeyStore } from './postgres/keys.js';
 import { SqliteAccountStore } from './sqlite-accounts.js';
 import { SqliteAuditStore } from './sqlite-audit.js';
+import { SqliteChangeFeed } from './sqlite-changes.js';
 import { SqliteKeyStore } from './sqlite.js';
 
 export type { KeyStore, StoredKey, NewKey, KeyMatch, RevokeOptions, RevokeOutcome } from './key-store.js';
 export type { AuditStore } from './audit-store.js';
 export type { AccountStore, AdminAccount, KnownAddressStore, RevokedToken } from './account-store.js';
+export type { ChangeFeed, ChangeListener, ControlChange } from './changes.js';
 
 /** The SQLite file: never a `.duckdb` file, so DuckDB never opens it and SQL can never reach it. */
 export const CONTROL_STORE_FILE = 'control.sqlite';
 
-export function openKeyStore(config: Pick<Config, 'dataDir' | 'storeUrl'>): KeyStore {
-  return new SqliteKeyStore(controlStoreFile(config));
+/** Everything the control plane keeps, and how changes to it are announced. */
+export interface ControlStore {
+  kind: 'sqlite' | 'postgres';
+  keys: KeyStore;
+  accounts: AccountStore;
+  audit: AuditStore;
+  changes: ChangeFeed;
+  close(): Promise<void>;
 }
 
-/** The audit trail lives in the same control-plane store as the keys. */
-export function openAuditStore(config: Pick<Config, 'dataDir' | 'storeUrl'>): AuditStore {
-  return new SqliteAuditStore(controlStoreFile(config));
+export interface OpenControlStoreOptions {
+  /** Tells replicas apart in `pg_stat_activity` (PostgreSQL only). */
+  applicationName?: string;
 }
 
-/** Dashboard accounts and logged-out tokens, in the same control-plane store. */
-export function openAccountStore(config: Pick<Config, 'dataDir' | 'storeUrl'>): AccountStore {
-  return new SqliteAccountStore(controlStoreFile(config));
+export async function openControlStore(
+  config: Pick<Config, 'dataDir' | 'storeUrl'>,
+  options: OpenControlStoreOptions = {},
+): Promise<ControlStore> {
+  if (config.storeUrl) return openPostgresStore(config.storeUrl, options);
+  const file = path.join(config.dataDir, CONTROL_STORE_FILE);
+  // One connection per seam, as before: SQLite serialises their writes, WAL lets them read at once.
+  const keys = new SqliteKeyStore(file);
+  const accounts = new SqliteAccountStore(file);
+  const audit = new SqliteAuditStore(file);
+  const changes = new SqliteChangeFeed(file);
+  return bundle('sqlite', keys, accounts, audit, changes);
 }
 
-function controlStoreFile(config: Pick<Config, 'dataDir' | 'storeUrl'>): string {
-  if (config.storeUrl) {
-    throw new ConfigError('STORE_URL', 'points at PostgreSQL, whose store is not in this release yet; unset it to use the embedded SQLite store');
-  }
-  return path.join(config.dataDir, CONTROL_STORE_FILE);
+async function openPostgresStore(url: string, options: OpenControlStoreOptions): Promise<ControlStore> {
+  const pgOptions = { url, applicationName: options.applicationName };
+  const db = await PostgresDatabase.open(pgOptions);
+  const changes = new PostgresChangeFeed({ ...pgOptions, schema: db.schema });
+  return bundle('postgres', new PostgresKeyStore(db), new PostgresAccountStore(db.retain()), new PostgresAuditStore(db.retain()), changes);
+}
+
+function bundle(kind: ControlStore['kind'], keys: KeyStore, accounts: AccountStore, audit: AuditStore, changes: ChangeFeed): ControlStore {
+  let closing: Promise<void> | undefined;
+  return {
+    kind,
+    keys,
+    accounts,
+    audit,
+    changes,
+    close: () => (closing ??= (async () => {
+      await changes.close();
+      await keys.close();
+      await accounts.close();
+      await audit.close();
+    })()),
+  };
 }

@@ -1,6 +1,7 @@
 /**
- * The control-plane store's seam for API keys. The embedded implementation is `sqlite.ts`; a
- * PostgreSQL one for several replicas implements the same interface. Implementations know nothing
+ * The control-plane store's seam for API keys. The embedded implementation is `sqlite.ts`; the
+ * PostgreSQL one for several replicas is `postgres/keys.ts`. Changes are announced by the store's
+ * change feed (`changes.ts`), not by this interface. Implementations know nothing
  * of HTTP and never see a full key: only its hash and 16-character prefix.
  */
 import type { PermissionSet } from '../auth/grants.js';
@@ -48,8 +49,8 @@ export interface RevokeOptions {
 /**
  * Invariants are kept inside the store, each as one conditional operation (a single statement or
  * a transaction that holds the write lock while it checks), never as a read in a service followed
- * by a write: several processes or replicas may act at the same moment. A PostgreSQL store must
- * give the same guarantee (e.g. lock the active admin rows `FOR UPDATE` before counting them).
+ * by a write: several processes or replicas may act at the same moment. The PostgreSQL store locks
+ * the active admin rows `FOR UPDATE` before its conditional revocation.
  */
 export interface KeyStore {
   createKey(key: NewKey): Promise<StoredKey>;
@@ -71,10 +72,5 @@ export interface KeyStore {
   /** Records last use; callers batch these (at most once a minute per key). */
   touchKeys(lastUsed: ReadonlyMap<string, string>): Promise<void>;
   countAdminKeys(): Promise<number>;
-  /**
-   * A number that changes whenever any process changed a key (not its last use), so a running
-   * server can drop its caches within a second of a CLI command.
-   */
-  externalChangeMarker(): Promise<number>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 /**
- * Versioned schema of the control-plane store, applied in order, each once. Portable SQL only:
- * the PostgreSQL store runs the same list.
+ * Versioned schema of the embedded (SQLite) control-plane store, applied in order, each once. The
+ * PostgreSQL store has its own list in its dialect (`postgres/migrations.ts`): the same tables and
+ * columns, with native times, booleans and identity ids, and NOTIFY triggers instead of a log table.
  */
 export interface Migration {
   version: number;
@@ -118,6 +119,46 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (username, address)
       );
       CREATE INDEX login_addresses_last_seen ON login_addresses (username, last_seen_at);
+    `,
+  },
+  {
+    // A log of what changed (a key by id, a logged-out token by jti, an account by name), filled by
+    // triggers so the CLI's changes are logged too. A running server polls it and drops exactly the
+    // affected cache entries (store/sqlite-changes.ts); it replaces migration 3's single counter,
+    // which could only say "something changed". Rows older than a few minutes are pruned.
+    version: 6,
+    sql: `
+      CREATE TABLE control_changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        detail TEXT,
+        at TEXT NOT NULL
+      );
+      CREATE INDEX control_changes_at ON control_changes (at);
+      DROP TRIGGER api_keys_inserted;
+      DROP TRIGGER api_keys_deleted;
+      DROP TRIGGER api_keys_changed;
+      DROP TRIGGER api_key_grace_inserted;
+      DROP TRIGGER api_key_grace_deleted;
+      DROP TABLE key_changes;
+      CREATE TRIGGER api_keys_inserted AFTER INSERT ON api_keys
+        BEGIN INSERT INTO control_changes (kind, ref, at) VALUES ('key', NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')); END;
+      CREATE TRIGGER api_keys_deleted AFTER DELETE ON api_keys
+        BEGIN INSERT INTO control_changes (kind, ref, at) VALUES ('key', OLD.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')); END;
+      CREATE TRIGGER api_keys_changed AFTER UPDATE OF prefix, key_hash, label, description, is_admin,
+        collection_permissions, expires_at, rate_limit, allowed_ips, revoked_at, generation ON api_keys
+        BEGIN INSERT INTO control_changes (kind, ref, at) VALUES ('key', NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')); END;
+      CREATE TRIGGER api_key_grace_inserted AFTER INSERT ON api_key_grace
+        BEGIN INSERT INTO control_changes (kind, ref, at) VALUES ('key', NEW.key_id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')); END;
+      CREATE TRIGGER api_key_grace_deleted AFTER DELETE ON api_key_grace
+        BEGIN INSERT INTO control_changes (kind, ref, at) VALUES ('key', OLD.key_id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')); END;
+      CREATE TRIGGER revoked_tokens_inserted AFTER INSERT ON revoked_tokens
+        BEGIN INSERT INTO control_changes (kind, ref, detail, at) VALUES ('token', NEW.jti, NEW.expires_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')); END;
+      CREATE TRIGGER admin_users_inserted AFTER INSERT ON admin_users
+        BEGIN INSERT INTO control_changes (kind, ref, at) VALUES ('account', NEW.username, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')); END;
+      CREATE TRIGGER admin_users_changed AFTER UPDATE OF password_hash, generation ON admin_users
+        BEGIN INSERT INTO control_changes (kind, ref, at) VALUES ('account', NEW.username, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')); END;
     `,
   },
 ];

@@ -31,6 +31,7 @@ export class SqliteAccountStore implements AccountStore {
         ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash,
           generation = admin_users.generation + 1, updated_at = excluded.updated_at`),
       revoke: db.prepare(`INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`),
+      isRevoked: db.prepare<[string, string], { found: number }>(`SELECT 1 AS found FROM revoked_tokens WHERE jti = ? AND expires_at > ?`),
       listRevoked: db.prepare<[string], { jti: string; expires_at: string }>(`SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?`),
       prune: db.prepare(`DELETE FROM revoked_tokens WHERE expires_at <= ?`),
       rememberAddress: db.prepare(`INSERT INTO login_addresses (username, address, last_seen_at) VALUES (@username, @address, @at)
@@ -58,6 +59,10 @@ export class SqliteAccountStore implements AccountStore {
 
   async revokeToken(token: RevokedToken): Promise<void> {
     this.statements.revoke.run(token.jti, token.expiresAt);
+  }
+
+  async isTokenRevoked(jti: string, now: string): Promise<boolean> {
+    return this.statements.isRevoked.get(jti, now) !== undefined;
   }
 
   async listRevokedTokens(now: string): Promise<RevokedToken[]> {

@@ -61,7 +61,6 @@ export class SqliteKeyStore implements KeyStore {
       rehash: db.prepare(`UPDATE api_keys SET key_hash = ?, prefix = ?, generation = generation + 1 WHERE id = ? AND revoked_at IS NULL`),
       setPermissions: db.prepare(`UPDATE api_keys SET collection_permissions = ? WHERE id = ? AND revoked_at IS NULL`),
       touch: db.prepare(`UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`),
-      changeVersion: db.prepare<[], { version: number }>(`SELECT version FROM key_changes WHERE id = 1`),
       countAdmins: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM api_keys WHERE is_admin = 1 AND revoked_at IS NULL`),
     };
   }
@@ -135,12 +134,6 @@ export class SqliteKeyStore implements KeyStore {
 
   async countAdminKeys(): Promise<number> {
     return this.statements.countAdmins.get()!.n;
-  }
-
-  async externalChangeMarker(): Promise<number> {
-    // Moved by triggers on key changes only (migration 3): audit writes and last-use times, which
-    // other connections commit all the time, must not empty the key cache.
-    return this.statements.changeVersion.get()!.version;
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { limiterBackend } from '../../src/auth/limiter-backend.js';
 import { createAuthFailureCounter, failureKey, type AuthFailureCounter } from '../../src/auth/auth-failures.js';
 import { connectRedis, deleteKeys, redisUnavailable, uniquePrefix } from '../helpers/redis.js';
 
@@ -72,14 +73,14 @@ let namespaces = 0;
 behaviours('memory', (limit, windowSeconds) => createAuthFailureCounter({ limit, windowSeconds }), { skip: false });
 behaviours(
   'redis',
-  (limit, windowSeconds) => createAuthFailureCounter({ limit, windowSeconds, redis, keyPrefix: `${prefix}${++namespaces}` }),
+  (limit, windowSeconds) => createAuthFailureCounter({ limit, windowSeconds, backend: limiterBackend({ redis, keyPrefix: `${prefix}${++namespaces}` }) }),
   { skip },
 );
 
 test('redis: counters on two connections (two server processes) share one count', { skip }, async () => {
   const keyPrefix = `${prefix}shared`;
-  const first = createAuthFailureCounter({ limit: 4, redis, keyPrefix });
-  const second = createAuthFailureCounter({ limit: 4, redis: other, keyPrefix });
+  const first = createAuthFailureCounter({ limit: 4, backend: limiterBackend({ redis, keyPrefix }) });
+  const second = createAuthFailureCounter({ limit: 4, backend: limiterBackend({ redis: other, keyPrefix }) });
   const limited = [];
   for (let i = 0; i < 3; i++) limited.push((await first.recordFailure('203.0.113.50')).limited, (await second.recordFailure('203.0.113.50')).limited);
   assert.deepEqual(limited, [false, false, false, false, true, true]);
@@ -89,7 +90,7 @@ test('redis: counters on two connections (two server processes) share one count'
 test('redis unreachable: counting goes on in memory rather than stopping or failing', async () => {
   const down = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   down.on('error', () => {});
-  const counter = createAuthFailureCounter({ limit: 2, redis: down });
+  const counter = createAuthFailureCounter({ limit: 2, backend: limiterBackend({ redis: down }) });
   assert.deepEqual(await failures(counter, '203.0.113.99', 3), [false, false, true]);
   down.disconnect();
 });

@@ -3,6 +3,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { generateApiKey } from '../../src/auth/api-key.js';
 import { ManagedKeys } from '../../src/auth/managed-keys.js';
+import { RevokedTokens } from '../../src/auth/revoked-tokens.js';
+import { followStoreChanges } from '../../src/auth/store-sync.js';
+import { SqliteAccountStore } from '../../src/store/sqlite-accounts.js';
+import { SqliteChangeFeed } from '../../src/store/sqlite-changes.js';
 import type { KeyStore } from '../../src/store/key-store.js';
 import { SqliteKeyStore } from '../../src/store/sqlite.js';
 import { tempDir } from '../helpers/server.js';
@@ -32,7 +36,7 @@ async function storeWithKey() {
 test('a known key resolves to its principal; repeated use hits the cache, not the store', async () => {
   const { store, key } = await storeWithKey();
   const { store: counted, lookups } = countingStore(store);
-  const keys = new ManagedKeys(counted, { pollMs: 0 });
+  const keys = new ManagedKeys(counted, { cacheWithoutFeed: true });
   try {
     const principal = await keys.verify(key);
     assert.equal(principal?.id, 'key_t');
@@ -49,7 +53,7 @@ test('a known key resolves to its principal; repeated use hits the cache, not th
 test('a key with a bad checksum never reaches the store', async () => {
   const { store, key } = await storeWithKey();
   const { store: counted, lookups } = countingStore(store);
-  const keys = new ManagedKeys(counted, { pollMs: 0 });
+  const keys = new ManagedKeys(counted, { cacheWithoutFeed: true });
   try {
     const typo = `${key.slice(0, 12)}${key[12] === 'x' ? 'y' : 'x'}${key.slice(13)}`;
     assert.equal(await keys.verify(typo), undefined);
@@ -61,22 +65,65 @@ test('a key with a bad checksum never reaches the store', async () => {
   }
 });
 
-test('a change made by another process is seen within one poll', async () => {
+test('a change made by another process drops that key\'s entries only, through the change feed', async () => {
   const { file, store, key } = await storeWithKey();
-  const keys = new ManagedKeys(store, { pollMs: 50 });
   const other = new SqliteKeyStore(file);
+  const second = generateApiKey();
+  await other.createKey({
+    id: 'key_u', hash: second.hash, prefix: second.prefix, label: 'u', description: '', isAdmin: false,
+    permissions: {}, expiresAt: null, rateLimit: null, allowedIps: null, createdBy: 'test',
+  });
+  const { store: counted, lookups } = countingStore(store);
+  const keys = new ManagedKeys(counted);
+  const feed = new SqliteChangeFeed(file, { pollMs: 20 });
+  const accounts = new SqliteAccountStore(file);
+  const revoked = await RevokedTokens.open(accounts);
+  const stop = followStoreChanges(feed, { keys, revoked });
   try {
+    await new Promise((r) => setTimeout(r, 50));
     assert.ok(await keys.verify(key));
-    await new Promise((r) => setTimeout(r, 120)); // the poller has read the marker once
+    assert.ok(await keys.verify(second.key));
+    assert.equal(lookups(), 2);
     await other.revokeKey('key_t');
     const revokedAt = Date.now();
     while (await keys.verify(key)) {
       assert.ok(Date.now() - revokedAt < 1000, 'still valid a second after another process revoked it');
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 5));
     }
+    const before = lookups();
+    assert.ok(await keys.verify(second.key));
+    assert.equal(lookups(), before, 'the other key is still cached');
   } finally {
+    stop();
+    revoked.close();
+    await feed.close();
+    await accounts.close();
     await keys.close();
     await other.close();
+    await store.close();
+  }
+});
+
+test('while the change feed is lost, every verification reads through; once back, the cache is used again', async () => {
+  const { store, key } = await storeWithKey();
+  const { store: counted, lookups } = countingStore(store);
+  const keys = new ManagedKeys(counted);
+  try {
+    keys.startCaching();
+    await keys.verify(key);
+    await keys.verify(key);
+    assert.equal(lookups(), 1, 'cached');
+    keys.stopCaching();
+    await keys.verify(key);
+    await keys.verify(key);
+    assert.equal(lookups(), 3, 'read through, nothing kept');
+    assert.equal(keys.cachedEntries, 0);
+    keys.startCaching();
+    await keys.verify(key);
+    await keys.verify(key);
+    assert.equal(lookups(), 4, 'cached again');
+  } finally {
+    await keys.close();
     await store.close();
   }
 });
@@ -89,7 +136,7 @@ test('last_used_at is written in batches, at most once an interval per key', asy
     batches++;
     return store.touchKeys(times);
   };
-  const keys = new ManagedKeys(counted, { pollMs: 0, touchFlushMs: 50, touchIntervalMs: 60_000 });
+  const keys = new ManagedKeys(counted, { cacheWithoutFeed: true, touchFlushMs: 50, touchIntervalMs: 60_000 });
   try {
     for (let i = 0; i < 20; i++) await keys.verify(key);
     assert.equal((await store.getKey('key_t'))?.lastUsedAt, null, 'nothing written inside the requests');

@@ -47,7 +47,7 @@ describe('CredentialResolver outcomes', () => {
     };
     limitedKey = await add('key_limited', { rateLimit: 2 });
     fencedKey = await add('key_fenced', { allowedIps: ['10.0.0.0/8'] });
-    managedKeys = new ManagedKeys(store, { pollMs: 0 });
+    managedKeys = new ManagedKeys(store, { cacheWithoutFeed: true });
   });
   after(async () => {
     await managedKeys.close();

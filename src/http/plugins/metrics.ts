@@ -3,7 +3,7 @@
  * one), so several apps in one process (tests, bench) never share counters.
  */
 import type { FastifyInstance } from 'fastify';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
@@ -12,6 +12,9 @@ export interface Metrics {
   authAttempts: Counter<'result' | 'method' | 'code'>;
   rateLimited: Counter<'scope'>;
   ipDenied: Counter<'scope'>;
+  /** 1 while the control store's change feed is live (caches on), 0 while lost (reading through). */
+  storeFeedLive: Gauge;
+  storeFeedLosses: Counter;
 }
 
 export function createMetrics(): Metrics {
@@ -53,6 +56,16 @@ export function createMetrics(): Metrics {
       name: 'ip_denied_total',
       help: 'Requests refused by an IP allow list, by scope (global ALLOWED_IPS, or a key\'s own)',
       labelNames: ['scope'],
+      registers: [registry],
+    }),
+    storeFeedLive: new Gauge({
+      name: 'store_change_feed_live',
+      help: '1 while the control store\'s change feed is live and caches are used; 0 while it is lost and every check reads through to the store',
+      registers: [registry],
+    }),
+    storeFeedLosses: new Counter({
+      name: 'store_change_feed_losses_total',
+      help: 'Times the control store\'s change feed was lost after having been live',
       registers: [registry],
     }),
   };

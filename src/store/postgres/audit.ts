@@ -1,0 +1,119 @@
+/**
+ * The audit trail on PostgreSQL: the `AuditStore` of `../sqlite-audit.ts` on the same columns, so
+ * every replica appends to one trail and the dashboard reads it whole. Batches are one transaction
+ * (one multi-row INSERT); reads are newest first with keyset paging by id.
+ */
+import type { AuditEvent, AuditKind, AuditQuery, AuditStore, StoredAuditEvent } from '../audit-store.js';
+import type { PostgresDatabase } from './database.js';
+import { isoTime } from './times.js';
+
+interface AuditRow {
+  id: string;
+  at: Date;
+  kind: string;
+  actor: string | null;
+  key_prefix: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  route: string | null;
+  code: string | null;
+  target: string | null;
+  details: string | null;
+}
+
+/** Rows deleted per statement while pruning, so a large prune never holds locks for long. */
+const PRUNE_CHUNK = 5000;
+
+export class PostgresAuditStore implements AuditStore {
+  private closed = false;
+
+  constructor(private readonly db: PostgresDatabase) {}
+
+  async append(events: readonly AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    // One statement: all of the batch or none of it. Arrays keep the parameter count at ten.
+    const column = <K extends keyof AuditEvent>(key: K) => events.map((event) => event[key]);
+    await this.db.query(`INSERT INTO audit_events (at, kind, actor, key_prefix, ip, user_agent, route, code, target, details)
+      SELECT at, kind, actor, key_prefix, ip, user_agent, route, code, target, details FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+      WITH ORDINALITY AS e(at, kind, actor, key_prefix, ip, user_agent, route, code, target, details, n) ORDER BY n`,
+    [
+      events.map((event) => isoInput(event.at)), column('kind'), column('actor'), column('keyPrefix'), column('ip'), column('userAgent'),
+      column('route'), column('code'), column('target'), events.map((event) => (event.details === null ? null : JSON.stringify(event.details))),
+    ]);
+  }
+
+  async query(query: AuditQuery): Promise<StoredAuditEvent[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const param = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    if (query.kinds !== undefined) {
+      if (query.kinds.length === 0) return [];
+      where.push(`kind = ANY(${param(query.kinds)}::text[])`);
+    }
+    for (const [column, value] of [['actor', query.actor], ['ip', query.ip], ['code', query.code], ['target', query.target]] as const) {
+      if (value !== undefined) where.push(`${column} = ${param(value)}`);
+    }
+    if (query.since !== undefined) where.push(`at >= ${param(isoInput(query.since))}`);
+    if (query.until !== undefined) where.push(`at < ${param(isoInput(query.until))}`);
+    if (query.before !== undefined) where.push(`id < ${param(Math.floor(query.before))}`);
+    const limit = Math.max(0, Math.floor(query.limit));
+    if (limit === 0) return [];
+    const { rows } = await this.db.query<AuditRow>(`SELECT id, at, kind, actor, key_prefix, ip, user_agent, route, code, target, details
+      FROM audit_events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${param(limit)}`, params);
+    return rows.map(toEvent);
+  }
+
+  async prune(olderThan: string): Promise<number> {
+    const cutoff = isoInput(olderThan);
+    let total = 0;
+    for (;;) {
+      const { rowCount } = await this.db.query(`DELETE FROM audit_events WHERE id IN
+        (SELECT id FROM audit_events WHERE at < $1 ORDER BY id LIMIT $2)`, [cutoff, PRUNE_CHUNK]);
+      const deleted = rowCount ?? 0;
+      total += deleted;
+      if (deleted < PRUNE_CHUNK) return total;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.release();
+  }
+}
+
+/** `toISOString()` form; throws on a non-date, as the SQLite store does. */
+function isoInput(value: string): string {
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) throw new RangeError(`Not an ISO 8601 time: ${JSON.stringify(value)}`);
+  return new Date(time).toISOString();
+}
+
+function toEvent(row: AuditRow): StoredAuditEvent {
+  return {
+    id: Number(row.id),
+    at: isoTime(row.at),
+    kind: row.kind as AuditKind,
+    actor: row.actor,
+    keyPrefix: row.key_prefix,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    route: row.route,
+    code: row.code,
+    target: row.target,
+    details: parseDetails(row.details),
+  };
+}
+
+function parseDetails(text: string | null): Record<string, unknown> | null {
+  if (text === null) return null;
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : { value };
+  } catch {
+    return { unparsed: text };
+  }
+}
