@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { AuditTrail } from '../auth/audit-trail.js';
 import { createAuthFailureCounter } from '../auth/auth-failures.js';
 import { IpAllowList } from '../auth/ip-rules.js';
+import { MemoryInFlightLimiter } from '../auth/in-flight-memory.js';
 import { MemoryRateLimiter } from '../auth/rate-limit-memory.js';
 import { RedisRateLimiter } from '../auth/rate-limit-redis.js';
 import type { RateLimiter } from '../auth/rate-limit.js';
@@ -29,10 +30,11 @@ import { VERSION } from '../version.js';
 import { authEvents } from './auth-events.js';
 import { installAuthentication } from './authenticate.js';
 import { clientIpResolver } from './client-ip.js';
+import { installInFlightSlots, type InFlightSlots } from './in-flight.js';
 import { auditRoutes } from './routes/audit.js';
 import { clientErrorHandler, installErrorHandling } from './plugins/errors.js';
 import { installJsonBodyParser } from './plugins/json-body.js';
-import { createMetrics, installRequestMetrics, type Metrics } from './plugins/metrics.js';
+import { createMetrics, installRequestMetrics, watchConnections, watchInFlight, type Metrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { databaseRoutes } from './routes/databases.js';
@@ -93,13 +95,20 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
       redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.body.api_key', 'req.body.password'], censor: '[redacted]' },
     },
     bodyLimit: config.bodyLimit,
-    http: { maxHeaderSize: config.maxHeaderSize },
+    // Slow clients (slowloris, slow bodies) and idle connections are cut off; see `connectionLimits`.
+    requestTimeout: config.requestReceiveTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    maxRequestsPerSocket: config.maxRequestsPerSocket,
+    http: { maxHeaderSize: config.maxHeaderSize, ...connectionLimits(config) },
     clientErrorHandler,
     // Per-request access logs would cost more than authentication itself; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   });
+
+  // Past the cap, Node closes new connections at once: the file handles left keep the databases open.
+  fastify.server.maxConnections = config.maxConnections;
 
   // JSON routes take JSON only: without this, a text/plain body would be parsed as a string and
   // answer 400 instead of the 415 a client can act on.
@@ -124,6 +133,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const metrics = createMetrics();
   installErrorHandling(fastify, { onAuthFailure: (error) => metrics.authFailures.inc({ code: error.code }) });
   installRequestMetrics(fastify, metrics);
+  watchConnections(metrics, fastify.server);
   await installOpenApi(fastify, VERSION);
 
   const environmentKeys = new EnvironmentKeys({
@@ -177,12 +187,14 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     onAudit: (change) => audit.record(change),
   });
   const events = authEvents(metrics, audit, fastify.log);
+  const inFlight = inFlightSlots(fastify, config, metrics);
   const authenticator = installAuthentication(fastify, {
     sources: { environmentKeys, managedKeys, tokens },
     clientIp: clientIpResolver(config.trustedProxies),
     allowedIps: new IpAllowList(config.allowedIps),
     authFailures,
     rateLimit: { limiter: rateLimiter, defaultLimit: config.apiRateLimit },
+    inFlight,
     events,
     benchPrincipal: deps.benchPrincipal,
   });
@@ -200,4 +212,30 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
 
   await fastify.ready();
   return { fastify, metrics, routes, keys, audit };
+}
+
+/**
+ * Node's own limits on slow clients. Its timer checks connections every
+ * `connectionsCheckingInterval` (30 s by default), so a slow body could outlive its timeout by that
+ * much: check often enough that a cut-off comes within a quarter of the shorter timeout, at most a second late.
+ */
+function connectionLimits(config: Config) {
+  const shorter = Math.min(config.headersTimeoutMs, config.requestReceiveTimeoutMs);
+  return {
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestReceiveTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(shorter / 4))),
+  };
+}
+
+/** MAX_IN_FLIGHT_PER_CLIENT (0: no cap): the step after the rate limit in `authenticate.ts`. */
+function inFlightSlots(fastify: FastifyInstance, config: Config, metrics: Metrics): InFlightSlots | undefined {
+  if (config.maxInFlightPerClient === 0) return undefined;
+  const limiter = new MemoryInFlightLimiter({ maxInFlight: config.maxInFlightPerClient, maxQueued: config.maxQueuedPerClient });
+  watchInFlight(metrics, () => limiter.stats());
+  return installInFlightSlots(fastify, limiter, {
+    queueTimeoutMs: config.queryTimeoutMs,
+    onRefused: (reason) => metrics.inFlightRefused.inc({ reason }),
+  });
 }

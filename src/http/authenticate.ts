@@ -2,7 +2,7 @@
  * The request's whole path through authentication, top to bottom:
  *
  *   client IP → global allow list → credential → principal → key's allow list → rate limit
- *     → route access → handler
+ *     → in-flight slot → route access → handler
  *
  * Each step is a plain function of `src/auth`; this file only orders them and says which hook runs
  * which. `onRequest` runs everything up to the rate limit before the body is even read, so an
@@ -24,6 +24,7 @@ import { ApiError, errors, isApiError } from '../errors.js';
 import { databaseOf, principalOf, type BodyCredential, type RouteAccess } from './access.js';
 import type { AuthEvents } from './auth-events.js';
 import type { ClientIpResolver } from './client-ip.js';
+import type { InFlightSlots } from './in-flight.js';
 
 export interface AuthenticateOptions {
   sources: PrincipalSources;
@@ -34,6 +35,8 @@ export interface AuthenticateOptions {
   authFailures: AuthFailureCounter;
   /** API_RATE_LIMIT per client; a key's own `rate_limit` overrides `defaultLimit`. */
   rateLimit: { limiter: RateLimiter; defaultLimit: number };
+  /** MAX_IN_FLIGHT_PER_CLIENT: a slot per request, after the rate limit; unset: no cap. */
+  inFlight?: InFlightSlots;
   events: AuthEvents;
   /**
    * Bench-only wiring: every request runs as this principal without a credential. Reachable only
@@ -161,6 +164,8 @@ async function authenticate(
       throw errors.rateLimited(decision.resetSeconds);
     }
   }
+  // Per client, like the rate limit: a few requests at once, a short queue, then 429.
+  await options.inFlight?.take(request, reply, principal.id);
   options.events.succeeded(request, principal);
   return principal;
 }
