@@ -21,6 +21,8 @@ export interface RunningServer {
 
 export interface StartOptions {
   log?: boolean;
+  /** Where log lines go (default: stdout). */
+  logDestination?: { write(line: string): void };
   /** Bench-only: see `AuthenticateOptions.benchPrincipal`. */
   benchPrincipal?: Principal;
   /** Where the one-time first-start banner goes (default: stdout, never the log). */
@@ -53,7 +55,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       threads: config.duckdbThreads,
       readConnections: config.duckdbReadConnections,
     });
-    app = await buildApp({ config, engine, store, audit, accounts, redis, jwtSecret, log: options.log, benchPrincipal: options.benchPrincipal });
+    app = await buildApp({ config, engine, store, audit, accounts, redis, jwtSecret, log: options.log, logDestination: options.logDestination, benchPrincipal: options.benchPrincipal });
     const firstAdmin = await app.keys.ensureAdminKey();
     const { generatedPassword } = await ensureAdminAccount(accounts, config.adminUsername, config.adminPassword);
     if (firstAdmin || generatedPassword) {

@@ -61,6 +61,8 @@ export interface AppDependencies {
   jwtSecret: Uint8Array;
   /** Log through pino at the configured level; false silences the app (tests). */
   log?: boolean;
+  /** Where log lines go (default: stdout), e.g. to count them in a test. */
+  logDestination?: { write(line: string): void };
   /** Bench-only: skip credential checks (see `AuthenticateOptions.benchPrincipal`). */
   benchPrincipal?: Principal;
   /** Where the built dashboard is (default: this package's `dist/dashboard`). */
@@ -93,6 +95,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
       level: config.logLevel,
       // Credentials travel in these headers; they must never reach a log line.
       redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.body.api_key', 'req.body.password'], censor: '[redacted]' },
+      ...(deps.logDestination ? { stream: deps.logDestination } : {}),
     },
     bodyLimit: config.bodyLimit,
     // Slow clients (slowloris, slow bodies) and idle connections are cut off; see `connectionLimits`.
@@ -146,6 +149,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const audit = new AuditTrail(deps.audit, {
     onError: (error) => fastify.log.error({ err: error }, 'audit trail'),
     onDropped: (count) => fastify.log.warn({ dropped: count }, 'audit events dropped under load'),
+    summaryWindowMs: config.auditSummaryWindowMs,
+    maxEvents: config.auditMaxEvents,
   });
   void audit.startRetention({ retentionDays: config.auditRetentionDays }).catch((error: unknown) => fastify.log.error({ err: error }, 'audit retention'));
   const rateLimiter: RateLimiter = deps.redis
@@ -186,7 +191,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     onChange: () => managedKeys.invalidate(),
     onAudit: (change) => audit.record(change),
   });
-  const events = authEvents(metrics, audit, fastify.log);
+  const events = authEvents(metrics, audit, fastify.log, { summaryWindowMs: config.auditSummaryWindowMs });
+  fastify.addHook('onClose', async () => events.close());
   const inFlight = inFlightSlots(fastify, config, metrics);
   const authenticator = installAuthentication(fastify, {
     sources: { environmentKeys, managedKeys, tokens },
