@@ -206,6 +206,15 @@ describe('per-client in-flight cap (MAX_IN_FLIGHT_PER_CLIENT, MAX_QUEUED_PER_CLI
 
       assert.equal((await get(server, '/api/collections', ADMIN_KEY)).status, 200, 'another client is answered meanwhile');
 
+      // A refused request whose body is still coming: the connection is closed with the refusal,
+      // not kept open while the rest of the body trickles in.
+      const refusedSlow = raw(server, `${postHead(CLIENT_KEY, 1000)}{`);
+      const stop = trickle(refusedSlow.socket);
+      const cut = await refusedSlow.finished;
+      stop();
+      assert.equal(cut.status, 429);
+      assert.ok(cut.closed && cut.ms < 2000, `closed after ${Math.round(cut.ms)} ms`);
+
       // The first slow body completes: its slot goes to the queued request.
       slow[0]!.socket.write('}');
       assert.equal((await queued).status, 200);
@@ -213,7 +222,7 @@ describe('per-client in-flight cap (MAX_IN_FLIGHT_PER_CLIENT, MAX_QUEUED_PER_CLI
       for (const exchange of slow) exchange.socket.destroy();
     }
     const metrics = (await get(server, '/metrics', ADMIN_KEY)).body;
-    assert.match(metrics, /^in_flight_refused_total\{reason="queue_full"\} 1$/m);
+    assert.match(metrics, /^in_flight_refused_total\{reason="queue_full"\} 2$/m);
   });
 
   test('a queued request waits at most until its deadline: 408 query_timeout', async () => {
