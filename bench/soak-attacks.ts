@@ -17,7 +17,7 @@ export const LANE_DESCRIPTIONS: Record<Lane, string> = {
   join: "POST /api/query, a 200-way join of range(2), the attacker's read key",
   in: "POST /api/find/bench_items with a 30,000-value In filter, the attacker's read key",
   wide: 'POST /api/insert/soak_wide with 3,000 new fields per record, a write key',
-  slow: "slow-body connections (POST /api/find/bench_items, 1 byte every 2 s), the attacker's read key",
+  slow: "slowloris: half send headers 1 byte every 2 s, half a body (POST /api/find/bench_items, the attacker's read key) 1 byte every 2 s",
   badkey: 'GET /api/find/bench_items/:id with a fresh well-formed unknown key each time',
 };
 
@@ -53,9 +53,9 @@ export interface SlowFigures {
   opened: number;
   /** Closed by the server (cut off, refused at the connection cap, or answered). */
   closedByServer: number;
-  /** First status line of what the server answered, by status; `none` when it closed without one. */
+  /** First status line of what the server answered, by kind and status (`headers:408`); `none` when it closed without one. */
   answers: Record<string, number>;
-  /** Most open at once. */
+  /** Most open (or connecting) at once, seen from this side. */
   peakOpen: number;
   /** Connection attempts that failed (refused, reset before connect). */
   failed: number;
@@ -182,35 +182,41 @@ async function attackLoop(url: string, next: () => Attack, tally: Tally, timeout
 }
 
 /**
- * Slowloris: connections that send their headers (a valid key, a body of 1 MB announced) and then
- * one body byte every 2 s. Each one the server closes is replaced after a short pause, so the
- * pressure holds for the whole phase. Opened in steps, not all in one tick, as a client would.
+ * Slowloris, two kinds taking turns: connections that send their headers one byte every 2 s (never
+ * finishing them), and connections that send complete headers (a valid key, a body of 1 MB
+ * announced) and then one body byte every 2 s. Each one the server closes is replaced, so the
+ * pressure holds for the whole phase. Opened in steps (up to 250 every 50 ms), not all in one tick.
  */
 class SlowConnections {
   private readonly sockets = new Set<net.Socket>();
   /** Those whose headers are out: only they get body bytes (a byte before the headers would be a malformed request, not a slow one). */
-  private readonly sending = new Set<net.Socket>();
+  private readonly sending = new Map<net.Socket, string>();
   private readonly figures: SlowFigures = { opened: 0, closedByServer: 0, answers: {}, peakOpen: 0, failed: 0 };
   private readonly trickle: NodeJS.Timeout;
   private readonly opener: NodeJS.Timeout;
   private stopped = false;
   private readonly host: string;
   private readonly port: number;
-  private readonly head: string;
+  private readonly heads: Record<'headers' | 'body', string>;
 
   constructor(url: string, key: string, private readonly target: number) {
     const parsed = new URL(url);
     this.host = parsed.hostname;
     this.port = Number(parsed.port);
-    this.head = `POST /api/find/${COLLECTION} HTTP/1.1\r\nHost: ${parsed.host}\r\nx-api-key: ${key}\r\n`
-      + 'Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{"filter":';
+    this.heads = {
+      // Then `a` after `a` in a header value that never ends.
+      headers: `GET /api/find/${COLLECTION}/item-1 HTTP/1.1\r\nHost: ${parsed.host}\r\nx-api-key: ${key}\r\nx-slow: `,
+      // Then ` ` after ` ` in a body that never ends.
+      body: `POST /api/find/${COLLECTION} HTTP/1.1\r\nHost: ${parsed.host}\r\nx-api-key: ${key}\r\n`
+        + 'Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{"filter":',
+    };
     // Every 100 ms a twentieth of the sockets get a byte: each one every 2 s.
     let turn = 0;
     this.trickle = setInterval(() => {
       turn = (turn + 1) % 20;
       let i = 0;
-      for (const socket of this.sending) {
-        if (i++ % 20 === turn && socket.writable) socket.write(' ');
+      for (const [socket, byte] of this.sending) {
+        if (i++ % 20 === turn && socket.writable) socket.write(byte);
       }
     }, 100);
     // Up to 250 new connections every 50 ms until the target is open.
@@ -230,6 +236,7 @@ class SlowConnections {
   }
 
   private open(): void {
+    const kind = this.figures.opened % 2 === 0 ? 'headers' : 'body';
     const socket = net.connect(this.port, this.host);
     this.sockets.add(socket);
     this.figures.opened++;
@@ -239,8 +246,8 @@ class SlowConnections {
     socket.setNoDelay(true);
     socket.on('connect', () => {
       connected = true;
-      socket.write(this.head);
-      this.sending.add(socket);
+      socket.write(this.heads[kind]);
+      this.sending.set(socket, kind === 'headers' ? 'a' : ' ');
     });
     socket.on('data', (chunk: Buffer) => {
       if (answer.length < 64) answer += chunk.toString('latin1', 0, 64);
@@ -253,7 +260,7 @@ class SlowConnections {
       if (!connected) this.figures.failed++;
       else {
         this.figures.closedByServer++;
-        const status = /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 'none';
+        const status = `${kind}:${/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 'none'}`;
         this.figures.answers[status] = (this.figures.answers[status] ?? 0) + 1;
       }
     });

@@ -12,7 +12,8 @@
  * Flags (each also as an environment variable, e.g. SOAK_ATTACK=20): --baseline 20 --attack 60
  * (seconds), --lanes huge,deep,join,in,wide,slow,badkey, --slow-connections 5000, --readers 4,
  * --rows 100000, --timeout 35 (harness-side seconds per attack request), --env NAME=VALUE (a server
- * setting, repeatable), --keep (keep the data directory and server.log). A smoke run:
+ * setting, repeatable), --keep (keep the data directory and server.log), --results <file> (default
+ * bench/results/soak-latest.json). A smoke run:
  * `npm run bench:soak -- --baseline 5 --attack 20 --slow-connections 1000`.
  *
  * Missing a goal is reported, not a failure: the exit status is 1 only when the harness itself
@@ -32,7 +33,7 @@ import { LANE_DESCRIPTIONS, LANES, startAttacks, type AttackFigures, type Lane }
 import type { PhaseFigures, ReaderCommand, ReaderReply } from './soak-reader.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const RESULTS_FILE = fileURLToPath(new URL('./results/soak-latest.json', import.meta.url));
+const DEFAULT_RESULTS_FILE = fileURLToPath(new URL('./results/soak-latest.json', import.meta.url));
 const CLI = path.join(ROOT, 'src/cli/main.ts');
 const READER = fileURLToPath(new URL('./soak-reader.ts', import.meta.url));
 const ADMIN_PASSWORD = 'soak-admin-password-0123456789';
@@ -49,6 +50,8 @@ interface Options {
   serverEnv: Record<string, string>;
   /** Keep the temporary directory (data, server.log) for a look afterwards. */
   keep: boolean;
+  /** Where the JSON results go. */
+  results: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -65,6 +68,7 @@ function parseOptions(argv: string[]): Options {
       timeout: { type: 'string', default: env('timeout', '35') },
       env: { type: 'string', multiple: true, default: [] },
       keep: { type: 'boolean', default: false },
+      results: { type: 'string', default: env('results', DEFAULT_RESULTS_FILE) },
     },
   });
   const number = (name: string, raw: string, min: number): number => {
@@ -92,6 +96,7 @@ function parseOptions(argv: string[]): Options {
     timeoutMs: number('timeout', values.timeout, 1) * 1000,
     serverEnv,
     keep: values.keep,
+    results: path.resolve(values.results),
   };
 }
 
@@ -259,6 +264,21 @@ async function createKey(url: string, body: Record<string, unknown>): Promise<st
   return answer.key;
 }
 
+/** The server's own view of connections and in-flight slots, from `/metrics` (undefined if it does not answer). */
+async function serverGauges(url: string): Promise<Record<string, number> | undefined> {
+  try {
+    const res = await fetch(`${url}/metrics`, { headers: { 'x-api-key': BENCH_ADMIN_KEY }, signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    const gauges: Record<string, number> = {};
+    for (const match of text.matchAll(/^(in_flight_requests|in_flight_queued_requests|in_flight_clients|http_open_connections|http_connections_dropped_total|in_flight_refused_total\{reason="\w+"\}) (\d+(?:\.\d+)?)$/gm)) {
+      gauges[match[1]!] = Number(match[2]);
+    }
+    return gauges;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Waits `seconds`, or less if the server dies meanwhile; answers whether it is still alive. */
 async function hold(server: Server, seconds: number): Promise<boolean> {
   const end = performance.now() + seconds * 1000;
@@ -280,12 +300,16 @@ interface Results {
     peakRssAttackBytes: number;
     /** SIGTERM after the attack: did it exit by itself (writing the open summaries), and how fast. */
     shutdown: { clean: boolean; ms: number };
+    /** `/metrics` at the end of the attack, and 2 s after the attackers left (this request holds one slot). */
+    gauges: { underAttack?: Record<string, number>; afterAttack?: Record<string, number> };
     logBytes: { baseline: number; attack: number; shutdown: number };
     auditStoreBytes: { baseline: number; attack: number; shutdown: number };
     auditRows: { baseline?: number; attack?: number; shutdown?: number };
     logTail?: string;
   };
   fiveHundreds: number;
+  /** This process's own peak resident set (it streams every answer away and bounds what it keeps). */
+  harnessPeakRssBytes: number;
   goals: { name: string; met: boolean; detail: string }[];
 }
 
@@ -312,7 +336,7 @@ function fiveHundredsOf(reader: PhaseFigures[], attacks: AttackFigures | undefin
   };
   for (const phase of reader) add(phase.errors);
   for (const lane of attacks?.lanes ?? []) add(lane.outcomes);
-  if (attacks?.slow) add(attacks.slow.answers);
+  if (attacks?.slow) add(Object.fromEntries(Object.entries(attacks.slow.answers).map(([answer, n]) => [answer.replace(/^\w+:/, ''), n])));
   return count;
 }
 
@@ -331,7 +355,7 @@ function render(results: Results): string {
   const slow = results.attacks?.slow;
   if (slow) {
     laneRows.push(['slow', `${LANE_DESCRIPTIONS.slow}; ${settings.slowConnections} kept open`, slow.opened,
-      `peak open ${slow.peakOpen}, closed by server ${slow.closedByServer} (${formatOutcomes(slow.answers) || 'none'}), failed ${slow.failed}`, '-']);
+      `most open at once ${slow.peakOpen}, closed by the server ${slow.closedByServer} (${formatOutcomes(slow.answers) || 'none'}), failed to connect ${slow.failed}`, '-']);
   }
   lines.push(table(['lane', 'what', 'requests', 'outcomes', 'MiB read'], laneRows));
   const { server } = results;
@@ -344,6 +368,10 @@ function render(results: Results): string {
   lines.push(`peak RSS: ${mib(server.peakRssAttackBytes)} MiB up to the end of the attack, ${mib(server.peakRssBytes)} MiB including shutdown`);
   lines.push(`died during the run: ${server.died ? `YES (${JSON.stringify(server.exit)})` : 'no'}; `
     + `shutdown after SIGTERM: ${server.shutdown.clean ? 'clean' : 'did not exit, SIGKILL'} in ${server.shutdown.ms} ms; 5xx answers: ${results.fiveHundreds}`);
+  const gauges = (values: Record<string, number> | undefined) => (values ? formatOutcomes(values).replaceAll('×', '=') : 'no answer');
+  lines.push(`/metrics at the end of the attack: ${gauges(server.gauges.underAttack)}`);
+  lines.push(`/metrics 2 s after it: ${gauges(server.gauges.afterAttack)}`);
+  lines.push(`harness (this process) peak RSS: ${mib(results.harnessPeakRssBytes)} MiB`);
   if (server.logTail) lines.push('', 'last lines of the server log:', server.logTail);
   lines.push('', 'goals');
   for (const goal of results.goals) lines.push(`  ${goal.met ? 'MET   ' : 'MISSED'} ${goal.name}: ${goal.detail}`);
@@ -410,10 +438,14 @@ async function main(): Promise<void> {
     });
     const survived = await hold(server, options.attack);
     if (!survived) progress(`the server died during the attack: ${JSON.stringify(server.exit)}`);
+    const gaugesUnderAttack = survived ? await serverGauges(server.url) : undefined;
     progress('stopping the attack');
     const attackFigures = await attacks.stop();
     const readerFigures = await reader.stop();
     reader = undefined;
+    // Once the attackers are gone, their slots and connections must come back.
+    await hold(server, 2);
+    const gaugesAfterAttack = server.alive ? await serverGauges(server.url) : undefined;
     const afterAttack = { log: server.logBytes() - start.log, store: server.storeBytes(), audit: server.auditRows() };
     const peakRssAttackBytes = server.peakRss();
     const died = !server.alive;
@@ -434,6 +466,7 @@ async function main(): Promise<void> {
         peakRssBytes: server.peakRss(),
         peakRssAttackBytes,
         shutdown,
+        gauges: { ...(gaugesUnderAttack ? { underAttack: gaugesUnderAttack } : {}), ...(gaugesAfterAttack ? { afterAttack: gaugesAfterAttack } : {}) },
         logBytes: { baseline: afterBaseline.log, attack: afterAttack.log, shutdown: afterShutdown.log },
         auditStoreBytes: { baseline: afterBaseline.store - start.store, attack: afterAttack.store - start.store, shutdown: afterShutdown.store - start.store },
         auditRows: {
@@ -444,12 +477,13 @@ async function main(): Promise<void> {
         ...(died || !shutdown.clean ? { logTail: tail(logFile, 20) } : {}),
       },
       fiveHundreds: fiveHundredsOf(readerFigures, attackFigures),
+      harnessPeakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
     const results: Results = { ...partial, goals: goals(partial) };
     console.log(render(results));
-    mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
-    writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
-    console.log(`\nresults written to ${path.relative(process.cwd(), RESULTS_FILE)}`);
+    mkdirSync(path.dirname(options.results), { recursive: true });
+    writeFileSync(options.results, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nresults written to ${path.relative(process.cwd(), options.results)}`);
   } finally {
     reader?.kill();
     await server?.stop(5000).catch(() => undefined);

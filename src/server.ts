@@ -7,6 +7,7 @@ import type { Config } from './config/index.js';
 import type { DataEngine } from './data/engine.js';
 import { openDuckDBEngine } from './data/duckdb/index.js';
 import { buildApp, type App } from './http/app.js';
+import { trackConnections, type ConnectionDrain } from './http/connection-drain.js';
 import { Redis } from 'ioredis';
 import { openAccountStore, openAuditStore, openKeyStore } from './store/index.js';
 import type { KeyStore } from './store/key-store.js';
@@ -48,6 +49,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
   let engine: DataEngine | undefined;
   let app: App | undefined;
+  let connections: ConnectionDrain | undefined;
   try {
     engine = await openDuckDBEngine({
       dataDir: config.dataDir,
@@ -61,6 +63,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (firstAdmin || generatedPassword) {
       (options.announce ?? ((text) => process.stdout.write(text)))(firstStartBanner(firstAdmin?.key, generatedPassword === undefined ? undefined : { username: config.adminUsername, password: generatedPassword }));
     }
+    connections = trackConnections(app.fastify.server);
     await app.fastify.listen({ port: config.port, host: config.host });
   } catch (error) {
     await app?.fastify.close();
@@ -78,6 +81,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     store,
     url: `http://${host}:${port}`,
     close: () => (closing ??= (async () => {
+      // Requests already running finish; connections with nothing left to answer close now.
+      connections?.drain();
       await running.app.fastify.close();
       await running.engine.close();
       await closeStores();

@@ -61,11 +61,6 @@ export function installInFlightSlots(app: FastifyInstance, limiter: InFlightLimi
       reply.raw.removeListener('close', onClose);
       if (!outcome.granted) {
         options.onRefused?.(outcome.reason);
-        // The body is still on its way (slowly, maybe): close the connection after the refusal
-        // instead of reading the whole body only to throw it away.
-        if (request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0) {
-          reply.header('Connection', 'close');
-        }
         if (outcome.reason === 'deadline') throw errors.queryTimeout(options.queueTimeoutMs);
         // `aborted`: nobody is left to read the answer; the refusal only stops the request here.
         throw errors.tooManyInFlight();

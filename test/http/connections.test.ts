@@ -106,6 +106,18 @@ describe('slow clients are cut off (REQUEST_RECEIVE_TIMEOUT_MS, HEADERS_TIMEOUT_
     await until(async () => (await get(server, '/api/collections', CLIENT_KEY)).status === 200, 'the client has its slot back', 3000);
   });
 
+  test('a request refused before its body arrived is answered and its connection closed at once', async () => {
+    for (const key of ['', `x-api-key: dk_live_${'Q'.repeat(32)}\r\n`]) {
+      const exchange = raw(server, `POST /api/find/notes HTTP/1.1\r\nHost: localhost\r\n${key}Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`);
+      const stop = trickle(exchange.socket);
+      const result = await exchange.finished;
+      stop();
+      assert.equal(result.status, 401);
+      assert.match(result.text, /\r\nconnection: close\r\n/i);
+      assert.ok(result.closed && result.ms < 700, `closed after ${Math.round(result.ms)} ms, before the receive timeout`);
+    }
+  });
+
   test('headers that never end, and a connection that never speaks, are closed at the headers timeout', async () => {
     const slowHeaders = raw(server, `GET /api/collections HTTP/1.1\r\nHost: localhost\r\nx-api-key: ${CLIENT_KEY}\r\nx-slow: `);
     const stop = trickle(slowHeaders.socket, 'a');
@@ -264,6 +276,36 @@ describe('per-client in-flight cap (MAX_IN_FLIGHT_PER_CLIENT, MAX_QUEUED_PER_CLI
     assert.equal(next.status, 200);
     assert.ok(performance.now() - started > 500, 'it waited for a query to end');
     await until(async () => /^in_flight_requests 1$/m.test((await get(server, '/metrics', ADMIN_KEY)).body), 'every slot is back once the queries end');
+  });
+});
+
+describe('shutdown', { timeout: 60_000 }, () => {
+  test('closing lets a running request finish but does not wait for a request that began and went quiet', async () => {
+    const server = await startTestServer({ QUERY_TIMEOUT_MS: '1500' });
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      assert.equal((await get(server, '/api/collections', CLIENT_KEY, agent)).status, 200, 'an idle kept-alive connection');
+      const quiet = raw(server, `GET /api/collections HTTP/1.1\r\nHost: localhost\r\nx-api-key: ${CLIENT_KEY}\r\nx-half: `);
+      const running = fetch(`${server.url}/api/query`, {
+        method: 'POST',
+        headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' },
+        body: JSON.stringify({ sql: 'SELECT sum(range) AS s FROM range(100000000000)' }),
+      });
+      await until(async () => (await connections(server)) === 3, 'three connections are open');
+      await sleep(200);
+
+      const started = performance.now();
+      const closed = server.stop().then(() => performance.now() - started);
+      const quietResult = await quiet.finished;
+      assert.ok(quietResult.closed, 'the half-received request is cut');
+      assert.ok(performance.now() - started < 1000, `cut ${Math.round(performance.now() - started)} ms after the close began`);
+      const answer = await running;
+      assert.equal(answer.status, 408, 'the running query still got its answer (at its deadline)');
+      const ms = await Promise.race([closed, sleep(8000).then(() => Infinity)]);
+      assert.ok(ms < 5000, `the server closed in ${Math.round(ms)} ms`);
+    } finally {
+      agent.destroy();
+    }
   });
 });
 

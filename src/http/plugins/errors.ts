@@ -32,6 +32,9 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandler
     }
     if (apiError.status === 401) reply.header('WWW-Authenticate', 'Bearer');
     if (apiError.headers) reply.headers(apiError.headers);
+    // Refused before its body arrived (no credential, throttled, no in-flight slot): close the
+    // connection with the answer, rather than keep it open to read a slow body only to discard it.
+    if (!request.raw.complete) reply.header('Connection', 'close');
     const body: { error: string; code: string; details?: unknown } = { error: apiError.message, code: apiError.code };
     if (apiError.details !== undefined) body.details = apiError.details;
     return reply.status(apiError.status).send(body);
