@@ -420,6 +420,8 @@ async function main(): Promise<void> {
     const attackerKey = await createKey(server.url, { label: 'soak-attacker', collection_permissions: { bench_items: ['read'] } });
     const writerKey = await createKey(server.url, { label: 'soak-writer', collection_permissions: { soak_wide: ['read', 'write'] } });
 
+    // After the key creations' own audit events are written (the trail writes every 200 ms).
+    await sleep(1000);
     const start = { log: server.logBytes(), store: server.storeBytes(), audit: server.auditRows() };
     progress(`baseline: ${options.readers} well-behaved readers alone for ${options.baseline} s`);
     reader = await Reader.start(server.url, readerKey, options);
