@@ -162,18 +162,21 @@ class Server {
     return sizeOf(this.logFile);
   }
 
-  /** The control store's files (audit events live there), bytes. */
-  storeBytes(): number {
-    return ['', '-wal', '-shm'].reduce((total, suffix) => total + sizeOf(path.join(this.dataDir, `control.sqlite${suffix}`)), 0);
-  }
-
-  /** Rows in the audit table, read through a read-only connection beside the server's. */
-  auditRows(): number | undefined {
+  /**
+   * Audit events written after event `afterId`: how many, and their bytes (the text of every column,
+   * about what SQLite stores for them before indexes). Read through a read-only connection beside the
+   * server's; undefined when the store cannot be read.
+   */
+  audit(afterId = 0): AuditFigures | undefined {
     try {
       const db = new Database(path.join(this.dataDir, 'control.sqlite'), { readonly: true, fileMustExist: true });
       try {
         db.pragma('busy_timeout = 2000');
-        return (db.prepare('SELECT count(*) AS n FROM audit_events').get() as { n: number }).n;
+        const columns = ['at', 'kind', 'actor', 'key_prefix', 'ip', 'user_agent', 'route', 'code', 'target', 'details'];
+        const bytes = columns.map((column) => `coalesce(length(CAST(${column} AS BLOB)), 0)`).join(' + ');
+        const row = db.prepare(`SELECT count(*) AS rows, coalesce(sum(${bytes}), 0) AS bytes, coalesce(max(id), ?) AS lastId FROM audit_events WHERE id > ?`)
+          .get(afterId, afterId) as AuditFigures;
+        return row;
       } finally {
         db.close();
       }
@@ -216,6 +219,12 @@ class Server {
       if (kb !== undefined) this.peakRssBytes = Math.max(this.peakRssBytes, Number(kb) * 1024);
     }
   }
+}
+
+interface AuditFigures {
+  rows: number;
+  bytes: number;
+  lastId: number;
 }
 
 /** The well-behaved client's process. */
@@ -303,8 +312,8 @@ interface Results {
     /** `/metrics` at the end of the attack, and 2 s after the attackers left (this request holds one slot). */
     gauges: { underAttack?: Record<string, number>; afterAttack?: Record<string, number> };
     logBytes: { baseline: number; attack: number; shutdown: number };
-    auditStoreBytes: { baseline: number; attack: number; shutdown: number };
-    auditRows: { baseline?: number; attack?: number; shutdown?: number };
+    /** Audit events written (rows, and the bytes of their columns), cumulative from the baseline's start. */
+    audit: { baseline?: Omit<AuditFigures, 'lastId'>; attack?: Omit<AuditFigures, 'lastId'>; shutdown?: Omit<AuditFigures, 'lastId'> };
     logTail?: string;
   };
   fiveHundreds: number;
@@ -362,8 +371,8 @@ function render(results: Results): string {
   lines.push('', 'server');
   lines.push(table(['', 'baseline', 'attack', 'shutdown'], [
     ['log bytes written (cumulative)', server.logBytes.baseline, server.logBytes.attack, server.logBytes.shutdown],
-    ['control store bytes (audit)', server.auditStoreBytes.baseline, server.auditStoreBytes.attack, server.auditStoreBytes.shutdown],
-    ['audit rows', server.auditRows.baseline ?? '?', server.auditRows.attack ?? '?', server.auditRows.shutdown ?? '?'],
+    ['audit events written (cumulative)', server.audit.baseline?.rows ?? '?', server.audit.attack?.rows ?? '?', server.audit.shutdown?.rows ?? '?'],
+    ['audit bytes written (cumulative)', server.audit.baseline?.bytes ?? '?', server.audit.attack?.bytes ?? '?', server.audit.shutdown?.bytes ?? '?'],
   ]));
   lines.push(`peak RSS: ${mib(server.peakRssAttackBytes)} MiB up to the end of the attack, ${mib(server.peakRssBytes)} MiB including shutdown`);
   lines.push(`died during the run: ${server.died ? `YES (${JSON.stringify(server.exit)})` : 'no'}; `
@@ -422,11 +431,11 @@ async function main(): Promise<void> {
 
     // After the key creations' own audit events are written (the trail writes every 200 ms).
     await sleep(1000);
-    const start = { log: server.logBytes(), store: server.storeBytes(), audit: server.auditRows() };
+    const start = { log: server.logBytes(), auditId: server.audit()?.lastId ?? 0 };
     progress(`baseline: ${options.readers} well-behaved readers alone for ${options.baseline} s`);
     reader = await Reader.start(server.url, readerKey, options);
     await hold(server, options.baseline);
-    const afterBaseline = { log: server.logBytes() - start.log, store: server.storeBytes(), audit: server.auditRows() };
+    const afterBaseline = { log: server.logBytes() - start.log, audit: server.audit(start.auditId) };
 
     progress(`attack: ${options.lanes.join(', ')} for ${options.attack} s, the readers going on`);
     reader.phase('attack');
@@ -448,14 +457,14 @@ async function main(): Promise<void> {
     // Once the attackers are gone, their slots and connections must come back.
     await hold(server, 2);
     const gaugesAfterAttack = server.alive ? await serverGauges(server.url) : undefined;
-    const afterAttack = { log: server.logBytes() - start.log, store: server.storeBytes(), audit: server.auditRows() };
+    const afterAttack = { log: server.logBytes() - start.log, audit: server.audit(start.auditId) };
     const peakRssAttackBytes = server.peakRss();
     const died = !server.alive;
     const exit = server.exit;
 
     progress('stopping the server (it writes the summaries still open)');
     const shutdown = await server.stop();
-    const afterShutdown = { log: server.logBytes() - start.log, store: server.storeBytes(), audit: server.auditRows() };
+    const afterShutdown = { log: server.logBytes() - start.log, audit: server.audit(start.auditId) };
     const partial: Omit<Results, 'goals'> = {
       when: new Date().toISOString(),
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '?', totalMemoryGiB: Math.round(os.totalmem() / GIB), loadAverage1mAtEnd: Math.round((os.loadavg()[0] ?? 0) * 100) / 100 },
@@ -470,12 +479,11 @@ async function main(): Promise<void> {
         shutdown,
         gauges: { ...(gaugesUnderAttack ? { underAttack: gaugesUnderAttack } : {}), ...(gaugesAfterAttack ? { afterAttack: gaugesAfterAttack } : {}) },
         logBytes: { baseline: afterBaseline.log, attack: afterAttack.log, shutdown: afterShutdown.log },
-        auditStoreBytes: { baseline: afterBaseline.store - start.store, attack: afterAttack.store - start.store, shutdown: afterShutdown.store - start.store },
-        auditRows: {
-          ...(afterBaseline.audit !== undefined && start.audit !== undefined ? { baseline: afterBaseline.audit - start.audit } : {}),
-          ...(afterAttack.audit !== undefined && start.audit !== undefined ? { attack: afterAttack.audit - start.audit } : {}),
-          ...(afterShutdown.audit !== undefined && start.audit !== undefined ? { shutdown: afterShutdown.audit - start.audit } : {}),
-        },
+        audit: Object.fromEntries(
+          ([['baseline', afterBaseline.audit], ['attack', afterAttack.audit], ['shutdown', afterShutdown.audit]] as const)
+            .filter(([, figures]) => figures !== undefined)
+            .map(([phase, figures]) => [phase, { rows: figures!.rows, bytes: figures!.bytes }]),
+        ),
         ...(died || !shutdown.clean ? { logTail: tail(logFile, 20) } : {}),
       },
       fiveHundreds: fiveHundredsOf(readerFigures, attackFigures),
