@@ -223,7 +223,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
 /**
  * Node's own limits on slow clients. Its timer checks connections every
  * `connectionsCheckingInterval` (30 s by default), so a slow body could outlive its timeout by that
- * much: check often enough that a cut-off comes within a quarter of the shorter timeout, at most a second late.
+ * much: check every quarter of the shorter timeout, and at least once a second.
  */
 function connectionLimits(config: Config) {
   const shorter = Math.min(config.headersTimeoutMs, config.requestReceiveTimeoutMs);
