@@ -30,6 +30,7 @@ export const errors = {
   adminRequired: () => new ApiError(403, 'forbidden', 'Admin access required'),
   rateLimited: (retryAfterSeconds: number) =>
     new ApiError(429, 'rate_limited', 'Rate limit exceeded', undefined, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }),
+  tooManyInFlight: () => new ApiError(429, 'too_many_in_flight', 'Too many requests in flight for this client', undefined, { 'Retry-After': '1' }),
 
   notFound: (message: string) => new ApiError(404, 'not_found', message),
   conflict: (message: string) => new ApiError(409, 'conflict', message),
@@ -46,8 +47,6 @@ export const errors = {
   statementTooLarge: (message: string) => new ApiError(400, 'statement_too_large', message),
   filterTooLarge: (message: string) => new ApiError(400, 'filter_too_large', message),
   tooManyFields: (message: string) => new ApiError(400, 'too_many_fields', message),
-  /** The client's in-flight requests are at their cap and the short queue is full. */
-  tooManyInFlight: () => new ApiError(429, 'too_many_in_flight', 'Too many requests in flight', undefined, { 'Retry-After': '1' }),
 } as const;
 
 export function isApiError(value: unknown): value is ApiError {

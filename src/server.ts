@@ -6,6 +6,7 @@ import type { Config } from './config/index.js';
 import type { DataEngine } from './data/engine.js';
 import { openDuckDBEngine } from './data/duckdb/index.js';
 import { buildApp, type App } from './http/app.js';
+import { trackConnections, type ConnectionDrain } from './http/connection-drain.js';
 import { Redis } from 'ioredis';
 import { ensurePrivateDir, usePrivateUmask } from './private-files.js';
 import { openControlStore, type ControlStore } from './store/index.js';
@@ -25,6 +26,8 @@ export interface StartOptions {
   log?: boolean;
   /** Replaces the credential resolver (`bench/` measures the path without authentication): see `AppDependencies.resolver`. */
   resolver?: PrincipalResolver;
+  /** Where log lines go (default: stdout). */
+  logDestination?: { write(line: string): void };
   /** Where the one-time first-start banner goes (default: stdout, never the log). */
   announce?: (text: string) => void;
 }
@@ -47,6 +50,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
   let engine: DataEngine | undefined;
   let app: App | undefined;
+  let connections: ConnectionDrain | undefined;
   try {
     engine = await openDuckDBEngine({
       dataDir: config.dataDir,
@@ -55,7 +59,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       readConnections: config.duckdbReadConnections,
       limits: config.dataLimits,
     });
-    app = await buildApp({ config, engine, store, audit, accounts, changes, redis, jwtSecret, log: options.log, resolver: options.resolver });
+    app = await buildApp({ config, engine, store, audit, accounts, changes, redis, jwtSecret, log: options.log, resolver: options.resolver, logDestination: options.logDestination });
     if (dataDir.openToOthers) {
       app.fastify.log.warn({ dataDir: config.dataDir }, 'DATA_DIR can be entered by other users; its files are 0600, but consider chmod 700');
     }
@@ -64,6 +68,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (firstAdmin || generatedPassword) {
       (options.announce ?? ((text) => process.stdout.write(text)))(firstStartBanner(firstAdmin?.key, generatedPassword === undefined ? undefined : { username: config.adminUsername, password: generatedPassword }));
     }
+    connections = trackConnections(app.fastify.server);
     await app.fastify.listen({ port: config.port, host: config.host });
   } catch (error) {
     await app?.fastify.close();
@@ -82,6 +87,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     control,
     url: `http://${host}:${port}`,
     close: () => (closing ??= (async () => {
+      // Requests already running finish; connections with nothing left to answer close now.
+      connections?.drain();
       await running.app.fastify.close();
       await running.engine.close();
       await closeStores();

@@ -8,8 +8,16 @@
  * Every event is sanitised on the way in: a key prefix is cut to 16 characters, anything shaped
  * like a full managed key (in any field, details included) is cut to its prefix, and free-text
  * fields are bounded. The store never sees a full key.
+ *
+ * Anyone can cause failures, as many as they like, so failures are summarised: the first of a kind
+ * (same kind, actor, address, code, route and target) is written at once, the identical ones
+ * within `summaryWindowMs` after it are only counted, and one summary event carries their count
+ * when the window closes (or on `flush`/`close`). The store is bounded by age (`startRetention`)
+ * and by size (`maxEvents`, oldest pruned first).
  */
 import { AUDIT_KINDS, type AuditEvent, type AuditKind, type AuditQuery, type AuditStore, type StoredAuditEvent } from '../store/audit-store.js';
+import { failureKey } from './auth-failures.js';
+import { RepeatWindow, type RepeatSummary } from './repeat-window.js';
 
 /** What callers hand to `record`: `at` defaults to now, and any field left out is null. */
 export interface AuditInput {
@@ -36,6 +44,13 @@ export interface AuditTrailOptions {
   onError?: (error: unknown) => void;
   /** Events dropped from a full queue since the last report; called at most once per flush. */
   onDropped?: (count: number) => void;
+  /**
+   * Identical failures (`SUMMARISED_KINDS`) within this many ms of the first are written as one
+   * summary with their count; 0 (the default) writes every one.
+   */
+  summaryWindowMs?: number;
+  /** Events kept in the store at most, oldest deleted first after each write; 0 (the default): no bound. */
+  maxEvents?: number;
   /** The clock (tests). */
   now?: () => number;
 }
@@ -55,8 +70,17 @@ export interface AuditTrailStats {
   dropped: number;
   /** Lost because the store refused a batch. */
   failed: number;
+  /** Deleted by age or by the size bound. */
   pruned: number;
+  /** Identical failures counted in a summary event instead of written one by one. */
+  summarised: number;
 }
+
+/**
+ * The kinds an unauthenticated caller can produce at will, and so summarised. Key changes, logins,
+ * logouts and password changes need a valid credential and are always written one by one.
+ */
+export const SUMMARISED_KINDS: readonly AuditKind[] = ['auth.failure', 'auth.login_failed'];
 
 /** A key prefix is at most this long (`dk_live_` + 8 characters). */
 export const AUDIT_KEY_PREFIX_LENGTH = 16;
@@ -80,7 +104,9 @@ export class AuditTrail {
   private pruning: Promise<number> | undefined;
   private closed = false;
   private droppedUnreported = 0;
-  private readonly counts = { written: 0, dropped: 0, failed: 0, pruned: 0 };
+  private readonly counts = { written: 0, dropped: 0, failed: 0, pruned: 0, summarised: 0 };
+  private readonly repeats: RepeatWindow<AuditEvent>;
+  private readonly maxEvents: number;
 
   constructor(private readonly store: AuditStore, options: AuditTrailOptions = {}) {
     this.flushIntervalMs = options.flushIntervalMs ?? 200;
@@ -89,9 +115,15 @@ export class AuditTrail {
     this.onError = options.onError ?? (() => {});
     this.onDropped = options.onDropped;
     this.now = options.now ?? Date.now;
+    this.maxEvents = Math.max(0, Math.floor(options.maxEvents ?? 0));
+    this.repeats = new RepeatWindow<AuditEvent>({
+      windowMs: options.summaryWindowMs ?? 0,
+      now: this.now,
+      onSummary: (summary) => this.enqueue(summaryEvent(summary)),
+    });
   }
 
-  /** Queues one event. Synchronous, cheap, and never throws. */
+  /** Queues one event (or counts it into a summary). Synchronous, cheap, and never throws. */
   record(input: AuditInput): void {
     try {
       if (this.closed) {
@@ -99,22 +131,27 @@ export class AuditTrail {
         return;
       }
       const event = sanitise(input, this.now());
-      if (this.queue.push(event)) {
-        this.counts.dropped++;
-        this.droppedUnreported++;
+      if (SUMMARISED_KINDS.includes(event.kind) && !this.repeats.admit(repeatKey(event), event)) {
+        this.counts.summarised++;
+        return;
       }
-      if (this.queue.size >= this.batchSize) this.flushSoon();
-      else this.flushLater();
+      this.enqueue(event);
     } catch (error) {
       this.report(error);
     }
   }
 
-  /** Writes everything recorded so far. Never rejects: failures go to `onError`. */
+  /**
+   * Writes everything recorded so far, summaries of the failures counted so far included (their
+   * windows end here). Never rejects: failures go to `onError`.
+   */
   flush(): Promise<void> {
-    const run = this.flushing.then(() => this.writeQueued());
-    this.flushing = run;
-    return run;
+    try {
+      this.repeats.flush();
+    } catch (error) {
+      this.report(error);
+    }
+    return this.write();
   }
 
   /** Newest first, after a flush, so events recorded just before are included. */
@@ -124,8 +161,9 @@ export class AuditTrail {
   }
 
   /**
-   * Deletes events older than `retentionDays` now and then every `intervalMs` (the timer does not
-   * keep the process alive). Answers how many the first run deleted; never rejects.
+   * Deletes events older than `retentionDays` (and beyond `maxEvents`) now and then every
+   * `intervalMs` (the timer does not keep the process alive). Answers how many the first run
+   * deleted; never rejects.
    */
   startRetention(options: RetentionOptions): Promise<number> {
     this.stopRetention();
@@ -145,11 +183,13 @@ export class AuditTrail {
     return { queued: this.queue.size, ...this.counts };
   }
 
-  /** Stops retention, writes what is queued, and ignores later events. The store stays open. */
+  /** Stops retention, writes what is queued and summarised, and ignores later events. The store stays open. */
   async close(): Promise<void> {
-    this.closed = true;
     this.stopRetention();
-    await this.flush();
+    const flushed = this.flush();
+    this.closed = true;
+    this.repeats.close();
+    await flushed;
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
@@ -157,21 +197,37 @@ export class AuditTrail {
     await this.pruning;
   }
 
+  private enqueue(event: AuditEvent): void {
+    if (this.queue.push(event)) {
+      this.counts.dropped++;
+      this.droppedUnreported++;
+    }
+    if (this.queue.size >= this.batchSize) this.flushSoon();
+    else this.flushLater();
+  }
+
+  /** Writes what is queued, after any write in progress; open summary windows stay open. */
+  private write(): Promise<void> {
+    const run = this.flushing.then(() => this.writeQueued());
+    this.flushing = run;
+    return run;
+  }
+
   private flushLater(): void {
-    if (this.timer || this.immediate) return;
+    if (this.timer || this.immediate || this.closed) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.flush();
+      void this.write();
     }, this.flushIntervalMs);
     this.timer.unref();
   }
 
   private flushSoon(): void {
-    if (this.immediate) return;
+    if (this.immediate || this.closed) return;
     // Not inline: the caller is a request on the hot path, and the write is synchronous SQLite.
     this.immediate = setImmediate(() => {
       this.immediate = undefined;
-      void this.flush();
+      void this.write();
     });
   }
 
@@ -187,6 +243,7 @@ export class AuditTrail {
         this.counts.failed += batch.length;
         this.report(error);
       }
+      await this.trim();
     }
     if (this.droppedUnreported > 0) {
       const count = this.droppedUnreported;
@@ -201,6 +258,19 @@ export class AuditTrail {
     if (this.queue.size > 0 && !this.closed) this.flushLater();
   }
 
+  /** Keeps the store within `maxEvents`: after every write, the oldest beyond it go. */
+  private async trim(): Promise<number> {
+    if (this.maxEvents === 0) return 0;
+    try {
+      const deleted = await this.store.trim(this.maxEvents);
+      this.counts.pruned += deleted;
+      return deleted;
+    } catch (error) {
+      this.report(error);
+      return 0;
+    }
+  }
+
   private prune(days: number): Promise<number> {
     if (this.pruning) return this.pruning;
     const cutoff = new Date(this.now() - days * DAY_MS).toISOString();
@@ -208,7 +278,8 @@ export class AuditTrail {
       try {
         const deleted = await this.store.prune(cutoff);
         this.counts.pruned += deleted;
-        return deleted;
+        // The size bound too, for a store that grew past a lowered AUDIT_MAX_EVENTS.
+        return deleted + (await this.trim());
       } catch (error) {
         this.report(error);
         return 0;
@@ -227,6 +298,28 @@ export class AuditTrail {
       // An error callback that throws has nowhere left to report to.
     }
   }
+}
+
+/**
+ * What makes two failures "identical": kind, actor, address (IPv6 per /64, as the failure counter
+ * counts them, so one host cannot rotate through its 2^64 addresses), code, route and target. Not
+ * the key prefix or user agent, which a guesser changes with every attempt.
+ */
+function repeatKey(event: AuditEvent): string {
+  return [event.kind, event.actor, event.ip === null ? null : failureKey(event.ip), event.code, event.route, event.target].join('\n');
+}
+
+/**
+ * One event standing for `count` identical ones: the fields of the last of them, at its time, with
+ * `details.repeated` (how many) and `details.first_at`/`last_at` (when).
+ */
+function summaryEvent(summary: RepeatSummary<AuditEvent>): AuditEvent {
+  const { last } = summary;
+  return {
+    ...last,
+    at: new Date(summary.lastAt).toISOString(),
+    details: { ...last.details, repeated: summary.count, first_at: new Date(summary.firstAt).toISOString(), last_at: new Date(summary.lastAt).toISOString() },
+  };
 }
 
 /** The event as stored: defaults filled in, bounded, and with no full key anywhere. */

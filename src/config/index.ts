@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { passwordProblem } from '../auth/password-policy.js';
 import { DEFAULT_LIMITS, type DataLimits, type ResultBudget } from '../data/limits.js';
+import { FILES_RESERVED, defaultMaxConnections, openFileLimit } from './fd-limit.js';
 import { ConfigError, byteSize, duration, integer, ipList, list, oneOf, secretKey, url } from './parse.js';
 
 export { ConfigError } from './parse.js';
@@ -60,6 +61,28 @@ export interface Config {
   maxJsonDepth: number;
   /** Largest total size of request headers, bytes. */
   maxHeaderSize: number;
+
+  // Connections and per-client concurrency (issue 10, item 5).
+  /** A request (headers and body) must be received within this many ms of its first byte, else 408 and the connection closes. */
+  requestReceiveTimeoutMs: number;
+  /** The headers alone must be received within this many ms (also an idle new connection's lifetime). */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this many ms. */
+  keepAliveTimeoutMs: number;
+  /** Requests one connection may carry before the server closes it; 0 = no limit. */
+  maxRequestsPerSocket: number;
+  /** Open connections at most; further ones are closed at once. Below the open-file limit. */
+  maxConnections: number;
+  /** Requests one client may have running at once; 0 = no cap. */
+  maxInFlightPerClient: number;
+  /** Requests one client may have waiting for a slot; beyond them, 429 too_many_in_flight. */
+  maxQueuedPerClient: number;
+
+  // Audit and log flooding (issue 10, item 6).
+  /** Identical failures within this many ms are written once, then as one summary with their count; 0 = every one. */
+  auditSummaryWindowMs: number;
+  /** Audit events kept at most (oldest pruned first); 0 = no bound besides the age. */
+  auditMaxEvents: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -91,6 +114,7 @@ export function loadConfig(env: Env): Config {
   if (weakPassword) throw new ConfigError('ADMIN_PASSWORD', weakPassword);
   const host = (env.HOST ?? '127.0.0.1').trim();
   if (host === '') throw new ConfigError('HOST', 'must not be empty');
+  const connections = connectionSettings(env);
 
   const { dataLimits, resultCeiling } = budgets(env);
 
@@ -125,6 +149,35 @@ export function loadConfig(env: Env): Config {
     auditRetentionDays: integer('AUDIT_RETENTION_DAYS', env.AUDIT_RETENTION_DAYS, 90, 1, 36_500),
     maxJsonDepth: integer('MAX_JSON_DEPTH', env.MAX_JSON_DEPTH, 32, 2, 1000),
     maxHeaderSize: byteSize('MAX_HEADER_SIZE', env.MAX_HEADER_SIZE, 16 * 1024),
+    ...connections,
+    auditSummaryWindowMs: integer('AUDIT_SUMMARY_WINDOW_MS', env.AUDIT_SUMMARY_WINDOW_MS, 60_000, 0, 86_400_000),
+    auditMaxEvents: integer('AUDIT_MAX_EVENTS', env.AUDIT_MAX_EVENTS, 1_000_000, 0, 1_000_000_000),
+  };
+}
+
+type ConnectionSettings = Pick<Config, 'requestReceiveTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'maxRequestsPerSocket'
+  | 'maxConnections' | 'maxInFlightPerClient' | 'maxQueuedPerClient'>;
+
+function connectionSettings(env: Env): ConnectionSettings {
+  const requestReceiveTimeoutMs = integer('REQUEST_RECEIVE_TIMEOUT_MS', env.REQUEST_RECEIVE_TIMEOUT_MS, 30_000, 100, 3_600_000);
+  const headersTimeoutMs = integer('HEADERS_TIMEOUT_MS', env.HEADERS_TIMEOUT_MS, Math.min(10_000, requestReceiveTimeoutMs), 100, 3_600_000);
+  // Node refuses to start a server whose headers may take longer than the whole request.
+  if (headersTimeoutMs > requestReceiveTimeoutMs) {
+    throw new ConfigError('HEADERS_TIMEOUT_MS', `must not be longer than REQUEST_RECEIVE_TIMEOUT_MS (${requestReceiveTimeoutMs})`);
+  }
+  const fileLimit = openFileLimit();
+  const maxConnections = integer('MAX_CONNECTIONS', env.MAX_CONNECTIONS, defaultMaxConnections(fileLimit), 1, 1_000_000);
+  if (fileLimit !== undefined && maxConnections > fileLimit - FILES_RESERVED) {
+    throw new ConfigError('MAX_CONNECTIONS', `must leave ${FILES_RESERVED} of the process's ${fileLimit} open files (ulimit -n) for database files: at most ${fileLimit - FILES_RESERVED} (got ${maxConnections})`);
+  }
+  return {
+    requestReceiveTimeoutMs,
+    headersTimeoutMs,
+    keepAliveTimeoutMs: integer('KEEP_ALIVE_TIMEOUT_MS', env.KEEP_ALIVE_TIMEOUT_MS, 72_000, 100, 3_600_000),
+    maxRequestsPerSocket: integer('MAX_REQUESTS_PER_SOCKET', env.MAX_REQUESTS_PER_SOCKET, 0, 0, 1_000_000_000),
+    maxConnections,
+    maxInFlightPerClient: integer('MAX_IN_FLIGHT_PER_CLIENT', env.MAX_IN_FLIGHT_PER_CLIENT, 4, 0, 100_000),
+    maxQueuedPerClient: integer('MAX_QUEUED_PER_CLIENT', env.MAX_QUEUED_PER_CLIENT, 32, 0, 100_000),
   };
 }
 

@@ -36,10 +36,12 @@ export interface RequestOptions {
   /** Statuses other than 2xx whose JSON body is still the answer (e.g. 503 from /health). */
   acceptStatuses?: number[];
   signal?: AbortSignal;
+  /** Sees the answer's headers (e.g. `Duckgate-Truncated`) before its body is read. */
+  onHeaders?: (headers: Headers) => void;
 }
 
 export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
-  const { method = 'GET', body, query, auth = true, acceptStatuses = [], signal } = options;
+  const { method = 'GET', body, query, auth = true, acceptStatuses = [], signal, onHeaders } = options;
   const headers: Record<string, string> = { Accept: 'application/json' };
   const session = auth ? loadSession() : null;
   if (session) headers.Authorization = `Bearer ${session.token}`;
@@ -70,6 +72,7 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
     throw new ApiError('Cannot reach the server. Check your connection and try again.', 0, 'network_error');
   }
 
+  onHeaders?.(response.headers);
   const text = await response.text();
   let data: unknown = undefined;
   if (text) {

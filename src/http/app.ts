@@ -8,6 +8,7 @@ import { AuditTrail } from '../auth/audit-trail.js';
 import { createAuthFailureCounter } from '../auth/auth-failures.js';
 import { IpAllowList } from '../auth/ip-rules.js';
 import { limiterBackend } from '../auth/limiter-backend.js';
+import { MemoryInFlightLimiter } from '../auth/in-flight-memory.js';
 import type { AuditStore } from '../store/audit-store.js';
 import { EnvironmentKeys } from '../auth/environment-keys.js';
 import { KeyService } from '../auth/key-service.js';
@@ -29,11 +30,12 @@ import { VERSION } from '../version.js';
 import { authEvents } from './auth-events.js';
 import { installAuthentication } from './authenticate.js';
 import { clientIpResolver } from './client-ip.js';
+import { installInFlightSlots, type InFlightSlots } from './in-flight.js';
 import { auditRoutes } from './routes/audit.js';
 import { installDeadline } from './plugins/deadline.js';
 import { clientErrorHandler, installErrorHandling } from './plugins/errors.js';
 import { installJsonBodyParser } from './plugins/json-body.js';
-import { createMetrics, installRequestMetrics, type Metrics } from './plugins/metrics.js';
+import { createMetrics, installRequestMetrics, watchConnections, watchInFlight, type Metrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { databaseRoutes } from './routes/databases.js';
@@ -68,6 +70,8 @@ export interface AppDependencies {
    * passes its own to measure the request path without authentication.
    */
   resolver?: PrincipalResolver;
+  /** Where log lines go (default: stdout), e.g. to count them in a test. */
+  logDestination?: { write(line: string): void };
   /** Where the built dashboard is (default: this package's `dist/dashboard`). */
   dashboardDir?: string;
 }
@@ -98,15 +102,23 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
       level: config.logLevel,
       // Credentials travel in these headers; they must never reach a log line.
       redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.body.api_key', 'req.body.password'], censor: '[redacted]' },
+      ...(deps.logDestination ? { stream: deps.logDestination } : {}),
     },
     bodyLimit: config.bodyLimit,
-    http: { maxHeaderSize: config.maxHeaderSize },
+    // Slow clients (slowloris, slow bodies) and idle connections are cut off; see `connectionLimits`.
+    requestTimeout: config.requestReceiveTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    maxRequestsPerSocket: config.maxRequestsPerSocket,
+    http: { maxHeaderSize: config.maxHeaderSize, ...connectionLimits(config) },
     clientErrorHandler,
     // Per-request access logs would cost more than authentication itself; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   });
+
+  // Past the cap, Node closes new connections at once: the file handles left keep the databases open.
+  fastify.server.maxConnections = config.maxConnections;
 
   // JSON routes take JSON only: without this, a text/plain body would be parsed as a string and
   // answer 400 instead of the 415 a client can act on.
@@ -133,6 +145,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   installRequestMetrics(fastify, metrics);
   // Before authentication's hooks: the deadline counts from arrival.
   installDeadline(fastify, config.queryTimeoutMs);
+  watchConnections(metrics, fastify.server);
   await installOpenApi(fastify, VERSION);
 
   const environmentKeys = new EnvironmentKeys({
@@ -148,6 +161,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const audit = new AuditTrail(deps.audit, {
     onError: (error) => fastify.log.error({ err: error }, 'audit trail'),
     onDropped: (count) => fastify.log.warn({ dropped: count }, 'audit events dropped under load'),
+    summaryWindowMs: config.auditSummaryWindowMs,
+    maxEvents: config.auditMaxEvents,
   });
   void audit.startRetention({ retentionDays: config.auditRetentionDays }).catch((error: unknown) => fastify.log.error({ err: error }, 'audit retention'));
   // Memory or Redis, chosen once here for every limiter: the per-client limit, failures, logins.
@@ -205,7 +220,9 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     onAudit: (change) => audit.record(change),
     catalog: engine,
   });
-  const events = authEvents(metrics, audit, fastify.log, { adminUsername: config.adminUsername });
+  const events = authEvents(metrics, audit, fastify.log, { summaryWindowMs: config.auditSummaryWindowMs, adminUsername: config.adminUsername });
+  fastify.addHook('onClose', async () => events.close());
+  const inFlight = inFlightSlots(fastify, config, metrics);
   const authenticator = installAuthentication(fastify, {
     clientIp: clientIpResolver(config.trustedProxies),
     allowedIps: new IpAllowList(config.allowedIps),
@@ -215,6 +232,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
       rateLimit: { limiter: rateLimiter, defaultLimit: config.apiRateLimit },
     }),
     tables: (database, name) => engine.database(database).resolveTable(name),
+    inFlight,
     events,
   });
 
@@ -236,4 +254,30 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
 
 function jwtSecretPrevious(config: Config): Uint8Array | undefined {
   return config.jwtSecretPrevious === undefined ? undefined : new TextEncoder().encode(config.jwtSecretPrevious);
+}
+
+/**
+ * Node's own limits on slow clients. Its timer checks connections every
+ * `connectionsCheckingInterval` (30 s by default), so a slow body could outlive its timeout by that
+ * much: check every quarter of the shorter timeout, and at least once a second.
+ */
+function connectionLimits(config: Config) {
+  const shorter = Math.min(config.headersTimeoutMs, config.requestReceiveTimeoutMs);
+  return {
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestReceiveTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(shorter / 4))),
+  };
+}
+
+/** MAX_IN_FLIGHT_PER_CLIENT (0: no cap): the step after the rate limit in `authenticate.ts`. */
+function inFlightSlots(fastify: FastifyInstance, config: Config, metrics: Metrics): InFlightSlots | undefined {
+  if (config.maxInFlightPerClient === 0) return undefined;
+  const limiter = new MemoryInFlightLimiter({ maxInFlight: config.maxInFlightPerClient, maxQueued: config.maxQueuedPerClient });
+  watchInFlight(metrics, () => limiter.stats());
+  return installInFlightSlots(fastify, limiter, {
+    queueTimeoutMs: config.queryTimeoutMs,
+    onRefused: (reason) => metrics.inFlightRefused.inc({ reason }),
+  });
 }

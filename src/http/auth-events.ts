@@ -3,10 +3,17 @@
  * structured log lines. A failure is described by its code, the key's 16-character prefix when
  * the credential was a managed key, the IP, the user agent and the route pattern; never by the
  * credential itself (an environment key or a token has no printable part at all).
+ *
+ * Failures cost an attacker nothing, so their log lines are summarised like their audit events
+ * (`auth/audit-trail.ts`): the first of a kind (same event, code, address, route, client) is logged
+ * at once, the identical ones within `summaryWindowMs` are counted, and one "N similar failures
+ * suppressed" line follows when the window closes. Counters in /metrics still count every one.
  */
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { Credential } from '../auth/credential.js';
 import { keyPrefix } from '../auth/api-key.js';
+import { failureKey } from '../auth/auth-failures.js';
+import { RepeatWindow } from '../auth/repeat-window.js';
 import type { Principal } from '../auth/principal.js';
 import type { ApiError } from '../errors.js';
 import type { AuditInput } from '../auth/audit-trail.js';
@@ -24,21 +31,41 @@ export interface AuthEvents {
    */
   login(request: FastifyRequest, username: string, code: 'ok' | 'invalid_credentials' | 'rate_limited'): void;
   loggedOut(request: FastifyRequest, principal: Principal): void;
+  /** Logs the summaries of the failures counted so far; later ones are logged one by one. */
+  close(): void;
+}
+
+export interface AuthEventsOptions {
+  /** Identical failure lines within this many ms of the first are summarised (AUDIT_SUMMARY_WINDOW_MS); 0 logs every one. */
+  summaryWindowMs?: number;
+  /** ADMIN_USERNAME: the only attempted username a login event keeps. */
+  adminUsername?: string;
+}
+
+interface LogLine {
+  fields: Record<string, unknown>;
+  message: string;
 }
 
 export interface AuditSink {
   record(event: AuditInput): void;
 }
 
-export interface AuthEventOptions {
-  /** ADMIN_USERNAME: the only attempted username a login event keeps. */
-  adminUsername?: string;
-}
-
 /** What a login event records as the username tried: the admin's name, or nothing that was typed. */
 export const UNKNOWN_USERNAME = '<unknown>';
 
-export function authEvents(metrics: Metrics, audit: AuditSink, log: FastifyBaseLogger, options: AuthEventOptions = {}): AuthEvents {
+export function authEvents(metrics: Metrics, audit: AuditSink, log: FastifyBaseLogger, options: AuthEventsOptions = {}): AuthEvents {
+  const lines = new RepeatWindow<LogLine>({
+    windowMs: options.summaryWindowMs ?? 0,
+    onSummary: ({ last, count, firstAt, lastAt }) => log.warn(
+      { ...last.fields, suppressed: count, firstAt: new Date(firstAt).toISOString(), lastAt: new Date(lastAt).toISOString() },
+      `${count} similar failures suppressed (${last.message})`,
+    ),
+  });
+  /** A failure's warning, unless an identical one was logged within the window (then it is counted). */
+  const warnOnce = (fields: Record<string, unknown> & { event: string; ip: string | null; route: string }, message: string, ...key: unknown[]) => {
+    if (lines.admit([fields.event, fields.ip === null ? null : failureKey(fields.ip), fields.route, ...key].join('\n'), { fields, message })) log.warn(fields, message);
+  };
   return {
     succeeded(_request, principal) {
       metrics.authAttempts.inc({ result: 'success', method: principal.authMethod, code: 'ok' });
@@ -48,17 +75,17 @@ export function authEvents(metrics: Metrics, audit: AuditSink, log: FastifyBaseL
       const prefix = credential?.kind === 'managed-key' ? keyPrefix(credential.value) : null;
       metrics.authAttempts.inc({ result: 'failure', method, code: error.code });
       const context = describe(request);
-      log.warn({ event: 'auth.failure', code: error.code, method, keyPrefix: prefix, ...context }, 'authentication failed');
+      warnOnce({ event: 'auth.failure', code: error.code, method, keyPrefix: prefix, ...context }, 'authentication failed', error.code);
       audit.record({ kind: 'auth.failure', actor: null, keyPrefix: prefix, code: error.code, target: null, details: { method }, ...context });
     },
     rateLimited(request, client, principal) {
       metrics.rateLimited.inc({ scope: principal ? 'client' : 'auth_failures' });
-      log.warn({ event: 'rate_limited', client, keyPrefix: principal?.keyPrefix ?? null, ...describe(request) }, 'rate limit exceeded');
+      warnOnce({ event: 'rate_limited', client, keyPrefix: principal?.keyPrefix ?? null, ...describe(request) }, 'rate limit exceeded', client);
     },
     ipDenied(request, ip, principal) {
       metrics.ipDenied.inc({ scope: principal ? 'key' : 'global' });
       const context = describe(request);
-      log.warn({ event: 'ip_denied', actor: principal?.id ?? null, keyPrefix: principal?.keyPrefix ?? null, ...context, ip }, 'IP not allowed');
+      warnOnce({ event: 'ip_denied', actor: principal?.id ?? null, keyPrefix: principal?.keyPrefix ?? null, ...context, ip }, 'IP not allowed', principal?.id);
       audit.record({ kind: 'auth.failure', actor: principal?.id ?? null, keyPrefix: principal?.keyPrefix ?? null, code: 'ip_denied', target: null, details: null, ...context, ip });
     },
     login(request, username, code) {
@@ -82,6 +109,9 @@ export function authEvents(metrics: Metrics, audit: AuditSink, log: FastifyBaseL
     },
     loggedOut(request, principal) {
       audit.record({ kind: 'auth.logout', actor: principal.id, keyPrefix: principal.keyPrefix ?? null, target: principal.username ? principal.id : null, code: null, details: { method: principal.kind }, ...describe(request) });
+    },
+    close() {
+      lines.close();
     },
   };
 }

@@ -2,7 +2,7 @@
  * The request's whole path through authentication, top to bottom:
  *
  *   client IP → global allow list → credential → principal → key's allow list → rate limit
- *     → route access → handler
+ *     → route access → in-flight slot → handler
  *
  * `onRequest` runs all of it before a byte of the body is read, so an anonymous or denied caller
  * costs no parsing: route access is decided from the method, the route, its path parameters and
@@ -27,6 +27,7 @@ import { ApiError, errors } from '../errors.js';
 import { databaseOf, principalOf, type BodyCredential, type RouteAccess } from './access.js';
 import type { AuthEvents } from './auth-events.js';
 import type { ClientIpResolver } from './client-ip.js';
+import type { InFlightSlots } from './in-flight.js';
 
 /** The table `name` addresses in `database`, as the data engine binds it (undefined: none yet). */
 export type TableResolver = (database: string, name: string) => Promise<string | undefined>;
@@ -39,6 +40,8 @@ export interface AuthenticateOptions {
   resolver: PrincipalResolver;
   /** Collection names are checked as the table they address, never as spelt. */
   tables: TableResolver;
+  /** MAX_IN_FLIGHT_PER_CLIENT: a slot per request, after the rate limit; unset: no cap. */
+  inFlight?: InFlightSlots;
   events: AuthEvents;
 }
 
@@ -83,6 +86,9 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
     request.principal = principalOrThrow(await authenticator.resolve(request, reply));
     // Route access (an unknown route has none to check: it answers 404, but only to a principal).
     if (access) await authorize(request, access, options.tables);
+    // In-flight slot, per client like the rate limit: a few requests at once, a short queue, then
+    // 429. Taken after route access, so a refused request never waits for a slot.
+    await options.inFlight?.take(request, reply, request.principal.id);
   });
 
   app.addHook('preValidation', async (request, reply) => {

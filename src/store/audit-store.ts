@@ -71,5 +71,7 @@ export interface AuditStore {
   query(query: AuditQuery): Promise<StoredAuditEvent[]>;
   /** Deletes events with `at` before `olderThan` (ISO); answers how many. */
   prune(olderThan: string): Promise<number>;
+  /** Deletes the oldest events (lowest ids) so that at most `keep` remain; answers how many went. */
+  trim(keep: number): Promise<number>;
   close(): Promise<void>;
 }

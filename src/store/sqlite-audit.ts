@@ -29,6 +29,8 @@ export class SqliteAuditStore implements AuditStore {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
   private readonly pruneChunk: Database.Statement<[string, number]>;
+  private readonly maxId: Database.Statement<[], { id: number | null }>;
+  private readonly trimChunk: Database.Statement<[number, number]>;
 
   constructor(file: string) {
     // NORMAL, not FULL: audit batches come often under attack, and losing the last ones to a power
@@ -38,6 +40,9 @@ export class SqliteAuditStore implements AuditStore {
       VALUES (@at, @kind, @actor, @keyPrefix, @ip, @userAgent, @route, @code, @target, @details)`);
     this.pruneChunk = this.db.prepare(`DELETE FROM audit_events WHERE id IN
       (SELECT id FROM audit_events WHERE at < ? ORDER BY id LIMIT ?)`);
+    this.maxId = this.db.prepare('SELECT max(id) AS id FROM audit_events');
+    this.trimChunk = this.db.prepare(`DELETE FROM audit_events WHERE id IN
+      (SELECT id FROM audit_events WHERE id <= ? ORDER BY id LIMIT ?)`);
   }
 
   async append(events: readonly AuditEvent[]): Promise<void> {
@@ -102,6 +107,26 @@ export class SqliteAuditStore implements AuditStore {
       total += deleted;
       if (deleted < PRUNE_CHUNK) return total;
       // Let requests (and the audit flush) run between chunks.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /**
+   * Ids only grow (each new one is the largest plus one), so the events with an id within `keep` of
+   * the largest are the newest, and they are at most `keep`: whatever lies below goes. One max()
+   * lookup on the primary key, then as many deletes as there are events to drop; after each write
+   * that is the size of the batch.
+   */
+  async trim(keep: number): Promise<number> {
+    const limit = Math.max(0, Math.floor(keep));
+    let total = 0;
+    for (;;) {
+      if (!this.db.open) return total;
+      const newest = this.maxId.get()?.id;
+      if (newest === null || newest === undefined) return total;
+      const deleted = this.trimChunk.run(newest - limit, PRUNE_CHUNK).changes;
+      total += deleted;
+      if (deleted < PRUNE_CHUNK) return total;
       await new Promise((resolve) => setImmediate(resolve));
     }
   }

@@ -41,6 +41,10 @@ class SpyStore implements AuditStore {
     return this.inner.prune(olderThan);
   }
 
+  trim(keep: number): Promise<number> {
+    return this.inner.trim(keep);
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }
@@ -71,7 +75,7 @@ test('record only queues; one transaction writes the batch after the flush inter
   assert.deepEqual(events.map((e) => e.target), ['t2', 't1', 't0']);
   assert.equal(events[0]!.actor, null);
   assert.match(events[0]!.at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
-  assert.deepEqual(trail.stats(), { queued: 0, written: 3, dropped: 0, failed: 0, pruned: 0 });
+  assert.deepEqual(trail.stats(), { queued: 0, written: 3, dropped: 0, failed: 0, pruned: 0, summarised: 0 });
   await trail.close();
   await store.close();
 });
@@ -262,5 +266,128 @@ test('a failing prune goes to onError and startRetention still resolves', async 
   assert.equal((errors[0] as Error).message, 'locked');
   store.prune = prune;
   await trail.close();
+  await store.close();
+});
+
+test('identical failures within the window are written once, then as one summary with their count', async () => {
+  // The window is judged on the trail's clock, which this test moves; only the check runs on timers.
+  let now = Date.parse('2024-06-01T00:00:00.000Z');
+  const { store, trail, stored } = setup({ flushIntervalMs: 10, summaryWindowMs: 100, now: () => now });
+  const attempt = (userAgent: string, keyPrefix: string) =>
+    trail.record({ kind: 'auth.failure', code: 'invalid_api_key', ip: '198.51.100.7', route: 'GET /api/find/:collection', userAgent, keyPrefix, details: { method: 'api-key' } });
+  const until = async (count: number) => {
+    for (let i = 0; i < 200 && (await stored()).length < count; i++) await sleep(10);
+    return stored();
+  };
+  attempt('guesser/1', 'dk_live_AAAAAAAA');
+  assert.equal((await until(1)).length, 1, 'the first one is written at once');
+  for (let i = 2; i <= 1000; i++) {
+    now += 0.05;
+    attempt(`guesser/${i}`, `dk_live_${String(i).padStart(8, 'B')}`);
+  }
+  await sleep(250);
+  assert.equal((await stored()).length, 1, 'the repeats are only counted while the window is open');
+  assert.equal(trail.stats().summarised, 999);
+
+  now += 100;
+  const events = await until(2);
+  assert.equal(events.length, 2, 'the window closed: one summary');
+  const [summary, first] = events as [StoredAuditEvent, StoredAuditEvent];
+  assert.equal(first.userAgent, 'guesser/1');
+  assert.equal(first.details?.repeated, undefined);
+  assert.equal(summary.kind, 'auth.failure');
+  assert.equal(summary.code, 'invalid_api_key');
+  assert.equal(summary.ip, '198.51.100.7');
+  assert.equal(summary.route, 'GET /api/find/:collection');
+  assert.equal(summary.userAgent, 'guesser/1000', 'the fields of the last one');
+  assert.equal(summary.details?.method, 'api-key');
+  assert.equal(summary.details?.repeated, 999);
+  assert.ok(Date.parse(String(summary.details?.first_at)) < Date.parse(String(summary.details?.last_at)));
+  assert.equal(summary.at, summary.details?.last_at);
+
+  // After the window, the next failure is written at once again.
+  attempt('guesser/again', 'dk_live_CCCCCCCC');
+  assert.equal((await until(3)).length, 3);
+  await trail.close();
+  await store.close();
+});
+
+test('failures from other addresses, codes, routes or kinds are summarised apart; IPv6 per /64', async () => {
+  const { store, trail, stored } = setup({ flushIntervalMs: 60_000, summaryWindowMs: 60_000 });
+  const base = { kind: 'auth.failure' as const, code: 'invalid_api_key', ip: '198.51.100.7', route: 'GET /api/collections' };
+  const variants = [
+    base,
+    { ...base, ip: '198.51.100.8' },
+    { ...base, code: 'invalid_token' },
+    { ...base, route: 'POST /api/query' },
+    { ...base, kind: 'auth.login_failed' as const, target: 'user:admin', route: 'POST /api/login', code: 'invalid_credentials' },
+    { ...base, ip: '2001:db8:1:2::1' },
+  ];
+  for (let round = 0; round < 3; round++) for (const variant of variants) trail.record(variant);
+  // The same /64 as the last variant: one client rotating its addresses.
+  for (let i = 2; i < 50; i++) trail.record({ ...base, ip: `2001:db8:1:2::${i.toString(16)}` });
+  await trail.flush();
+  const events = await stored();
+  const firsts = events.filter((e) => e.details?.repeated === undefined);
+  const summaries = events.filter((e) => e.details?.repeated !== undefined);
+  assert.equal(firsts.length, variants.length);
+  assert.equal(summaries.length, variants.length);
+  assert.deepEqual(summaries.map((e) => e.details!.repeated).sort((a, b) => Number(a) - Number(b)), [2, 2, 2, 2, 2, 2 + 48]);
+  await trail.close();
+  await store.close();
+});
+
+test('successes and key changes are never summarised', async () => {
+  const { store, trail, stored } = setup({ flushIntervalMs: 60_000, summaryWindowMs: 60_000 });
+  for (let i = 0; i < 5; i++) {
+    trail.record({ kind: 'auth.login', actor: 'user:admin', target: 'user:admin', ip: '127.0.0.1', route: 'POST /api/login' });
+    trail.record({ kind: 'key.permissions', actor: 'env:admin', target: 'key_a', ip: '127.0.0.1' });
+  }
+  await trail.flush();
+  assert.equal((await stored()).length, 10);
+  assert.equal(trail.stats().summarised, 0);
+  await trail.close();
+  await store.close();
+});
+
+test('close writes the summaries of open windows; a window of 0 writes every failure', async () => {
+  const summarising = setup({ flushIntervalMs: 60_000, summaryWindowMs: 3_600_000 });
+  for (let i = 0; i < 100; i++) summarising.trail.record(failure());
+  await summarising.trail.close();
+  const events = await summarising.stored();
+  assert.deepEqual(events.map((e) => e.details?.repeated ?? null), [99, null]);
+  await summarising.store.close();
+
+  const plain = setup({ flushIntervalMs: 60_000, summaryWindowMs: 0 });
+  for (let i = 0; i < 100; i++) plain.trail.record(failure());
+  await plain.trail.close();
+  assert.equal((await plain.stored()).length, 100);
+  await plain.store.close();
+});
+
+test('maxEvents bounds the store: after each write the oldest beyond it are deleted', async () => {
+  const { store, trail, stored } = setup({ flushIntervalMs: 60_000, maxEvents: 50 });
+  for (let batch = 0; batch < 4; batch++) {
+    for (let i = 0; i < 30; i++) trail.record(failure(batch * 30 + i));
+    await trail.flush();
+    assert.ok((await stored()).length <= 50);
+  }
+  const targets = (await stored()).map((e) => e.target);
+  assert.equal(targets.length, 50);
+  assert.equal(targets[0], 't119', 'the newest are kept');
+  assert.equal(targets[49], 't70');
+  assert.equal(trail.stats().pruned, 70);
+  await trail.close();
+  await store.close();
+});
+
+test('retention also applies the size bound to a store that grew past it', async () => {
+  const { store, trail, stored } = setup({ flushIntervalMs: 60_000 });
+  for (let i = 0; i < 40; i++) trail.record(failure(i));
+  await trail.close();
+  const bounded = new AuditTrail(store, { maxEvents: 10 });
+  assert.equal(await bounded.startRetention({ retentionDays: 90 }), 30);
+  assert.equal((await stored()).length, 10);
+  await bounded.close();
   await store.close();
 });

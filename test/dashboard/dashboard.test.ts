@@ -31,7 +31,12 @@ describe('dashboard in a browser', () => {
   before(async () => {
     if (skipReason) return;
     assertDashboardBuilt();
-    server = await startTestServer({ ADMIN_USERNAME: USERNAME, ADMIN_PASSWORD: PASSWORD });
+    server = await startTestServer({
+      ADMIN_USERNAME: USERNAME, ADMIN_PASSWORD: PASSWORD,
+      // A result budget below the query page's big statement, so that the page shows the server's
+      // truncation signal where the server has one; a short deadline for the statement it cancels.
+      MAX_RESULT_ROWS: '1000', QUERY_TIMEOUT_MS: '5000',
+    });
     // Records to browse: more than one page of 25.
     const seeded = await api('POST', '/api/batch/insert/notes', ADMIN_KEY, {
       // Lists are ordered by id: these ids keep the notes in title order.
@@ -342,6 +347,55 @@ describe('dashboard in a browser', () => {
     await waitForText(page.getByTestId('query-summary'), /^1 row · [\d.,]+ ms$/);
     assert.equal(await page.getByTestId('query-error').count(), 0);
     await screenshot(page, 'query');
+  });
+
+  step('the query page renders the first 500 rows with a notice, and the server\'s truncation signal', async () => {
+    const editor = page.getByLabel('SQL');
+    await editor.fill('SELECT range AS n, \'row \' || range AS label FROM range(1200)');
+    const ran = page.waitForResponse((response) => response.url().includes('/api/query'));
+    await page.getByRole('button', { name: 'Run' }).click();
+    const response = await ran;
+    assert.equal(response.status(), 200);
+    const body = (await response.json()) as { result: unknown[]; truncated?: boolean };
+    const truncatedByServer = body.truncated === true || response.headers()['duckgate-truncated'] !== undefined;
+
+    const notice = page.getByTestId('query-render-notice');
+    await waitForText(notice, /^Showing the first 500 of [\d.,\s]+ rows\.$/);
+    const noticeText = (await notice.textContent()) ?? '';
+    assert.equal(noticeText.replace(/^Showing the first 500 of /, '').replace(/\D/g, ''), String(body.result.length), 'of every row the answer holds');
+    const table = page.getByTestId('query-results');
+    assert.equal(await table.locator('tbody tr').count(), 500, 'only the first 500 become table rows');
+    await waitForText(table, 'row 499');
+    assert.equal(await table.getByRole('cell', { name: 'row 500', exact: true }).count(), 0);
+    // Present whenever the server says it cut the answer short (the result budget, MAX_RESULT_ROWS here).
+    assert.equal(await page.getByTestId('query-truncated').count(), truncatedByServer ? 1 : 0);
+    if (truncatedByServer) await waitForText(page.getByTestId('query-truncated'), 'MAX_RESULT_ROWS');
+    await screenshot(page, 'query-many-rows');
+  });
+
+  step('Cancel abandons a running statement and the page is ready for the next one', async () => {
+    const editor = page.getByLabel('SQL');
+    // Runs until QUERY_TIMEOUT_MS ends it on the server: far longer than this step.
+    await editor.fill('SELECT sum(range) AS s FROM range(100000000000)');
+    const failed = page.waitForEvent('requestfailed', (request) => request.url().includes('/api/query'));
+    await page.getByRole('button', { name: 'Run' }).click();
+    const cancel = page.getByTestId('query-cancel');
+    await cancel.waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Running…' }).isDisabled(), true);
+    await screenshot(page, 'query-running');
+    await cancel.click();
+
+    const aborted = await failed;
+    assert.match(aborted.failure()?.errorText ?? '', /ABORTED/, 'the fetch itself was aborted');
+    await waitForText(page.getByTestId('query-status'), 'Query cancelled.');
+    assert.equal(await cancel.count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Run' }).isEnabled(), true);
+    assert.equal(await page.getByTestId('query-results').count(), 0);
+    assert.equal(await page.getByTestId('query-error').count(), 0);
+
+    await editor.fill('SELECT 7 AS seven');
+    await page.getByRole('button', { name: 'Run' }).click();
+    await waitForText(page.getByTestId('query-results').getByRole('cell'), '7');
   });
 
   step('the status page shows health, version, uptime, counters and databases', async () => {

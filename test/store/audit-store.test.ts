@@ -104,5 +104,23 @@ for (const impl of await storeImplementations()) {
       await store.close();
       await store.close();
     });
+
+    test('trim keeps the newest `keep` events, deleting the oldest in chunks, and counts them', async () => {
+      const store = await openStore(impl);
+      assert.equal(await store.trim(10), 0, 'an empty store');
+      await store.append(Array.from({ length: 12_000 }, (_, i) => event({ target: `t${i}` })));
+      assert.equal(await store.trim(20_000), 0, 'under the bound: nothing');
+      assert.equal(await store.trim(1000), 11_000);
+      const kept = await store.query({ limit: 5000 });
+      assert.equal(kept.length, 1000);
+      assert.equal(kept[0]!.target, 't11999');
+      assert.equal(kept.at(-1)!.target, 't11000');
+      // One more event at the bound pushes out the oldest one.
+      await store.append([event({ target: 'new' })]);
+      assert.equal(await store.trim(1000), 1);
+      assert.equal((await store.query({ limit: 5000 })).length, 1000);
+      assert.equal(await store.trim(0), 1000, 'keep 0 empties it');
+      await store.close();
+    });
   });
 }

@@ -32,6 +32,9 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandler
     }
     if (apiError.status === 401) reply.header('WWW-Authenticate', 'Bearer');
     if (apiError.headers) reply.headers(apiError.headers);
+    // Refused before its body arrived (no credential, throttled, no in-flight slot): close the
+    // connection with the answer, rather than keep it open to read a slow body only to discard it.
+    if (!request.raw.complete) reply.header('Connection', 'close');
     const body: { error: string; code: string; details?: unknown } = { error: apiError.message, code: apiError.code };
     if (apiError.details !== undefined) body.details = apiError.details;
     return reply.status(apiError.status).send(body);
@@ -63,7 +66,8 @@ function toApiError(error: FastifyError): ApiError {
 
 /**
  * Errors Node's HTTP parser raises before Fastify sees a request (headers over MAX_HEADER_SIZE,
- * malformed requests) still answer in the contract's shape, then close the connection.
+ * a request not received in time, malformed requests) still answer in the contract's shape, then
+ * close the connection.
  */
 export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
@@ -72,7 +76,9 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket)
   }
   const [status, code, message] = error.code === 'HPE_HEADER_OVERFLOW'
     ? [431, 'headers_too_large', 'Request headers are larger than the server accepts']
-    : [400, 'bad_request', 'Malformed HTTP request'];
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request_timeout', 'The request was not received in time (HEADERS_TIMEOUT_MS, REQUEST_RECEIVE_TIMEOUT_MS)']
+      : [400, 'bad_request', 'Malformed HTTP request'];
   const body = JSON.stringify({ error: message, code });
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n`
     + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);

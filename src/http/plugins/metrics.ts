@@ -2,8 +2,10 @@
  * Prometheus metrics through `prom-client`, on a registry owned by this app (not the global
  * one), so several apps in one process (tests, bench) never share counters.
  */
+import type { Server } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { InFlightStats } from '../../auth/in-flight.js';
 
 export interface Metrics {
   registry: Registry;
@@ -15,6 +17,8 @@ export interface Metrics {
   /** 1 while the control store's change feed is live (caches on), 0 while lost (reading through). */
   storeFeedLive: Gauge;
   storeFeedLosses: Counter;
+  /** Requests refused a slot by MAX_IN_FLIGHT_PER_CLIENT, by reason (queue_full, deadline, aborted). */
+  inFlightRefused: Counter<'reason'>;
 }
 
 export function createMetrics(): Metrics {
@@ -68,7 +72,55 @@ export function createMetrics(): Metrics {
       help: 'Times the control store\'s change feed was lost after having been live',
       registers: [registry],
     }),
+    inFlightRefused: new Counter({
+      name: 'in_flight_refused_total',
+      help: 'Requests refused a slot by the per-client in-flight cap, by reason (queue_full: 429; deadline: waited until its deadline, 408; aborted: the client left while queued)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
   };
+}
+
+/** The per-client in-flight cap's state, read at each scrape (MAX_IN_FLIGHT_PER_CLIENT). */
+export function watchInFlight(metrics: Metrics, stats: () => InFlightStats): void {
+  const gauges: [string, string, (s: InFlightStats) => number][] = [
+    ['in_flight_requests', 'Authenticated requests holding an in-flight slot', (s) => s.inFlight],
+    ['in_flight_queued_requests', 'Authenticated requests waiting for an in-flight slot of their client', (s) => s.queued],
+    ['in_flight_clients', 'Clients with a request in flight or queued', (s) => s.clients],
+  ];
+  for (const [name, help, pick] of gauges) {
+    new Gauge({ name, help, registers: [metrics.registry], collect() { this.set(pick(stats())); } });
+  }
+  let lastWaited = 0;
+  new Counter({
+    name: 'in_flight_waited_total',
+    help: 'Requests that got an in-flight slot after waiting in their client\'s queue',
+    registers: [metrics.registry],
+    collect() {
+      const waited = stats().grantedAfterWait;
+      // A counter only goes up: add what happened since the last scrape.
+      this.inc(Math.max(0, waited - lastWaited));
+      lastWaited = waited;
+    },
+  });
+}
+
+/** Open connections (MAX_CONNECTIONS caps them) and those refused at the cap. */
+export function watchConnections(metrics: Metrics, server: Server): void {
+  new Gauge({
+    name: 'http_open_connections',
+    help: 'Open client connections (at MAX_CONNECTIONS new ones are closed at once)',
+    registers: [metrics.registry],
+    async collect() {
+      this.set(await new Promise<number>((resolve) => server.getConnections((error, count) => resolve(error ? 0 : count))));
+    },
+  });
+  const dropped = new Counter({
+    name: 'http_connections_dropped_total',
+    help: 'Connections closed at once because MAX_CONNECTIONS were open',
+    registers: [metrics.registry],
+  });
+  server.on('drop', () => dropped.inc());
 }
 
 /** The figures the dashboard's status page shows, summed over every label. */

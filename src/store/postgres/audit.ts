@@ -78,6 +78,22 @@ export class PostgresAuditStore implements AuditStore {
     }
   }
 
+  async trim(keep: number): Promise<number> {
+    const limit = Math.max(0, Math.floor(keep));
+    let total = 0;
+    for (;;) {
+      const { rows } = await this.db.query<{ id: string | null }>('SELECT max(id) AS id FROM audit_events');
+      const newest = rows[0]?.id;
+      if (newest === null || newest === undefined) return total;
+      // Ids only grow, so the newest `keep` events are those above max(id) - keep (gaps only keep fewer).
+      const { rowCount } = await this.db.query(`DELETE FROM audit_events WHERE id IN
+        (SELECT id FROM audit_events WHERE id <= $1 ORDER BY id LIMIT $2)`, [Number(newest) - limit, PRUNE_CHUNK]);
+      const deleted = rowCount ?? 0;
+      total += deleted;
+      if (deleted < PRUNE_CHUNK) return total;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

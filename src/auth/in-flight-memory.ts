@@ -1,0 +1,142 @@
+/**
+ * The in-process in-flight limiter: per client, a count of slots in use and a FIFO of waiting
+ * requests. A released slot goes straight to the oldest waiter of the same client, so a busy
+ * client's queue drains in order and no other client's request can slip in between.
+ *
+ * Memory is bounded by the requests themselves: a client's entry exists only while it has a request
+ * in flight or queued, and each queue holds at most `maxQueued` waiters.
+ */
+import type { AcquireOptions, InFlightLimiter, InFlightStats, SlotOutcome, SlotRefusal } from './in-flight.js';
+
+export interface MemoryInFlightOptions {
+  /** Slots per client (>= 1). */
+  maxInFlight: number;
+  /** Requests per client that may wait for a slot (>= 0); beyond them, `queue_full` at once. */
+  maxQueued: number;
+  /** The clock deadlines are read on (tests); `performance.now()` by default. */
+  now?: () => number;
+}
+
+interface Waiter {
+  resolve: (outcome: SlotOutcome) => void;
+  queuedAt: number;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+interface ClientState {
+  active: number;
+  waiting: Waiter[];
+}
+
+export class MemoryInFlightLimiter implements InFlightLimiter {
+  private readonly clients = new Map<string, ClientState>();
+  private readonly maxInFlight: number;
+  private readonly maxQueued: number;
+  private readonly now: () => number;
+  private inFlight = 0;
+  private queued = 0;
+  private readonly counts = { granted: 0, grantedAfterWait: 0, refused: { queue_full: 0, deadline: 0, aborted: 0 } as Record<SlotRefusal, number> };
+
+  constructor(options: MemoryInFlightOptions) {
+    if (!Number.isInteger(options.maxInFlight) || options.maxInFlight < 1) throw new RangeError(`maxInFlight must be a whole number >= 1 (got ${options.maxInFlight})`);
+    if (!Number.isInteger(options.maxQueued) || options.maxQueued < 0) throw new RangeError(`maxQueued must be a whole number >= 0 (got ${options.maxQueued})`);
+    this.maxInFlight = options.maxInFlight;
+    this.maxQueued = options.maxQueued;
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  acquire(client: string, options: AcquireOptions): Promise<SlotOutcome> {
+    let state = this.clients.get(client);
+    if (!state) {
+      state = { active: 0, waiting: [] };
+      this.clients.set(client, state);
+    }
+    if (state.active < this.maxInFlight) return Promise.resolve(this.grant(client, state, 0));
+    if (state.waiting.length >= this.maxQueued) return Promise.resolve(this.refuse('queue_full'));
+    if (options.signal?.aborted) return Promise.resolve(this.refuse('aborted'));
+    const wait = options.deadline - this.now();
+    if (!(wait > 0)) return Promise.resolve(this.refuse('deadline'));
+
+    return new Promise<SlotOutcome>((resolve) => {
+      const waiter: Waiter = { resolve, queuedAt: this.now(), timer: undefined, signal: options.signal, onAbort: undefined };
+      const giveUp = (reason: SlotRefusal) => {
+        if (!this.dequeue(client, waiter)) return;
+        resolve(this.refuse(reason));
+      };
+      waiter.timer = setTimeout(() => giveUp('deadline'), wait);
+      if (options.signal) {
+        waiter.onAbort = () => giveUp('aborted');
+        options.signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      state.waiting.push(waiter);
+      this.queued++;
+    });
+  }
+
+  stats(): InFlightStats {
+    return { inFlight: this.inFlight, queued: this.queued, clients: this.clients.size, ...this.counts, refused: { ...this.counts.refused } };
+  }
+
+  close(): void {
+    for (const [client, state] of this.clients) {
+      for (const waiter of [...state.waiting]) {
+        this.dequeue(client, waiter);
+        waiter.resolve(this.refuse('aborted'));
+      }
+    }
+  }
+
+  private grant(client: string, state: ClientState, waitedMs: number): SlotOutcome {
+    state.active++;
+    this.inFlight++;
+    this.counts.granted++;
+    if (waitedMs > 0) this.counts.grantedAfterWait++;
+    let released = false;
+    return {
+      granted: true,
+      waitedMs,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.release(client, state);
+      },
+    };
+  }
+
+  private release(client: string, state: ClientState): void {
+    state.active--;
+    this.inFlight--;
+    const next = state.waiting.shift();
+    if (next) {
+      this.queued--;
+      this.settle(next);
+      next.resolve(this.grant(client, state, Math.max(this.now() - next.queuedAt, Number.EPSILON)));
+    } else if (state.active === 0) {
+      this.clients.delete(client);
+    }
+  }
+
+  /** Takes `waiter` out of its queue; false when it was already granted or refused. */
+  private dequeue(client: string, waiter: Waiter): boolean {
+    const state = this.clients.get(client);
+    const index = state ? state.waiting.indexOf(waiter) : -1;
+    if (!state || index < 0) return false;
+    state.waiting.splice(index, 1);
+    this.queued--;
+    this.settle(waiter);
+    if (state.active === 0 && state.waiting.length === 0) this.clients.delete(client);
+    return true;
+  }
+
+  private settle(waiter: Waiter): void {
+    if (waiter.timer) clearTimeout(waiter.timer);
+    if (waiter.signal && waiter.onAbort) waiter.signal.removeEventListener('abort', waiter.onAbort);
+  }
+
+  private refuse(reason: SlotRefusal): SlotOutcome {
+    this.counts.refused[reason]++;
+    return { granted: false, reason };
+  }
+}
