@@ -23,6 +23,8 @@ export interface RunningServer {
 
 export interface StartOptions {
   log?: boolean;
+  /** Where log lines go (default: stdout). */
+  logDestination?: { write(line: string): void };
   /** Replaces the credential resolver (`bench/` measures the path without authentication): see `AppDependencies.resolver`. */
   resolver?: PrincipalResolver;
   /** Where the one-time first-start banner goes (default: stdout, never the log). */
@@ -55,7 +57,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       readConnections: config.duckdbReadConnections,
       limits: config.dataLimits,
     });
-    app = await buildApp({ config, engine, store, audit, accounts, changes, redis, jwtSecret, log: options.log, resolver: options.resolver });
+    app = await buildApp({ config, engine, store, audit, accounts, changes, redis, jwtSecret, log: options.log, logDestination: options.logDestination, resolver: options.resolver });
     if (dataDir.openToOthers) {
       app.fastify.log.warn({ dataDir: config.dataDir }, 'DATA_DIR can be entered by other users; its files are 0600, but consider chmod 700');
     }
