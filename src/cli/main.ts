@@ -102,7 +102,6 @@ async function serve(): Promise<number> {
     }
     throw error;
   }
-  process.stdout.write(`duckgate ${VERSION} listening on ${server.url} (data in ${config.dataDir})\n`);
   const running = server;
   const onSignal = shutdownOnSignal({
     close: () => running.close(),
@@ -118,6 +117,9 @@ async function serve(): Promise<number> {
   // `on`, not `once`: a second signal is ours too (it exits at once, saying so).
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Only now: whoever waits for this line to send SIGTERM must find the handlers in place, not the
+  // default action (which ends the process on the spot, stores unclosed).
+  process.stdout.write(`duckgate ${VERSION} listening on ${server.url} (data in ${config.dataDir})\n`);
   return -1;
 }
 
