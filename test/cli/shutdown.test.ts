@@ -36,13 +36,19 @@ async function failedRequests(url: string, count: number, userAgent = 'shutdown-
   }).then((res) => res.arrayBuffer())));
 }
 
-/** A request whose headers arrived and whose body never ends: a request in flight for as long as we like. */
+/**
+ * A request whose headers the server has parsed (it answered `100 Continue`, so the request is
+ * active, not an idle connection) and whose body never ends: in flight for as long as we like.
+ */
 async function requestInFlight(url: string): Promise<() => void> {
   const { hostname, port } = new URL(url);
   const socket = connect(Number(port), hostname);
-  await once(socket, 'connect');
-  socket.write(`POST /api/insert/slow HTTP/1.1\r\nHost: ${hostname}\r\nx-api-key: ${ADMIN_KEY}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"a":`);
   socket.on('error', () => {});
+  await once(socket, 'connect');
+  socket.write(`POST /api/insert/slow HTTP/1.1\r\nHost: ${hostname}\r\nx-api-key: ${ADMIN_KEY}\r\ncontent-type: application/json\r\ncontent-length: 100\r\nexpect: 100-continue\r\n\r\n`);
+  const [first] = (await once(socket, 'data')) as [Buffer];
+  assert.match(first.toString('latin1'), /^HTTP\/1\.1 100 Continue/);
+  socket.write('{"a":');
   return () => socket.destroy();
 }
 
