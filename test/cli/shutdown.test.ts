@@ -64,7 +64,7 @@ describe('shutdown', () => {
       cli.child.kill('SIGTERM');
       const { code, ms } = await exitWithin(cli, 10_000, since);
       assert.equal(code, 0, `run ${run}: a clean exit, not a crash:\n${cli.output()}`);
-      assert.ok(ms < 5000, `run ${run}: exited ${ms} ms after SIGTERM`);
+      assert.ok(ms < 8000, `run ${run}: exited ${ms} ms after SIGTERM`);
       assert.doesNotMatch(cli.output(), /Unhandled 'error' event|EPIPE\n\s+at /);
       assert.match(cli.output(), /log lines dropped \(standard output: EPIPE\)/);
     }
@@ -87,11 +87,11 @@ describe('shutdown', () => {
     await failedRequests(cli.url, 300, 'y'.repeat(240));
     const since = Date.now();
     cli.child.kill('SIGTERM');
-    const { code, ms } = await exitWithin(cli, 15_000, since);
+    const { code, ms } = await exitWithin(cli, 20_000, since);
     // What the server left in the pipe is never read: let go of it, or this process stays up.
     cli.child.stdout!.destroy();
     assert.equal(code, 0, cli.output());
-    assert.ok(ms < 8000, `exited ${ms} ms after SIGTERM`);
+    assert.ok(ms < 10_000, `exited ${ms} ms after SIGTERM (the log gets 2 s)`);
   });
 
   test('past SHUTDOWN_TIMEOUT_MS a request in flight no longer holds the exit; queued audit events are still written', async () => {
@@ -105,7 +105,7 @@ describe('shutdown', () => {
       cli.child.kill('SIGTERM');
       const { code, ms } = await exitWithin(cli, 10_000, since);
       assert.equal(code, 1, cli.output());
-      assert.ok(ms >= 90 && ms < 5000, `exited ${ms} ms after SIGTERM`);
+      assert.ok(ms >= 90 && ms < 8000, `exited ${ms} ms after SIGTERM`);
       assert.match(cli.output(), /shutdown deadline passed \(SHUTDOWN_TIMEOUT_MS=100\)/);
     } finally {
       end();
@@ -134,7 +134,7 @@ describe('shutdown', () => {
       cli.child.kill('SIGINT');
       const { code, ms } = await exitWithin(cli, 5000, since);
       assert.equal(code, 1);
-      assert.ok(ms < 2000, `exited ${ms} ms after the second signal`);
+      assert.ok(ms < 4000, `exited ${ms} ms after the second signal`);
       assert.match(cli.output(), /second SIGINT: exiting now/);
     } finally {
       end();
