@@ -24,10 +24,10 @@ export interface RunningServer {
 
 export interface StartOptions {
   log?: boolean;
-  /** Replaces the credential resolver (`bench/` measures the path without authentication): see `AppDependencies.resolver`. */
-  resolver?: PrincipalResolver;
   /** Where log lines go (default: stdout). */
   logDestination?: { write(line: string): void };
+  /** Replaces the credential resolver (`bench/` measures the path without authentication): see `AppDependencies.resolver`. */
+  resolver?: PrincipalResolver;
   /** Where the one-time first-start banner goes (default: stdout, never the log). */
   announce?: (text: string) => void;
 }

@@ -10,6 +10,7 @@
  * usernames exist.
  */
 import type { AccountStore, AdminAccount } from '../store/account-store.js';
+import { sanitise } from './audit-trail.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { generatePassword, hashPassword, verifyPassword } from './passwords.js';
 
@@ -56,7 +57,9 @@ export async function ensureAdminAccount(accounts: AccountStore, username: strin
   const account = await accounts.getAccount(username);
   if (configuredPassword !== undefined) {
     if (!account || !(await verifyPassword(account.passwordHash, configuredPassword))) {
-      await accounts.setPassword(username, await hashPassword(configuredPassword));
+      // A changed ADMIN_PASSWORD changes the password (and ends every session): audited as any change.
+      const event = sanitise({ kind: 'admin.password', actor: 'config', target: `user:${username}`, details: { source: 'ADMIN_PASSWORD' } }, Date.now());
+      await accounts.setPassword(username, await hashPassword(configuredPassword), event);
     }
     return {};
   }

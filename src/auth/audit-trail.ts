@@ -5,6 +5,11 @@
  * queue is bounded: a flood of bad keys beyond `maxQueue` unwritten events drops the oldest ones
  * and counts them, instead of growing memory.
  *
+ * Admin and security events must not wait in memory: a crash right after the answer would erase
+ * their trace. Key and account changes hand their event to the key or account store's write
+ * (same transaction); anything else (a login, a dropped database) calls `recordDurable` and answers
+ * only once it resolves.
+ *
  * Every event is sanitised on the way in: a key prefix is cut to 16 characters, anything shaped
  * like a full managed key (in any field, details included) is cut to its prefix, and free-text
  * fields are bounded. The store never sees a full key.
@@ -179,6 +184,25 @@ export class AuditTrail {
     this.retentionTimer = undefined;
   }
 
+  /**
+   * Writes `input` and everything queued before it (so ids keep the order events happened in) in
+   * one durable commit, now, and resolves once it is on stable storage: for the events whose answer
+   * must not go out before their trace is kept. Writes even after `close` (the store stays open).
+   * Never rejects: failures go to `onError` and count as failed.
+   */
+  recordDurable(input: AuditInput): Promise<void> {
+    let event: AuditEvent;
+    try {
+      event = sanitise(input, this.now());
+    } catch (error) {
+      this.report(error);
+      return Promise.resolve();
+    }
+    const run = this.flushing.then(() => this.writeQueued(event));
+    this.flushing = run;
+    return run;
+  }
+
   stats(): AuditTrailStats {
     return { queued: this.queue.size, ...this.counts };
   }
@@ -231,13 +255,15 @@ export class AuditTrail {
     });
   }
 
-  private async writeQueued(): Promise<void> {
+  /** The queue, and `durable` after it in the same commit, which is then synced. */
+  private async writeQueued(durable?: AuditEvent): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.queue.drain();
+    if (durable) batch.push(durable);
     if (batch.length > 0) {
       try {
-        await this.store.append(batch);
+        await this.store.append(batch, durable ? { durable: true } : undefined);
         this.counts.written += batch.length;
       } catch (error) {
         this.counts.failed += batch.length;

@@ -2,11 +2,16 @@
  * Managing keys: create, list, revoke, regenerate, re-permission. Shared by the HTTP routes and
  * the CLI, so both validate the same way. The full key leaves this module exactly once, in the
  * return value of `create` or `regenerate`; the store only ever sees its hash and prefix.
+ *
+ * Every change is audited by construction: its event (who did what, never the key) goes into the
+ * store's write and commits in the same transaction, so no crash keeps a change without its trace.
  */
 import { randomBytes } from 'node:crypto';
 import { errors } from '../errors.js';
+import type { AuditEvent } from '../store/audit-store.js';
 import type { KeyStore, NewKey, StoredKey } from '../store/key-store.js';
 import { generateApiKey } from './api-key.js';
+import { sanitise } from './audit-trail.js';
 import { mergePermissions, parsePermissions, renderPermissions, type PermissionSet } from './grants.js';
 import { isIpOrCidr } from './ip-rules.js';
 import { permissionWarnings, type PermissionCatalog } from './permission-warnings.js';
@@ -46,8 +51,6 @@ export interface KeyServiceOptions {
   environmentAdminKeys: number;
   /** Called after every change with the key's id, e.g. to drop its cached verification. */
   onChange?: (keyId: string) => void;
-  /** Called after every change with who did what, for the audit trail. */
-  onAudit?: (change: KeyChange) => void;
   /** What exists in the data engine, to warn about grants naming what does not (yet). */
   catalog?: PermissionCatalog;
 }
@@ -57,8 +60,8 @@ export class KeyService {
 
   async create(request: KeyRequest, createdBy: string | null): Promise<CreatedKey> {
     const { key, record } = newKey(request, createdBy);
-    const stored = await this.store.createKey(record);
-    this.created(stored, createdBy);
+    const stored = await this.store.createKey(record, creation(record, createdBy));
+    this.changed(stored.id);
     return { key, stored, warnings: await this.warnings(stored.isAdmin ? {} : stored.permissions) };
   }
 
@@ -76,10 +79,11 @@ export class KeyService {
     const key = await this.get(id);
     // The last-admin rule is the store's to enforce, in the same operation that revokes: a count
     // read here could be stale by the time the revocation lands (another process, another replica).
-    const outcome = await this.store.revokeKey(id, { requireOtherAdmins: this.options.environmentAdminKeys > 0 ? 0 : 1 });
+    const outcome = await this.store.revokeKey(id, { requireOtherAdmins: this.options.environmentAdminKeys > 0 ? 0 : 1 },
+      auditEvent({ kind: 'key.revoked', actor, target: id, keyPrefix: key.prefix, details: { label: key.label } }));
     if (outcome === 'last_admin') throw errors.conflict('Cannot revoke the last admin key: create another admin key first');
     if (outcome === 'not_found') throw keyNotFound(id);
-    this.changed({ kind: 'key.revoked', actor, target: id, keyPrefix: key.prefix, details: { label: key.label } });
+    this.changed(id);
   }
 
   /** A new key under the same id; the old one works `graceSeconds` longer (never past its expiry). */
@@ -89,18 +93,22 @@ export class KeyService {
     }
     const generated = generateApiKey('live');
     const graceUntil = graceSeconds > 0 ? new Date(Date.now() + graceSeconds * 1000).toISOString() : null;
-    const stored = await this.store.replaceKeyHash(id, { hash: generated.hash, prefix: generated.prefix }, graceUntil);
+    const stored = await this.store.replaceKeyHash(id, { hash: generated.hash, prefix: generated.prefix }, graceUntil,
+      auditEvent({ kind: 'key.regenerated', actor, target: id, keyPrefix: generated.prefix, details: { grace_until: graceUntil } }));
     if (!stored) throw keyNotFound(id);
-    this.changed({ kind: 'key.regenerated', actor, target: id, keyPrefix: stored.prefix, details: { grace_until: graceUntil } });
+    this.changed(id);
     return { key: generated.key, stored, graceUntil };
   }
 
   /** POST semantics: the whole set is replaced. Warns about names that do not exist yet. */
   async setPermissions(id: string, input: unknown, actor: string): Promise<{ stored: StoredKey; warnings: string[] }> {
     const permissions = parsePermissions(input);
-    const stored = await this.store.setPermissions(id, permissions);
+    // Read first for the prefix the event names: the event is written with the change, not after it.
+    const current = await this.get(id);
+    const stored = await this.store.setPermissions(id, permissions,
+      auditEvent({ kind: 'key.permissions', actor, target: id, keyPrefix: current.prefix, details: { replaced: permissions } }));
     if (!stored) throw keyNotFound(id);
-    this.changed({ kind: 'key.permissions', actor, target: id, keyPrefix: stored.prefix, details: { replaced: permissions } });
+    this.changed(id);
     return { stored, warnings: stored.isAdmin ? [] : await this.warnings(permissions) };
   }
 
@@ -109,9 +117,10 @@ export class KeyService {
     const update = parsePermissions(input);
     const current = await this.get(id);
     const { merged, changes } = mergePermissions(current.permissions, update);
-    const stored = await this.store.setPermissions(id, merged);
+    const stored = await this.store.setPermissions(id, merged,
+      auditEvent({ kind: 'key.permissions', actor, target: id, keyPrefix: current.prefix, details: { changes } }));
     if (!stored) throw keyNotFound(id);
-    this.changed({ kind: 'key.permissions', actor, target: id, keyPrefix: stored.prefix, details: { changes } });
+    this.changed(id);
     return { stored, changes, warnings: stored.isAdmin ? [] : await this.warnings(update) };
   }
 
@@ -119,14 +128,8 @@ export class KeyService {
     return permissionWarnings(permissions, this.options.catalog);
   }
 
-  private created(stored: StoredKey, createdBy: string | null): void {
-    this.changed({ kind: 'key.created', actor: createdBy ?? 'unknown', target: stored.id, keyPrefix: stored.prefix,
-      details: { label: stored.label, is_admin: stored.isAdmin, permissions: stored.permissions } });
-  }
-
-  private changed(change: KeyChange): void {
-    this.options.onChange?.(change.target);
-    this.options.onAudit?.(change);
+  private changed(keyId: string): void {
+    this.options.onChange?.(keyId);
   }
 
   /**
@@ -137,11 +140,21 @@ export class KeyService {
     if (this.options.environmentAdminKeys > 0 || (await this.store.countAdminKeys()) > 0) return undefined;
     // Conditional in the store: of several processes starting at once, one creates it.
     const { key, record } = newKey({ label: 'Initial admin key', description: 'Generated at first start', is_admin: true }, 'first-start');
-    const stored = await this.store.createFirstAdminKey(record);
+    const stored = await this.store.createFirstAdminKey(record, creation(record, 'first-start'));
     if (!stored) return undefined;
-    this.created(stored, 'first-start');
+    this.changed(stored.id);
     return { key, stored };
   }
+}
+
+/** The event a change writes with itself: sanitised here, as the audit trail would (no full key). */
+function auditEvent(change: KeyChange): AuditEvent {
+  return sanitise(change, Date.now());
+}
+
+function creation(record: NewKey, createdBy: string | null): AuditEvent {
+  return auditEvent({ kind: 'key.created', actor: createdBy ?? 'unknown', target: record.id, keyPrefix: record.prefix,
+    details: { label: record.label, is_admin: record.isAdmin, permissions: record.permissions } });
 }
 
 /** A validated key record and its full key (which never reaches the store). */

@@ -9,6 +9,7 @@
  * (`readThrough`), and the set is reloaded from the store when it resumes.
  */
 import type { AccountStore } from '../store/account-store.js';
+import type { AuditEvent } from '../store/audit-store.js';
 
 const PRUNE_INTERVAL_MS = 3_600_000;
 
@@ -42,9 +43,11 @@ export class RevokedTokens {
     return this.store.isTokenRevoked(jti, new Date(this.now()).toISOString());
   }
 
-  async revoke(jti: string, expiresAtMs: number): Promise<void> {
-    if (expiresAtMs <= this.now()) return;
-    await this.store.revokeToken({ jti, expiresAt: new Date(expiresAtMs).toISOString() });
+  /** `audit`, the logout's event, is committed with the revocation (see `AccountStore`). */
+  async revoke(jti: string, expiresAtMs: number, audit?: AuditEvent): Promise<void> {
+    // An expired token needs no entry, but its logout still leaves its trace.
+    if (expiresAtMs <= this.now() && audit === undefined) return;
+    await this.store.revokeToken({ jti, expiresAt: new Date(expiresAtMs).toISOString() }, audit);
     this.expiries.set(jti, expiresAtMs);
   }
 

@@ -5,6 +5,7 @@
  * (and fails there if it is not).
  */
 import { errors } from '../errors.js';
+import type { AuditEvent } from '../store/audit-store.js';
 import { tokenTypeOf, type TokenClaims, type TokenKind } from './jwt.js';
 import type { Principal } from './principal.js';
 import type { TokenVerifier } from './resolve-principal.js';
@@ -17,8 +18,11 @@ export interface TokenKindVerifier extends TokenVerifier {
 }
 
 export interface RevocableTokens extends TokenVerifier {
-  /** Ends `token` now (logout); answers whom it belonged to. 401 `invalid_token` if it was not valid. */
-  revoke(token: string): Promise<Principal>;
+  /**
+   * Ends `token` now (logout); answers whom it belonged to. 401 `invalid_token` if it was not valid.
+   * `audit` describes the logout once the owner is known; it is stored with the revocation.
+   */
+  revoke(token: string, audit?: (principal: Principal) => AuditEvent): Promise<Principal>;
 }
 
 /** Every kind of token, and logout for all of them through one list of revoked `jti`s. */
@@ -33,11 +37,11 @@ export class TokensByKind implements RevocableTokens {
     return this.pick(token).verify(token);
   }
 
-  async revoke(token: string): Promise<Principal> {
+  async revoke(token: string, audit?: (principal: Principal) => AuditEvent): Promise<Principal> {
     const tokens = this.pick(token);
     const principal = await tokens.verify(token);
     const { jti, expiresAtMs } = await tokens.claims(token);
-    await this.revoked.revoke(jti, expiresAtMs);
+    await this.revoked.revoke(jti, expiresAtMs, audit?.(principal));
     return principal;
   }
 

@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { AuditTrail } from '../auth/audit-trail.js';
+import { sanitise } from '../auth/audit-trail.js';
 import { generatePassword, hashPassword, passwordProblem } from '../auth/passwords.js';
 import type { Config } from '../config/index.js';
 import { openControlStore } from '../store/index.js';
@@ -39,12 +39,11 @@ export async function adminCommand(config: Config, args: string[]): Promise<numb
     return 1;
   }
   const control = await openControlStore(config, { applicationName: 'duckgate-cli' });
-  const audit = new AuditTrail(control.audit);
   try {
-    await control.accounts.setPassword(config.adminUsername, await hashPassword(password));
-    audit.record({ kind: 'admin.password', actor: 'cli', target: `user:${config.adminUsername}` });
+    // The change and who made it commit together.
+    const event = sanitise({ kind: 'admin.password', actor: 'cli', target: `user:${config.adminUsername}` }, Date.now());
+    await control.accounts.setPassword(config.adminUsername, await hashPassword(password), event);
   } finally {
-    await audit.close();
     await control.close();
   }
   if (values.generate) process.stdout.write(`New password for '${config.adminUsername}' (shown only now):\n\n    ${password}\n\n`);

@@ -12,7 +12,6 @@ import { toPrincipal } from '../auth/managed-keys.js';
 import { issueApiToken } from '../auth/tokens.js';
 import type { Config } from '../config/index.js';
 import { isApiError } from '../errors.js';
-import { AuditTrail } from '../auth/audit-trail.js';
 import { openControlStore } from '../store/index.js';
 import type { KeyStore, StoredKey } from '../store/key-store.js';
 
@@ -51,13 +50,10 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
   });
   const out: Output = (value, human) => process.stdout.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${human}\n`);
   const control = await openControlStore(config, { applicationName: 'duckgate-cli' });
-  const { keys: store, audit: auditStore } = control;
-  // Key changes made from the command line are admin actions too: they go to the same audit trail.
-  const audit = new AuditTrail(auditStore, { onError: (error) => process.stderr.write(`duckgate: audit trail: ${String(error)}\n`) });
-  const service = new KeyService(store, {
-    environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length,
-    onAudit: (change) => audit.record(change),
-  });
+  const { keys: store } = control;
+  // Key changes made from the command line are admin actions too: the service writes each one's
+  // audit event with it, into the same trail the server keeps.
+  const service = new KeyService(store, { environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length });
   try {
     const [group, action, id] = positionals;
     if (group === 'token') return await mintToken(config, store, action, out);
@@ -116,7 +112,6 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
     process.stderr.write(`duckgate: ${error.message}\n`);
     return 1;
   } finally {
-    await audit.close();
     await control.close();
   }
 }

@@ -2,9 +2,11 @@
 /** `duckgate` command line: `serve` (what `npm start` runs), `--help`, `--version`. */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
+import { LogDestination } from '../log-destination.js';
 import { startServer } from '../server.js';
 import { ADMIN_HELP, adminCommand } from './admin.js';
 import { KEYS_HELP, keysCommand } from './keys.js';
+import { shutdownOnSignal } from './shutdown.js';
 import { VERSION } from '../version.js';
 
 const HELP = `duckgate ${VERSION}: an authenticated data API over DuckDB
@@ -34,7 +36,11 @@ Configuration (environment variables, all optional; see README.md):
   BODY_LIMIT                largest request body (default 10mb)
   QUERY_TIMEOUT_MS          deadline of every data request, ms (default 30000)
   LOG_LEVEL                 fatal|error|warn|info|debug|trace|silent (default info)
+  SHUTDOWN_TIMEOUT_MS       how long SIGTERM waits for requests in flight (default 10000)
 `;
+
+/** The last log lines get this long to reach a reader that is slow (a gone one takes no time). */
+const LOG_FLUSH_TIMEOUT_MS = 2000;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -82,9 +88,13 @@ async function serve(): Promise<number> {
   if (!config) return 1;
   // Kept from here on only as an argon2id hash (in the store), not in this process's environment.
   delete process.env.ADMIN_PASSWORD;
+  // A closed standard output or error (the reader of a pipe gone) must neither crash the server
+  // nor hold up its exit: log lines then go nowhere, counted (see `LogDestination`).
+  const log = new LogDestination(process.stdout);
+  process.stderr.on('error', () => {});
   let server;
   try {
-    server = await startServer(config);
+    server = await startServer(config, { logDestination: log });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -92,13 +102,24 @@ async function serve(): Promise<number> {
     }
     throw error;
   }
+  const running = server;
+  const onSignal = shutdownOnSignal({
+    close: () => running.close(),
+    salvage: () => running.app.audit.flush(),
+    flushLogs: (timeoutMs) => log.flush(timeoutMs),
+    say: (line) => process.stdout.write(`${line}\n`, () => {}),
+    exit: (code) => {
+      const { dropped, brokenBy } = log.stats();
+      if (dropped > 0) process.stderr.write(`duckgate: ${dropped} log lines dropped${brokenBy ? ` (standard output: ${brokenBy})` : ''}\n`, () => {});
+      process.exit(code);
+    },
+  }, { drainTimeoutMs: config.shutdownTimeoutMs, flushTimeoutMs: LOG_FLUSH_TIMEOUT_MS });
+  // `on`, not `once`: a second signal is ours too (it exits at once, saying so).
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // Only now: whoever waits for this line to send SIGTERM must find the handlers in place, not the
+  // default action (which ends the process on the spot, stores unclosed).
   process.stdout.write(`duckgate ${VERSION} listening on ${server.url} (data in ${config.dataDir})\n`);
-  const stop = (signal: string) => {
-    process.stdout.write(`duckgate: ${signal} received, shutting down\n`);
-    server.close().then(() => process.exit(0), () => process.exit(1));
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
   return -1;
 }
 

@@ -249,7 +249,8 @@ export interface LoginResponse {
 
 export type AuditKind =
   | 'auth.failure' | 'auth.login' | 'auth.login_failed' | 'auth.logout' | 'admin.password'
-  | 'key.created' | 'key.regenerated' | 'key.revoked' | 'key.permissions';
+  | 'key.created' | 'key.regenerated' | 'key.revoked' | 'key.permissions'
+  | 'database.created' | 'database.dropped' | 'collection.dropped';
 
 export interface AuditFilters {
   kind?: AuditKind | AuditKind[];

@@ -55,6 +55,8 @@ export interface Config {
    */
   duckdbReadConnections: number;
   logLevel: LogLevel;
+  /** After SIGTERM/SIGINT: how long requests in flight and the stores get before the process exits anyway. */
+  shutdownTimeoutMs: number;
   /** Audit events older than this many days are pruned. */
   auditRetentionDays: number;
   /** Deepest nesting a JSON body may have. */
@@ -147,6 +149,7 @@ export function loadConfig(env: Env): Config {
     duckdbReadConnections: integer('UV_THREADPOOL_SIZE', env.UV_THREADPOOL_SIZE, 4, 1, 1024),
     logLevel: oneOf('LOG_LEVEL', env.LOG_LEVEL, LOG_LEVELS, 'info'),
     auditRetentionDays: integer('AUDIT_RETENTION_DAYS', env.AUDIT_RETENTION_DAYS, 90, 1, 36_500),
+    shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', env.SHUTDOWN_TIMEOUT_MS, 10_000, 100, 3_600_000),
     maxJsonDepth: integer('MAX_JSON_DEPTH', env.MAX_JSON_DEPTH, 32, 2, 1000),
     maxHeaderSize: byteSize('MAX_HEADER_SIZE', env.MAX_HEADER_SIZE, 16 * 1024),
     ...connections,

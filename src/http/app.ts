@@ -27,6 +27,7 @@ import type { KeyStore } from '../store/key-store.js';
 import type { Config } from '../config/index.js';
 import type { DataEngine } from '../data/engine.js';
 import { VERSION } from '../version.js';
+import { installAdminAudit } from './admin-audit.js';
 import { authEvents } from './auth-events.js';
 import { installAuthentication } from './authenticate.js';
 import { clientIpResolver } from './client-ip.js';
@@ -64,14 +65,14 @@ export interface AppDependencies {
   jwtSecret: Uint8Array;
   /** Log through pino at the configured level; false silences the app (tests). */
   log?: boolean;
+  /** Where log lines go (default: stdout), e.g. to count them in a test. */
+  logDestination?: { write(line: string): void };
   /**
    * Who each credential stands for (see `auth/resolver.ts`). Unset: the real resolver over the
    * environment keys, managed keys and tokens, with AUTH_FAILURE_LIMIT and API_RATE_LIMIT. `bench/`
    * passes its own to measure the request path without authentication.
    */
   resolver?: PrincipalResolver;
-  /** Where log lines go (default: stdout), e.g. to count them in a test. */
-  logDestination?: { write(line: string): void };
   /** Where the built dashboard is (default: this package's `dist/dashboard`). */
   dashboardDir?: string;
 }
@@ -165,6 +166,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     maxEvents: config.auditMaxEvents,
   });
   void audit.startRetention({ retentionDays: config.auditRetentionDays }).catch((error: unknown) => fastify.log.error({ err: error }, 'audit retention'));
+  installAdminAudit(fastify, audit);
   // Memory or Redis, chosen once here for every limiter: the per-client limit, failures, logins.
   const limiters = limiterBackend({
     redis: deps.redis,
@@ -217,7 +219,6 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const keys = new KeyService(deps.store, {
     environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length,
     onChange: (keyId) => managedKeys.forgetKey(keyId),
-    onAudit: (change) => audit.record(change),
     catalog: engine,
   });
   const events = authEvents(metrics, audit, fastify.log, { summaryWindowMs: config.auditSummaryWindowMs, adminUsername: config.adminUsername });

@@ -16,7 +16,8 @@ import { failureKey } from '../auth/auth-failures.js';
 import { RepeatWindow } from '../auth/repeat-window.js';
 import type { Principal } from '../auth/principal.js';
 import type { ApiError } from '../errors.js';
-import type { AuditInput } from '../auth/audit-trail.js';
+import { sanitise, type AuditInput } from '../auth/audit-trail.js';
+import type { AuditEvent } from '../store/audit-store.js';
 import type { Metrics } from './plugins/metrics.js';
 
 export interface AuthEvents {
@@ -27,10 +28,12 @@ export interface AuthEvents {
   /**
    * A login with `username` (as typed) succeeded or failed with `code`. The name is kept only when
    * it is the configured admin's: anything else may be a password typed into the wrong field, and
-   * is recorded as `user:<unknown>`.
+   * is recorded as `user:<unknown>`. Resolves once a success is durably recorded (answer only
+   * then); a failure is queued with the other high-volume events.
    */
-  login(request: FastifyRequest, username: string, code: 'ok' | 'invalid_credentials' | 'rate_limited'): void;
-  loggedOut(request: FastifyRequest, principal: Principal): void;
+  login(request: FastifyRequest, username: string, code: 'ok' | 'invalid_credentials' | 'rate_limited'): Promise<void>;
+  /** What a logout records: handed to the token revocation, which writes both in one transaction. */
+  logoutEvent(request: FastifyRequest, principal: Principal): AuditEvent;
   /** Logs the summaries of the failures counted so far; later ones are logged one by one. */
   close(): void;
 }
@@ -49,6 +52,7 @@ interface LogLine {
 
 export interface AuditSink {
   record(event: AuditInput): void;
+  recordDurable(event: AuditInput): Promise<void>;
 }
 
 /** What a login event records as the username tried: the admin's name, or nothing that was typed. */
@@ -101,14 +105,14 @@ export function authEvents(metrics: Metrics, audit: AuditSink, log: FastifyBaseL
       const target = `user:${named}`;
       if (code === 'ok') {
         log.info({ event: 'auth.login', username: named, ...context }, 'admin signed in');
-        audit.record({ kind: 'auth.login', actor: target, target, code: null, details: null, ...context });
-      } else {
-        log.warn({ event: 'auth.login_failed', username: named, code, ...context }, 'login failed');
-        audit.record({ kind: 'auth.login_failed', actor: null, target, code, details: null, ...context });
+        return audit.recordDurable({ kind: 'auth.login', actor: target, target, code: null, details: null, ...context });
       }
+      log.warn({ event: 'auth.login_failed', username: named, code, ...context }, 'login failed');
+      audit.record({ kind: 'auth.login_failed', actor: null, target, code, details: null, ...context });
+      return Promise.resolve();
     },
-    loggedOut(request, principal) {
-      audit.record({ kind: 'auth.logout', actor: principal.id, keyPrefix: principal.keyPrefix ?? null, target: principal.username ? principal.id : null, code: null, details: { method: principal.kind }, ...describe(request) });
+    logoutEvent(request, principal) {
+      return sanitise({ kind: 'auth.logout', actor: principal.id, keyPrefix: principal.keyPrefix ?? null, target: principal.username ? principal.id : null, code: null, details: { method: principal.kind }, ...describe(request) }, Date.now());
     },
     close() {
       lines.close();

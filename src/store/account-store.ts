@@ -3,6 +3,7 @@
  * implementation is `sqlite-accounts.ts` (migration 4), the PostgreSQL one `postgres/accounts.ts`. Implementations never see a password:
  * only its argon2id hash.
  */
+import type { AuditEvent } from './audit-store.js';
 
 export interface AdminAccount {
   username: string;
@@ -32,13 +33,18 @@ export interface KnownAddressStore {
   isKnownLoginAddress(username: string, address: string, since: string): Promise<boolean>;
 }
 
+/**
+ * `audit`, where a write takes one, is the event describing the change (`admin.password`,
+ * `auth.logout`): it is written to `audit_events` in the same transaction, durably, as for `KeyStore`.
+ */
 export interface AccountStore extends KnownAddressStore {
   getAccount(username: string): Promise<AdminAccount | undefined>;
   /** Creates the account or replaces its hash (generation + 1, ending its sessions). */
-  setPassword(username: string, passwordHash: string): Promise<AdminAccount>;
+  setPassword(username: string, passwordHash: string, audit?: AuditEvent): Promise<AdminAccount>;
   /** Creates the account only if there is none; false when one already existed. */
   createAccount(username: string, passwordHash: string): Promise<boolean>;
-  revokeToken(token: RevokedToken): Promise<void>;
+  /** Ends a token (logout); `audit` is written even when the token was already revoked. */
+  revokeToken(token: RevokedToken, audit?: AuditEvent): Promise<void>;
   /** Whether `jti` was logged out and its token has not expired by `now` (ISO): the read-through check. */
   isTokenRevoked(jti: string, now: string): Promise<boolean>;
   /** Revoked tokens not yet expired at `now` (ISO). */

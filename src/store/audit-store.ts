@@ -3,6 +3,10 @@
  * `sqlite-audit.ts`; a PostgreSQL one implements the same interface on the same schema
  * (migration 2). Implementations know nothing of HTTP, and are never handed a full key or a
  * password: at most a key's 16-character prefix (`auth/audit-trail.ts` guards this).
+ *
+ * Not every event comes through here: a change to a key or an account carries its event into the
+ * key or account store's own write (their optional `audit` parameter), which commits both in one
+ * transaction, so no crash can keep the change and lose who made it.
  */
 
 export const AUDIT_KINDS = [
@@ -15,6 +19,9 @@ export const AUDIT_KINDS = [
   'key.regenerated',
   'key.revoked',
   'key.permissions',
+  'database.created',
+  'database.dropped',
+  'collection.dropped',
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];
@@ -37,7 +44,7 @@ export interface AuditEvent {
   route: string | null;
   /** The error code of a failure, e.g. `invalid_api_key`. */
   code: string | null;
-  /** The key_id acted on. */
+  /** What was acted on: a key_id, `user:<name>`, `database:<name>`, `collection:<database>.<name>`. */
   target: string | null;
   /** Anything else worth keeping, as JSON (e.g. permission changes, grace period). */
   details: Record<string, unknown> | null;
@@ -64,9 +71,18 @@ export interface AuditQuery {
   before?: number;
 }
 
+export interface AppendOptions {
+  /**
+   * The events are on stable storage when `append` resolves, as a key change is: admin and security
+   * events (see docs/decisions.md). Without it a store may trade the last batches of a power cut for
+   * fewer syncs (SQLite: `synchronous = NORMAL`), which only high-volume failures accept.
+   */
+  durable?: boolean;
+}
+
 export interface AuditStore {
   /** All of `events` in one transaction, in order. */
-  append(events: readonly AuditEvent[]): Promise<void>;
+  append(events: readonly AuditEvent[], options?: AppendOptions): Promise<void>;
   /** Newest first (id descending). */
   query(query: AuditQuery): Promise<StoredAuditEvent[]>;
   /** Deletes events with `at` before `olderThan` (ISO); answers how many. */

@@ -5,6 +5,7 @@
  * of HTTP and never see a full key: only its hash and 16-character prefix.
  */
 import type { PermissionSet } from '../auth/grants.js';
+import type { AuditEvent } from './audit-store.js';
 
 export interface StoredKey {
   id: string;
@@ -47,15 +48,20 @@ export interface RevokeOptions {
 }
 
 /**
+ * Every write that changes a key takes an optional `audit` event and, when the change is made,
+ * writes it to the audit trail (`audit_events`) in the same transaction, durably: a crash keeps both
+ * or neither. When the write changes nothing (`undefined`, `not_found`, `last_admin`) the event is
+ * not written. A failing event insert fails the change.
+ *
  * Invariants are kept inside the store, each as one conditional operation (a single statement or
  * a transaction that holds the write lock while it checks), never as a read in a service followed
  * by a write: several processes or replicas may act at the same moment. The PostgreSQL store locks
  * the active admin rows `FOR UPDATE` before its conditional revocation.
  */
 export interface KeyStore {
-  createKey(key: NewKey): Promise<StoredKey>;
+  createKey(key: NewKey, audit?: AuditEvent): Promise<StoredKey>;
   /** Creates `key` (an admin key) only if no active admin key exists; undefined when one did. */
-  createFirstAdminKey(key: NewKey): Promise<StoredKey | undefined>;
+  createFirstAdminKey(key: NewKey, audit?: AuditEvent): Promise<StoredKey | undefined>;
   /** The active key whose current hash, or whose previous hash within its grace period, is `hash`. */
   findKeyByHash(hash: string): Promise<KeyMatch | undefined>;
   /** An active (not revoked) key. */
@@ -65,10 +71,10 @@ export interface KeyStore {
    * Revokes an active key (and ends its grace period) unless that would leave fewer admin keys than
    * `options` require, checked and done as one operation. Without options, any active key goes.
    */
-  revokeKey(id: string, options?: RevokeOptions): Promise<RevokeOutcome>;
+  revokeKey(id: string, options?: RevokeOptions, audit?: AuditEvent): Promise<RevokeOutcome>;
   /** New hash and prefix, generation + 1; the old hash keeps working until `graceUntil` (null: dies now). */
-  replaceKeyHash(id: string, next: { hash: string; prefix: string }, graceUntil: string | null): Promise<StoredKey | undefined>;
-  setPermissions(id: string, permissions: PermissionSet): Promise<StoredKey | undefined>;
+  replaceKeyHash(id: string, next: { hash: string; prefix: string }, graceUntil: string | null, audit?: AuditEvent): Promise<StoredKey | undefined>;
+  setPermissions(id: string, permissions: PermissionSet, audit?: AuditEvent): Promise<StoredKey | undefined>;
   /** Records last use; callers batch these (at most once a minute per key). */
   touchKeys(lastUsed: ReadonlyMap<string, string>): Promise<void>;
   countAdminKeys(): Promise<number>;

@@ -4,6 +4,8 @@
  */
 import type Database from 'better-sqlite3';
 import type { AccountStore, AdminAccount, RevokedToken } from './account-store.js';
+import type { AuditEvent } from './audit-store.js';
+import { prepareAuditInsert, type AuditInsert } from './sqlite-audit-row.js';
 import { openSqliteFile } from './sqlite-file.js';
 
 interface AccountRow {
@@ -17,6 +19,8 @@ interface AccountRow {
 export class SqliteAccountStore implements AccountStore {
   private readonly db: Database.Database;
   private readonly statements;
+  /** A change's audit event, written in the change's transaction on this FULL connection. */
+  private readonly insertAudit: AuditInsert;
 
   constructor(file: string) {
     // A logout or password change must survive a power cut, as a key revocation does.
@@ -41,6 +45,7 @@ export class SqliteAccountStore implements AccountStore {
       knownAddress: db.prepare<{ username: string; address: string; since: string }, { found: number }>(`SELECT 1 AS found FROM login_addresses
         WHERE username = @username AND address = @address AND last_seen_at >= @since`),
     };
+    this.insertAudit = prepareAuditInsert(db);
   }
 
   async getAccount(username: string): Promise<AdminAccount | undefined> {
@@ -48,17 +53,23 @@ export class SqliteAccountStore implements AccountStore {
     return row && toAccount(row);
   }
 
-  async setPassword(username: string, passwordHash: string): Promise<AdminAccount> {
-    this.statements.setPassword.run({ username, hash: passwordHash, now: new Date().toISOString() });
-    return toAccount(this.statements.get.get(username)!);
+  async setPassword(username: string, passwordHash: string, audit?: AuditEvent): Promise<AdminAccount> {
+    return this.db.transaction(() => {
+      this.statements.setPassword.run({ username, hash: passwordHash, now: new Date().toISOString() });
+      if (audit !== undefined) this.insertAudit(audit);
+      return toAccount(this.statements.get.get(username)!);
+    })();
   }
 
   async createAccount(username: string, passwordHash: string): Promise<boolean> {
     return this.statements.create.run({ username, hash: passwordHash, now: new Date().toISOString() }).changes === 1;
   }
 
-  async revokeToken(token: RevokedToken): Promise<void> {
-    this.statements.revoke.run(token.jti, token.expiresAt);
+  async revokeToken(token: RevokedToken, audit?: AuditEvent): Promise<void> {
+    this.db.transaction(() => {
+      this.statements.revoke.run(token.jti, token.expiresAt);
+      if (audit !== undefined) this.insertAudit(audit);
+    })();
   }
 
   async isTokenRevoked(jti: string, now: string): Promise<boolean> {

@@ -5,7 +5,8 @@
  * with keyset paging by id. Portable SQL only, as for the key store.
  */
 import type Database from 'better-sqlite3';
-import type { AuditEvent, AuditKind, AuditQuery, AuditStore, StoredAuditEvent } from './audit-store.js';
+import type { AppendOptions, AuditEvent, AuditKind, AuditQuery, AuditStore, StoredAuditEvent } from './audit-store.js';
+import { auditRowParams } from './sqlite-audit-row.js';
 import { openSqliteFile } from './sqlite-file.js';
 
 interface AuditRow {
@@ -45,24 +46,22 @@ export class SqliteAuditStore implements AuditStore {
       (SELECT id FROM audit_events WHERE id <= ? ORDER BY id LIMIT ?)`);
   }
 
-  async append(events: readonly AuditEvent[]): Promise<void> {
+  async append(events: readonly AuditEvent[], options: AppendOptions = {}): Promise<void> {
     if (events.length === 0) return;
-    this.db.transaction(() => {
-      for (const event of events) {
-        this.insert.run({
-          at: event.at,
-          kind: event.kind,
-          actor: event.actor,
-          keyPrefix: event.keyPrefix,
-          ip: event.ip,
-          userAgent: event.userAgent,
-          route: event.route,
-          code: event.code,
-          target: event.target,
-          details: event.details === null ? null : JSON.stringify(event.details),
-        });
-      }
-    })();
+    const write = this.db.transaction(() => {
+      for (const event of events) this.insert.run(auditRowParams(event));
+    });
+    if (!options.durable) {
+      write();
+      return;
+    }
+    // This commit syncs the WAL (and with it every earlier commit on the file), as a key change does.
+    this.db.pragma('synchronous = FULL');
+    try {
+      write();
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
   }
 
   async query(query: AuditQuery): Promise<StoredAuditEvent[]> {

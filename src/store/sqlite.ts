@@ -5,7 +5,9 @@
  */
 import Database from 'better-sqlite3';
 import type { PermissionSet } from '../auth/grants.js';
+import type { AuditEvent } from './audit-store.js';
 import type { KeyMatch, KeyStore, NewKey, RevokeOptions, RevokeOutcome, StoredKey } from './key-store.js';
+import { prepareAuditInsert, type AuditInsert } from './sqlite-audit-row.js';
 import { openSqliteFile } from './sqlite-file.js';
 
 interface KeyRow {
@@ -30,6 +32,8 @@ const KEY_COLUMNS = `k.id, k.prefix, k.label, k.description, k.is_admin, k.colle
 export class SqliteKeyStore implements KeyStore {
   private readonly db: Database.Database;
   private readonly statements;
+  /** A change's audit event, written in the change's transaction on this FULL connection. */
+  private readonly insertAudit: AuditInsert;
 
   constructor(file: string) {
     // A revoked key must stay revoked even after a power cut: FULL syncs the WAL on every commit.
@@ -63,18 +67,23 @@ export class SqliteKeyStore implements KeyStore {
       touch: db.prepare(`UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`),
       countAdmins: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM api_keys WHERE is_admin = 1 AND revoked_at IS NULL`),
     };
+    this.insertAudit = prepareAuditInsert(db);
   }
 
-  async createKey(key: NewKey): Promise<StoredKey> {
-    this.statements.insert.run(keyParams(key));
-    return toKey(this.statements.byId.get(key.id)!);
+  async createKey(key: NewKey, audit?: AuditEvent): Promise<StoredKey> {
+    return this.db.transaction(() => {
+      this.statements.insert.run(keyParams(key));
+      this.audited(audit);
+      return toKey(this.statements.byId.get(key.id)!);
+    })();
   }
 
-  async createFirstAdminKey(key: NewKey): Promise<StoredKey | undefined> {
+  async createFirstAdminKey(key: NewKey, audit?: AuditEvent): Promise<StoredKey | undefined> {
     // IMMEDIATE takes the write lock before the NOT EXISTS is read: two processes starting at once
     // cannot both see "no admin" and both insert.
     return this.db.transaction(() => {
       if (this.statements.insertFirstAdmin.run(keyParams(key)).changes !== 1) return undefined;
+      this.audited(audit);
       return toKey(this.statements.byId.get(key.id)!);
     }).immediate();
   }
@@ -97,33 +106,38 @@ export class SqliteKeyStore implements KeyStore {
     return this.statements.list.all().map(toKey);
   }
 
-  async revokeKey(id: string, options: RevokeOptions = { requireOtherAdmins: 0 }): Promise<RevokeOutcome> {
+  async revokeKey(id: string, options: RevokeOptions = { requireOtherAdmins: 0 }, audit?: AuditEvent): Promise<RevokeOutcome> {
     // IMMEDIATE: the write lock is held from the first read, so the count and the revocation see
     // the same state whichever connection or process commits first.
     return this.db.transaction((): RevokeOutcome => {
       const revoked = this.statements.revoke.run({ now: new Date().toISOString(), id, requireOtherAdmins: options.requireOtherAdmins }).changes === 1;
       if (revoked) {
         this.statements.dropGrace.run(id);
+        this.audited(audit);
         return 'revoked';
       }
       return this.statements.byId.get(id) ? 'last_admin' : 'not_found';
     }).immediate();
   }
 
-  async replaceKeyHash(id: string, next: { hash: string; prefix: string }, graceUntil: string | null): Promise<StoredKey | undefined> {
+  async replaceKeyHash(id: string, next: { hash: string; prefix: string }, graceUntil: string | null, audit?: AuditEvent): Promise<StoredKey | undefined> {
     return this.db.transaction(() => {
       this.statements.pruneGrace.run(new Date().toISOString());
       // A second regeneration ends the first one's grace: only the key just replaced lives on.
       this.statements.dropGrace.run(id);
       if (graceUntil) this.statements.addGrace.run(graceUntil, id);
       if (this.statements.rehash.run(next.hash, next.prefix, id).changes !== 1) return undefined;
+      this.audited(audit);
       return toKey(this.statements.byId.get(id)!);
     })();
   }
 
-  async setPermissions(id: string, permissions: PermissionSet): Promise<StoredKey | undefined> {
-    if (this.statements.setPermissions.run(JSON.stringify(permissions), id).changes !== 1) return undefined;
-    return toKey(this.statements.byId.get(id)!);
+  async setPermissions(id: string, permissions: PermissionSet, audit?: AuditEvent): Promise<StoredKey | undefined> {
+    return this.db.transaction(() => {
+      if (this.statements.setPermissions.run(JSON.stringify(permissions), id).changes !== 1) return undefined;
+      this.audited(audit);
+      return toKey(this.statements.byId.get(id)!);
+    })();
   }
 
   async touchKeys(lastUsed: ReadonlyMap<string, string>): Promise<void> {
@@ -138,6 +152,11 @@ export class SqliteKeyStore implements KeyStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  /** Inside a transaction: the change's event, committed (and synced) with it or not at all. */
+  private audited(audit: AuditEvent | undefined): void {
+    if (audit !== undefined) this.insertAudit(audit);
   }
 }
 

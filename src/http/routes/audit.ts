@@ -18,7 +18,7 @@ const AuditQuerystring = Type.Object({
   actor: Type.Optional(Type.String({ maxLength: 200, description: 'Principal id: key_…, env:admin, an admin user' })),
   ip: Type.Optional(Type.String({ maxLength: 64 })),
   code: Type.Optional(Type.String({ maxLength: 64, description: 'Error code of a failure, e.g. invalid_api_key' })),
-  target: Type.Optional(Type.String({ maxLength: 200, description: 'The key_id acted on' })),
+  target: Type.Optional(Type.String({ maxLength: 200, description: 'What was acted on: a key_id, user:<name>, database:<name>, collection:<database>.<name>' })),
   since: Type.Optional(Type.String({ maxLength: 64, description: `Events at or after this time. ${TIME_DESCRIPTION}` })),
   until: Type.Optional(Type.String({ maxLength: 64, description: `Events before this time. ${TIME_DESCRIPTION}` })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: 100 })),
@@ -37,7 +37,7 @@ const AuditEventBody = Type.Object({
   user_agent: Nullable(Type.String()),
   route: Nullable(Type.String({ description: 'Route pattern, e.g. "GET /api/find/:collection"' })),
   code: Nullable(Type.String({ description: 'Error code of a failure' })),
-  target: Nullable(Type.String({ description: 'The key_id acted on' })),
+  target: Nullable(Type.String({ description: 'What was acted on: a key_id, user:<name>, database:<name>, collection:<database>.<name>' })),
   details: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
 });
 
@@ -53,7 +53,7 @@ export function auditRoutes(app: FastifyInstance, trail: AuditTrail): void {
     config: { access: { kind: 'admin' } },
     schema: {
       tags: ['audit'],
-      summary: 'The audit trail (admin): authentication failures, logins, key changes; newest first',
+      summary: 'The audit trail (admin): authentication failures, logins, key and password changes, database and collection drops; newest first',
       querystring: AuditQuerystring,
       response: { 200: AuditPage, ...errorResponses },
     },

@@ -22,7 +22,7 @@ export function databaseRoutes(app: FastifyInstance, engine: DataEngine): void {
   });
 
   r.post('/api/databases', {
-    config: { access: { kind: 'admin' } },
+    config: { access: { kind: 'admin' }, audit: { kind: 'database.created', target: (request) => `database:${(request.body as { name: string }).name}` } },
     schema: {
       tags, summary: 'Create a database (admin)',
       body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }) }, { additionalProperties: false }),
@@ -34,7 +34,7 @@ export function databaseRoutes(app: FastifyInstance, engine: DataEngine): void {
   });
 
   r.delete('/api/databases/:name', {
-    config: { access: { kind: 'admin' } },
+    config: { access: { kind: 'admin' }, audit: { kind: 'database.dropped', target: (request) => `database:${(request.params as { name: string }).name}` } },
     schema: {
       tags, summary: 'Drop a database and its file (admin)',
       params: Type.Object({ name: Type.String({ maxLength: 63 }) }),

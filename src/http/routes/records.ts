@@ -146,7 +146,10 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine, limits: R
   });
 
   r.delete('/api/collections/:collection', {
-    config: { access: { kind: 'admin' } },
+    config: {
+      access: { kind: 'admin' },
+      audit: { kind: 'collection.dropped', target: (request) => `collection:${databaseOf(request.query)}.${(request.params as { collection: string }).collection}` },
+    },
     schema: { tags, summary: 'Drop a collection and all its records (admin)', params: CollectionParams, querystring: DbQuery, response: { 200: StatusMessage, ...errorResponses } },
   }, async (request) => {
     await engine.database(databaseOf(request.query)).dropCollection(request.params.collection, callOptions(request));

@@ -62,15 +62,16 @@ export function sessionRoutes(app: FastifyInstance, options: SessionRouteOptions
     const { username, password } = request.body;
     const outcome = await options.login.attempt(username, password, request.clientIp!);
     if (outcome.kind === 'throttled') {
-      options.events.login(request, username, 'rate_limited');
+      await options.events.login(request, username, 'rate_limited');
       throw errors.rateLimited(outcome.retryAfterSeconds);
     }
     if (outcome.kind === 'invalid') {
-      options.events.login(request, username, 'invalid_credentials');
+      await options.events.login(request, username, 'invalid_credentials');
       return reply.status(401).header('WWW-Authenticate', 'Bearer').send({ success: false, error: INVALID.message, code: INVALID.code });
     }
     const { token, expiresAtMs } = await options.sessions.issue(outcome.account);
-    options.events.login(request, outcome.account.username, 'ok');
+    // Not answered before the sign-in is durably recorded: a crash cannot hand out a session without a trace.
+    await options.events.login(request, outcome.account.username, 'ok');
     return { success: true, message: 'Login successful', username: outcome.account.username, token, expiresIn, expiresAt: new Date(expiresAtMs).toISOString() };
   });
 
@@ -133,7 +134,8 @@ export function sessionRoutes(app: FastifyInstance, options: SessionRouteOptions
     if (!outcome.ok && outcome.reason !== 'credential') throw outcome.error;
     if (outcome.ok) {
       try {
-        options.events.loggedOut(request, await options.tokens.revoke(credential.value));
+        // The revocation and its audit event commit together.
+        await options.tokens.revoke(credential.value, (principal) => options.events.logoutEvent(request, principal));
       } catch (error) {
         // Logged out by another request in between: as logged out as it gets.
         if (!isApiError(error) || error.status !== 401) throw error;

@@ -1,8 +1,11 @@
 /**
  * Dashboard accounts, logged-out tokens and known login addresses on PostgreSQL: the
- * `AccountStore` of `../sqlite-accounts.ts`, shared by every replica on the store.
+ * `AccountStore` of `../sqlite-accounts.ts`, shared by every replica on the store. A password
+ * change's or a logout's audit event is inserted in the change's transaction.
  */
 import type { AccountStore, AdminAccount, RevokedToken } from '../account-store.js';
+import type { AuditEvent } from '../audit-store.js';
+import { insertAuditEvent } from './audit.js';
 import type { PostgresDatabase } from './database.js';
 import { isoTime } from './times.js';
 
@@ -26,13 +29,16 @@ export class PostgresAccountStore implements AccountStore {
     return rows[0] && toAccount(rows[0]);
   }
 
-  async setPassword(username: string, passwordHash: string): Promise<AdminAccount> {
-    const { rows } = await this.db.query<AccountRow>(`INSERT INTO admin_users (username, password_hash, generation, created_at, updated_at)
-      VALUES ($1, $2, 1, $3, $3)
-      ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash,
-        generation = admin_users.generation + 1, updated_at = excluded.updated_at
-      RETURNING ${ACCOUNT_COLUMNS}`, [username, passwordHash, new Date().toISOString()]);
-    return toAccount(rows[0]!);
+  async setPassword(username: string, passwordHash: string, audit?: AuditEvent): Promise<AdminAccount> {
+    return this.db.transaction(async (client) => {
+      const { rows } = await client.query<AccountRow>(`INSERT INTO admin_users (username, password_hash, generation, created_at, updated_at)
+        VALUES ($1, $2, 1, $3, $3)
+        ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash,
+          generation = admin_users.generation + 1, updated_at = excluded.updated_at
+        RETURNING ${ACCOUNT_COLUMNS}`, [username, passwordHash, new Date().toISOString()]);
+      if (audit !== undefined) await insertAuditEvent(client, audit);
+      return toAccount(rows[0]!);
+    });
   }
 
   async createAccount(username: string, passwordHash: string): Promise<boolean> {
@@ -41,8 +47,15 @@ export class PostgresAccountStore implements AccountStore {
     return rowCount === 1;
   }
 
-  async revokeToken(token: RevokedToken): Promise<void> {
-    await this.db.query(`INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING`, [token.jti, token.expiresAt]);
+  async revokeToken(token: RevokedToken, audit?: AuditEvent): Promise<void> {
+    if (audit === undefined) {
+      await this.db.query(`INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING`, [token.jti, token.expiresAt]);
+      return;
+    }
+    await this.db.transaction(async (client) => {
+      await client.query(`INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING`, [token.jti, token.expiresAt]);
+      await insertAuditEvent(client, audit);
+    });
   }
 
   async isTokenRevoked(jti: string, now: string): Promise<boolean> {

@@ -3,8 +3,8 @@
  * every replica appends to one trail and the dashboard reads it whole. Batches are one transaction
  * (one multi-row INSERT); reads are newest first with keyset paging by id.
  */
-import type { AuditEvent, AuditKind, AuditQuery, AuditStore, StoredAuditEvent } from '../audit-store.js';
-import type { PostgresDatabase } from './database.js';
+import type { AppendOptions, AuditEvent, AuditKind, AuditQuery, AuditStore, StoredAuditEvent } from '../audit-store.js';
+import type { PostgresDatabase, Queryable } from './database.js';
 import { isoTime } from './times.js';
 
 interface AuditRow {
@@ -29,7 +29,11 @@ export class PostgresAuditStore implements AuditStore {
 
   constructor(private readonly db: PostgresDatabase) {}
 
-  async append(events: readonly AuditEvent[]): Promise<void> {
+  /**
+   * `durable` needs nothing more here: every commit waits for its WAL flush (`synchronous_commit`
+   * is left at its default, on), batches included.
+   */
+  async append(events: readonly AuditEvent[], _options?: AppendOptions): Promise<void> {
     if (events.length === 0) return;
     // One statement: all of the batch or none of it. Arrays keep the parameter count at ten.
     const column = <K extends keyof AuditEvent>(key: K) => events.map((event) => event[key]);
@@ -99,6 +103,17 @@ export class PostgresAuditStore implements AuditStore {
     this.closed = true;
     await this.db.release();
   }
+}
+
+/**
+ * One event, inside the caller's transaction: how a key or account change writes its audit event
+ * with itself (see `AuditStore`), so both commit or neither does.
+ */
+export async function insertAuditEvent(client: Queryable, event: AuditEvent): Promise<void> {
+  await client.query(`INSERT INTO audit_events (at, kind, actor, key_prefix, ip, user_agent, route, code, target, details)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+  [isoInput(event.at), event.kind, event.actor, event.keyPrefix, event.ip, event.userAgent, event.route, event.code, event.target,
+    event.details === null ? null : JSON.stringify(event.details)]);
 }
 
 /** `toISOString()` form; throws on a non-date, as the SQLite store does. */

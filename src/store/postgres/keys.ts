@@ -3,11 +3,14 @@
  * one conditional operation inside the store: the last admin key is revoked only under a lock on
  * every active admin row (`FOR UPDATE`), so of replicas revoking admin keys at the same moment the
  * later ones count what the earlier ones left; the first admin key is created under a transaction
- * lock, so of replicas starting on an empty store one creates it.
+ * lock, so of replicas starting on an empty store one creates it. A change's audit event, when
+ * given, is inserted in the change's transaction (see `KeyStore`).
  */
 import type { PermissionSet } from '../../auth/grants.js';
+import type { AuditEvent } from '../audit-store.js';
 import type { KeyMatch, KeyStore, NewKey, RevokeOptions, RevokeOutcome, StoredKey } from '../key-store.js';
-import type { PostgresDatabase } from './database.js';
+import { insertAuditEvent } from './audit.js';
+import type { PostgresDatabase, Queryable } from './database.js';
 import { isoOrNull, isoTime } from './times.js';
 
 interface KeyRow {
@@ -38,12 +41,15 @@ export class PostgresKeyStore implements KeyStore {
 
   constructor(private readonly db: PostgresDatabase) {}
 
-  async createKey(key: NewKey): Promise<StoredKey> {
-    const { rows } = await this.db.query<KeyRow>(`${INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1) ${RETURNING}`, keyParams(key));
-    return toKey(rows[0]!);
+  async createKey(key: NewKey, audit?: AuditEvent): Promise<StoredKey> {
+    return this.db.transaction(async (client) => {
+      const { rows } = await client.query<KeyRow>(`${INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1) ${RETURNING}`, keyParams(key));
+      await audited(client, audit);
+      return toKey(rows[0]!);
+    });
   }
 
-  async createFirstAdminKey(key: NewKey): Promise<StoredKey | undefined> {
+  async createFirstAdminKey(key: NewKey, audit?: AuditEvent): Promise<StoredKey | undefined> {
     return this.db.transaction(async (client) => {
       // NOT EXISTS alone would let two transactions each see no admin and both insert: the lock
       // makes the second wait, and its INSERT (a new snapshot in READ COMMITTED) sees the first's key.
@@ -51,7 +57,9 @@ export class PostgresKeyStore implements KeyStore {
       const { rows } = await client.query<KeyRow>(`${INSERT} SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::text,
         $8::timestamptz, $9::integer, $10::text, $11::timestamptz, $12::text, 1
         WHERE NOT EXISTS (SELECT 1 FROM api_keys WHERE is_admin AND revoked_at IS NULL) ${RETURNING}`, keyParams({ ...key, isAdmin: true }));
-      return rows[0] ? toKey(rows[0]) : undefined;
+      if (!rows[0]) return undefined;
+      await audited(client, audit);
+      return toKey(rows[0]);
     });
   }
 
@@ -80,7 +88,7 @@ export class PostgresKeyStore implements KeyStore {
     return rows.map(toKey);
   }
 
-  async revokeKey(id: string, options: RevokeOptions = { requireOtherAdmins: 0 }): Promise<RevokeOutcome> {
+  async revokeKey(id: string, options: RevokeOptions = { requireOtherAdmins: 0 }, audit?: AuditEvent): Promise<RevokeOutcome> {
     return this.db.transaction(async (client): Promise<RevokeOutcome> => {
       // Lock every active admin row, in one order (no deadlock between two revocations): a second
       // revocation waits here, and its UPDATE below (a new snapshot) counts what the first left.
@@ -90,6 +98,7 @@ export class PostgresKeyStore implements KeyStore {
       [id, new Date().toISOString(), options.requireOtherAdmins]);
       if (revoked.rowCount === 1) {
         await client.query(`DELETE FROM api_key_grace WHERE key_id = $1`, [id]);
+        await audited(client, audit);
         return 'revoked';
       }
       const { rowCount } = await client.query(`SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL`, [id]);
@@ -97,7 +106,7 @@ export class PostgresKeyStore implements KeyStore {
     });
   }
 
-  async replaceKeyHash(id: string, next: { hash: string; prefix: string }, graceUntil: string | null): Promise<StoredKey | undefined> {
+  async replaceKeyHash(id: string, next: { hash: string; prefix: string }, graceUntil: string | null, audit?: AuditEvent): Promise<StoredKey | undefined> {
     return this.db.transaction(async (client) => {
       const current = await client.query<{ key_hash: string }>(`SELECT key_hash FROM api_keys WHERE id = $1 AND revoked_at IS NULL FOR UPDATE`, [id]);
       const oldHash = current.rows[0]?.key_hash;
@@ -108,14 +117,19 @@ export class PostgresKeyStore implements KeyStore {
       if (graceUntil) await client.query(`INSERT INTO api_key_grace (key_hash, key_id, valid_until) VALUES ($1, $2, $3)`, [oldHash, id, graceUntil]);
       const { rows } = await client.query<KeyRow>(`UPDATE api_keys SET key_hash = $2, prefix = $3, generation = generation + 1
         WHERE id = $1 ${RETURNING}`, [id, next.hash, next.prefix]);
+      await audited(client, audit);
       return toKey(rows[0]!);
     });
   }
 
-  async setPermissions(id: string, permissions: PermissionSet): Promise<StoredKey | undefined> {
-    const { rows } = await this.db.query<KeyRow>(`UPDATE api_keys SET collection_permissions = $2 WHERE id = $1 AND revoked_at IS NULL ${RETURNING}`,
-      [id, JSON.stringify(permissions)]);
-    return rows[0] ? toKey(rows[0]) : undefined;
+  async setPermissions(id: string, permissions: PermissionSet, audit?: AuditEvent): Promise<StoredKey | undefined> {
+    return this.db.transaction(async (client) => {
+      const { rows } = await client.query<KeyRow>(`UPDATE api_keys SET collection_permissions = $2 WHERE id = $1 AND revoked_at IS NULL ${RETURNING}`,
+        [id, JSON.stringify(permissions)]);
+      if (!rows[0]) return undefined;
+      await audited(client, audit);
+      return toKey(rows[0]);
+    });
   }
 
   async touchKeys(lastUsed: ReadonlyMap<string, string>): Promise<void> {
@@ -136,6 +150,11 @@ export class PostgresKeyStore implements KeyStore {
     this.closed = true;
     await this.db.release();
   }
+}
+
+/** Inside a change's transaction: its event, committed with it or not at all. */
+async function audited(client: Queryable, audit: AuditEvent | undefined): Promise<void> {
+  if (audit !== undefined) await insertAuditEvent(client, audit);
 }
 
 function keyParams(key: NewKey): unknown[] {
