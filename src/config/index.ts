@@ -180,7 +180,7 @@ function connectionSettings(env: Env): ConnectionSettings {
     maxRequestsPerSocket: integer('MAX_REQUESTS_PER_SOCKET', env.MAX_REQUESTS_PER_SOCKET, 0, 0, 1_000_000_000),
     maxConnections,
     maxInFlightPerClient: integer('MAX_IN_FLIGHT_PER_CLIENT', env.MAX_IN_FLIGHT_PER_CLIENT, 4, 0, 100_000),
-    maxQueuedPerClient: integer('MAX_QUEUED_PER_CLIENT', env.MAX_QUEUED_PER_CLIENT, 32, 0, 100_000),
+    maxQueuedPerClient: integer('MAX_QUEUED_PER_CLIENT', env.MAX_QUEUED_PER_CLIENT, 64, 0, 100_000),
   };
 }
 

@@ -317,7 +317,7 @@ describe('connection settings', () => {
     assert.equal(config.keepAliveTimeoutMs, 72_000);
     assert.equal(config.maxRequestsPerSocket, 0);
     assert.equal(config.maxInFlightPerClient, 4);
-    assert.equal(config.maxQueuedPerClient, 32);
+    assert.equal(config.maxQueuedPerClient, 64);
     const limit = openFileLimit();
     assert.equal(config.maxConnections, defaultMaxConnections(limit));
     if (limit !== undefined) assert.ok(config.maxConnections <= limit - 256, `${config.maxConnections} connections within ${limit} files`);
