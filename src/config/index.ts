@@ -60,6 +60,19 @@ export interface Config {
   maxJsonDepth: number;
   /** Largest total size of request headers, bytes. */
   maxHeaderSize: number;
+  /** `GET /ws` (Duckling's WebSocket protocol). */
+  ws: WebSocketSettings;
+}
+
+export interface WebSocketSettings {
+  /** WS_AUTH_TIMEOUT_MS: the first message must authenticate within this, else close 1008. */
+  authTimeoutMs: number;
+  /** WS_MAX_IN_FLIGHT: messages one socket may have running at once; past it the socket stops being read. */
+  maxInFlight: number;
+  /** WS_MAX_QUEUED: messages already read past the cap that wait their turn; one more is refused `too_many_in_flight`. */
+  maxQueued: number;
+  /** WS_MAX_MESSAGE_BYTES: a larger frame closes the socket 1009. */
+  maxMessageBytes: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -125,6 +138,12 @@ export function loadConfig(env: Env): Config {
     auditRetentionDays: integer('AUDIT_RETENTION_DAYS', env.AUDIT_RETENTION_DAYS, 90, 1, 36_500),
     maxJsonDepth: integer('MAX_JSON_DEPTH', env.MAX_JSON_DEPTH, 32, 2, 1000),
     maxHeaderSize: byteSize('MAX_HEADER_SIZE', env.MAX_HEADER_SIZE, 16 * 1024),
+    ws: {
+      authTimeoutMs: integer('WS_AUTH_TIMEOUT_MS', env.WS_AUTH_TIMEOUT_MS, 5000, 10, 600_000),
+      maxInFlight: integer('WS_MAX_IN_FLIGHT', env.WS_MAX_IN_FLIGHT, 16, 1, 10_000),
+      maxQueued: integer('WS_MAX_QUEUED', env.WS_MAX_QUEUED, 256, 0, 100_000),
+      maxMessageBytes: byteSize('WS_MAX_MESSAGE_BYTES', env.WS_MAX_MESSAGE_BYTES, 1024 * 1024),
+    },
   };
 }
 
