@@ -19,6 +19,13 @@ async function closesWithin(wire: DucklingWire, ms: number): Promise<{ code: num
   return { code: closed.code, reason: closed.reason, afterMs: closed.at - started };
 }
 
+/** One client-to-server text frame (RFC 6455 §5.2), masked with a zero key so the payload reads as is. */
+function maskedTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  assert.ok(payload.length < 126);
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+}
+
 function rejected(promise: Promise<Answer>): Promise<unknown> {
   return promise.then(() => assert.fail('expected no answer'), (error: unknown) => error);
 }
@@ -330,9 +337,7 @@ describe('/ws: budgets, limits and shutdown', () => {
       };
       wire.socket.on('message', listener);
     }));
-    const frames = ids.flatMap((id) => WebSocket.Sender.frame(Buffer.from(JSON.stringify({ id, type: 'query', sql: 'SELECT 1 AS one' })), {
-      fin: true, opcode: 1, mask: true, maskKey: Buffer.alloc(4), readOnly: false, rsv1: false,
-    }));
+    const frames = ids.map((id) => maskedTextFrame(JSON.stringify({ id, type: 'query', sql: 'SELECT 1 AS one' })));
     (wire.socket as unknown as { _socket: { write(data: Buffer): void } })._socket.write(Buffer.concat(frames));
     const settled = await Promise.all(answers);
     assert.deepEqual(settled.map((a) => a.success), [true, true, true, false, false, false, false, false, false, false]);
