@@ -42,7 +42,7 @@ export const CLOSE = {
   policy: 1008,
   /** A frame over WS_MAX_MESSAGE_BYTES (sent by `ws` itself). */
   tooBig: 1009,
-  /** The database of `?db=` does not exist (or is not visible to this credential). */
+  /** The database of `?db=` does not exist (or is not visible to this credential), or the server failed. */
   unknownDatabase: 1011,
 } as const;
 
@@ -242,7 +242,11 @@ export class SocketSession {
   private async authenticate({ text, arrived }: Pending): Promise<void> {
     clearTimeout(this.authTimer);
     this.state = 'authenticating';
-    const reply = await this.authAnswer(text, arrived).catch((error: unknown) => this.internalError(UNREADABLE_ID, error, arrived));
+    // A store that cannot answer leaves nothing to go on with: the socket closes 1011 (unexpected condition).
+    const reply = await this.authAnswer(text, arrived).catch((error: unknown): Reply => ({
+      ...this.internalError(UNREADABLE_ID, error, arrived),
+      close: { code: CLOSE.unknownDatabase, reason: 'Internal server error' },
+    }));
     await this.send(reply);
     // The answer may have opened the socket (or closed it) meanwhile.
     if ((this.state as State) === 'open') this.drain();
