@@ -29,11 +29,11 @@ describe('client transports', () => {
     for (let i = 0; i < 30; i++) assert.equal((await client.query('SELECT name FROM items WHERE id = $1', [i])).result[0]?.name, `item ${i}`);
     // The token exchange and the thirty calls, one after another: a connection or two, not 31.
     assert.ok(connections - before <= 2, `${connections - before} connections`);
-    // In flight at once, a connection each, then reused.
-    await Promise.all(Array.from({ length: 8 }, (_, i) => client.findById('items', String(i)).catch(() => undefined)));
-    const afterBurst = connections;
-    await Promise.all(Array.from({ length: 8 }, () => client.tables()));
-    assert.equal(connections, afterBurst, 'the burst\'s connections are reused');
+    // Eighty calls, eight in flight at a time: undici may open a second connection while one is
+    // still finishing its answer, but it keeps and reuses them (without keep-alive: eighty).
+    const beforeBursts = connections;
+    for (let burst = 0; burst < 10; burst++) await Promise.all(Array.from({ length: 8 }, () => client.tables()));
+    assert.ok(connections - beforeBursts <= 16, `${connections - beforeBursts} connections for 80 calls`);
   });
 
   test('Node: errors surface as they do through fetch (status, code, Retry-After)', async () => {
