@@ -56,7 +56,9 @@ export function requireAccessDeclarations(app: FastifyInstance): void {
 export interface Authenticator {
   /**
    * Runs the resolver for `request` with `credential` (default: its headers), reports the outcome
-   * (metrics, audit trail, log) and sets the `RateLimit-*` headers. Refusals are outcomes, not throws.
+   * (metrics, audit trail, log) and sets the `RateLimit-*` headers on `reply` (a WebSocket message has
+   * none). `again`: a socket re-checking its credential (`AuthAttempt.recheck`, `consume`). Refusals
+   * are outcomes, not throws.
    */
   resolve(
     request: FastifyRequest, reply: FastifyReply | undefined, credential?: CredentialHeaders, accept?: AuthAttempt['accept'],
