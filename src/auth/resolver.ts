@@ -28,6 +28,14 @@ export interface AuthAttempt {
   ip: string;
   /** `keys`: token exchange, where only an API key may be exchanged, never a token for another token. */
   accept?: 'any' | 'keys';
+  /**
+   * A credential accepted earlier, checked again (a WebSocket's, on every message and when the
+   * control plane changes): a refusal now is a withdrawn right, not a guess, so it is not counted
+   * against the address.
+   */
+  recheck?: boolean;
+  /** false: leave the rate limit alone (a re-check that is not a request: a ping, a control-plane change). */
+  consume?: boolean;
 }
 
 export type AuthOutcome = AuthSuccess | AuthFailure;
@@ -68,7 +76,7 @@ export class CredentialResolver implements PrincipalResolver {
 
   constructor(private readonly options: CredentialResolverOptions) {}
 
-  async resolve({ credential: source, ip, accept = 'any' }: AuthAttempt): Promise<AuthOutcome> {
+  async resolve({ credential: source, ip, accept = 'any', recheck = false, consume = true }: AuthAttempt): Promise<AuthOutcome> {
     let credential: Credential | undefined;
     let principal: Principal;
     try {
@@ -78,6 +86,7 @@ export class CredentialResolver implements PrincipalResolver {
     } catch (error) {
       // Anything but a refused credential (a store that cannot answer) is not the caller's doing.
       if (!isApiError(error) || error.status !== 401) throw error;
+      if (recheck) return { ok: false, reason: 'credential', code: error.code, error, credential };
       return this.refused(ip, error, credential);
     }
 
@@ -86,7 +95,7 @@ export class CredentialResolver implements PrincipalResolver {
     }
 
     const limit = principal.rateLimit ?? this.options.rateLimit.defaultLimit;
-    if (limit <= 0) return { ok: true, principal };
+    if (limit <= 0 || !consume) return { ok: true, principal };
     // Keyed by the client (a key and the tokens exchanged for it share one count), never by path.
     const decision = await this.options.rateLimit.limiter.consume(principal.id, limit);
     if (!decision.allowed) {

@@ -85,6 +85,19 @@ export interface Config {
   auditSummaryWindowMs: number;
   /** Audit events kept at most (oldest pruned first); 0 = no bound besides the age. */
   auditMaxEvents: number;
+  /** `GET /ws` (Duckling's WebSocket protocol). */
+  ws: WebSocketSettings;
+}
+
+export interface WebSocketSettings {
+  /** WS_AUTH_TIMEOUT_MS: the first message must authenticate within this, else close 1008. */
+  authTimeoutMs: number;
+  /** WS_MAX_IN_FLIGHT: messages one socket may have running at once; past it the socket stops being read. */
+  maxInFlight: number;
+  /** WS_MAX_QUEUED: messages already read past the cap that wait their turn; one more is refused `too_many_in_flight`. */
+  maxQueued: number;
+  /** WS_MAX_MESSAGE_BYTES: a larger frame closes the socket 1009. */
+  maxMessageBytes: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -152,6 +165,12 @@ export function loadConfig(env: Env): Config {
     shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', env.SHUTDOWN_TIMEOUT_MS, 10_000, 100, 3_600_000),
     maxJsonDepth: integer('MAX_JSON_DEPTH', env.MAX_JSON_DEPTH, 32, 2, 1000),
     maxHeaderSize: byteSize('MAX_HEADER_SIZE', env.MAX_HEADER_SIZE, 16 * 1024),
+    ws: {
+      authTimeoutMs: integer('WS_AUTH_TIMEOUT_MS', env.WS_AUTH_TIMEOUT_MS, 5000, 10, 600_000),
+      maxInFlight: integer('WS_MAX_IN_FLIGHT', env.WS_MAX_IN_FLIGHT, 16, 1, 10_000),
+      maxQueued: integer('WS_MAX_QUEUED', env.WS_MAX_QUEUED, 256, 0, 100_000),
+      maxMessageBytes: byteSize('WS_MAX_MESSAGE_BYTES', env.WS_MAX_MESSAGE_BYTES, 1024 * 1024),
+    },
     ...connections,
     auditSummaryWindowMs: integer('AUDIT_SUMMARY_WINDOW_MS', env.AUDIT_SUMMARY_WINDOW_MS, 60_000, 0, 86_400_000),
     auditMaxEvents: integer('AUDIT_MAX_EVENTS', env.AUDIT_MAX_EVENTS, 1_000_000, 0, 1_000_000_000),

@@ -47,6 +47,8 @@ import { recordRoutes } from './routes/records.js';
 import { sessionRoutes } from './routes/session.js';
 import { syncRoutes } from './routes/sync.js';
 import { tableRoutes } from './routes/tables.js';
+import { installWebSockets, websocketRoutes } from './routes/ws.js';
+import type { OpenSockets } from './ws/sockets.js';
 
 export interface AppDependencies {
   config: Config;
@@ -94,6 +96,8 @@ export interface App {
   routes: RouteInfo[];
   keys: KeyService;
   audit: AuditTrail;
+  /** The open WebSockets of `GET /ws`. */
+  sockets: OpenSockets;
 }
 
 export async function buildApp(deps: AppDependencies): Promise<App> {
@@ -144,9 +148,10 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const metrics = createMetrics();
   installErrorHandling(fastify, { onAuthFailure: (error) => metrics.authFailures.inc({ code: error.code }) });
   installRequestMetrics(fastify, metrics);
-  // Before authentication's hooks: the deadline counts from arrival.
+  // Before authentication's hooks: the deadline counts from arrival, and an upgrade is known as one.
   installDeadline(fastify, config.queryTimeoutMs);
   watchConnections(metrics, fastify.server);
+  const sockets = await installWebSockets(fastify, config.ws.maxMessageBytes);
   await installOpenApi(fastify, VERSION);
 
   const environmentKeys = new EnvironmentKeys({
@@ -224,14 +229,15 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const events = authEvents(metrics, audit, fastify.log, { summaryWindowMs: config.auditSummaryWindowMs, adminUsername: config.adminUsername });
   fastify.addHook('onClose', async () => events.close());
   const inFlight = inFlightSlots(fastify, config, metrics);
+  const resolver = deps.resolver ?? new CredentialResolver({
+    sources: { environmentKeys, managedKeys, tokens },
+    authFailures,
+    rateLimit: { limiter: rateLimiter, defaultLimit: config.apiRateLimit },
+  });
   const authenticator = installAuthentication(fastify, {
     clientIp: clientIpResolver(config.trustedProxies),
     allowedIps: new IpAllowList(config.allowedIps),
-    resolver: deps.resolver ?? new CredentialResolver({
-      sources: { environmentKeys, managedKeys, tokens },
-      authFailures,
-      rateLimit: { limiter: rateLimiter, defaultLimit: config.apiRateLimit },
-    }),
+    resolver,
     tables: (database, name) => engine.database(database).resolveTable(name),
     inFlight,
     events,
@@ -241,6 +247,10 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   recordRoutes(fastify, engine, resultLimits);
   tableRoutes(fastify, engine, resultLimits);
   queryRoutes(fastify, engine, resultLimits);
+  websocketRoutes(fastify, sockets, {
+    authenticator, resolver, engine, limits: resultLimits, settings: config.ws, queryTimeoutMs: config.queryTimeoutMs,
+    maxJsonDepth: config.maxJsonDepth, metrics, log: fastify.log, changes: deps.changes,
+  });
   databaseRoutes(fastify, engine);
   syncRoutes(fastify, engine);
   operationRoutes(fastify, engine, metrics);
@@ -250,7 +260,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   dashboardRoutes(fastify, deps.dashboardDir);
 
   await fastify.ready();
-  return { fastify, metrics, routes, keys, audit };
+  return { fastify, metrics, routes, keys, audit, sockets };
 }
 
 function jwtSecretPrevious(config: Config): Uint8Array | undefined {

@@ -59,9 +59,14 @@ export function requireAccessDeclarations(app: FastifyInstance): void {
 export interface Authenticator {
   /**
    * Runs the resolver for `request` with `credential` (default: its headers), reports the outcome
-   * (metrics, audit trail, log) and sets the `RateLimit-*` headers. Refusals are outcomes, not throws.
+   * (metrics, audit trail, log) and sets the `RateLimit-*` headers on `reply` (a WebSocket message has
+   * none). `again`: a socket re-checking its credential (`AuthAttempt.recheck`, `consume`). Refusals
+   * are outcomes, not throws.
    */
-  resolve(request: FastifyRequest, reply: FastifyReply, credential?: CredentialHeaders, accept?: AuthAttempt['accept']): Promise<AuthOutcome>;
+  resolve(
+    request: FastifyRequest, reply: FastifyReply | undefined, credential?: CredentialHeaders, accept?: AuthAttempt['accept'],
+    again?: Pick<AuthAttempt, 'recheck' | 'consume'>,
+  ): Promise<AuthOutcome>;
 }
 
 export function installAuthentication(app: FastifyInstance, options: AuthenticateOptions): Authenticator {
@@ -107,11 +112,12 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
 
 function resolverFor(options: AuthenticateOptions): Authenticator {
   return {
-    async resolve(request, reply, credential = request.headers, accept = 'any') {
+    async resolve(request, reply, credential = request.headers, accept = 'any', again = {}) {
       const ip = request.clientIp ?? options.clientIp(request);
-      const outcome = await options.resolver.resolve({ credential, ip, accept });
+      const outcome = await options.resolver.resolve({ credential, ip, accept, ...again });
       const decision = outcome.ok ? outcome.rateLimit : outcome.reason === 'rate_limit' ? outcome.rateLimit : undefined;
-      if (decision) {
+      // A socket's messages have no headers to carry the decision (`reply` unset).
+      if (decision && reply) {
         reply.header('RateLimit-Limit', String(decision.limit));
         reply.header('RateLimit-Remaining', String(decision.remaining));
         reply.header('RateLimit-Reset', String(Math.ceil(decision.resetSeconds)));

@@ -36,7 +36,8 @@ export function jsonSlices(head: string, rows: readonly JsonObject[], tail: stri
   });
 }
 
-function isLarge(rows: readonly JsonObject[]): boolean {
+/** Whether an answer of `rows` goes out as slices (estimated from the first row). */
+export function isLarge(rows: readonly JsonObject[]): boolean {
   return rows.length > 0 && jsonBytes(rows[0]!) * rows.length >= STREAM_FROM_BYTES;
 }
 

@@ -16,9 +16,19 @@ export interface ResultLimits {
 /** Set on every answer the budget cut short: `rows` or `bytes`. */
 export const TRUNCATED_HEADER = 'Duckgate-Truncated';
 
+/** `?max_rows=&max_bytes=` as the route's schema parsed them. */
+export interface BudgetQuery {
+  max_rows?: number;
+  max_bytes?: number;
+}
+
 export function resultBudget(request: FastifyRequest, limits: ResultLimits): ResultBudget {
-  const { max_rows: rows, max_bytes: bytes } = request.query as { max_rows?: number; max_bytes?: number };
-  const upTo = principalOf(request).isAdmin ? limits.ceiling : limits.defaults;
+  return budgetFor(principalOf(request).isAdmin, request.query as BudgetQuery, limits);
+}
+
+/** The budget asked for in `query`, by an admin or not (a WebSocket asks once, on its upgrade URL). */
+export function budgetFor(isAdmin: boolean, { max_rows: rows, max_bytes: bytes }: BudgetQuery, limits: ResultLimits): ResultBudget {
+  const upTo = isAdmin ? limits.ceiling : limits.defaults;
   return {
     maxRows: rows === undefined ? limits.defaults.maxRows : Math.min(rows, upTo.maxRows),
     maxBytes: bytes === undefined ? limits.defaults.maxBytes : Math.min(bytes, upTo.maxBytes),

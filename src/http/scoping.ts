@@ -8,6 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import {
   assertFieldsReadable, assertWritableFields, fieldView, hasCollectionAccess, isFieldVisible, type FieldView, type WriteOptions,
 } from '../auth/permissions.js';
+import type { Principal } from '../auth/principal.js';
 import type { Filter, JsonObject, QueryOptions, ReadPolicy } from '../data/engine.js';
 import { databaseOf, principalOf } from './access.js';
 
@@ -58,10 +59,13 @@ export function readableOnly(request: FastifyRequest, names: string[]): string[]
  * the SQL guard, which sees only readable tables and, in them, only visible fields.
  */
 export function sqlPolicy(request: FastifyRequest): Pick<QueryOptions, 'allowedStatements' | 'readPolicy'> {
-  const principal = principalOf(request);
+  return sqlPolicyFor(principalOf(request), databaseOf(request.query));
+}
+
+/** `sqlPolicy` for a principal in a database, whatever the protocol (a WebSocket's query message too). */
+export function sqlPolicyFor(principal: Principal, database: string): Pick<QueryOptions, 'allowedStatements' | 'readPolicy'> {
   if (principal.isAdmin) return {};
   if (principal.access.kind === 'all') return { allowedStatements: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] };
-  const database = databaseOf(request.query);
   const readPolicy: ReadPolicy = {
     view: (table) => (hasCollectionAccess(principal, 'read', database, table) ? fieldView(principal, database, table) : null),
   };

@@ -109,6 +109,22 @@ describe('CredentialResolver outcomes', () => {
     const env = await resolver.resolve({ credential: { 'x-api-key': CLIENT_KEY }, ip: '192.0.2.8' });
     assert.ok(env.ok && env.rateLimit?.limit === 100, 'the default limit for keys without their own');
   });
+
+  test("a WebSocket's re-checks: consume false leaves the rate limit alone; a refused re-check is not counted as a guess", async () => {
+    const resolver = resolverWith(1, 1);
+    for (let i = 0; i < 3; i++) {
+      const free = await resolver.resolve({ credential: { 'x-api-key': CLIENT_KEY }, ip: '192.0.2.9', recheck: true, consume: false });
+      assert.ok(free.ok && free.rateLimit === undefined);
+    }
+    assert.ok((await resolver.resolve({ credential: { 'x-api-key': CLIENT_KEY }, ip: '192.0.2.9' })).ok, 'the one request allowed is still there');
+    // A limit of one failure per address: re-checks that fail do not spend it.
+    for (let i = 0; i < 3; i++) {
+      const gone = refusal(await resolver.resolve({ credential: { 'x-api-key': 'dk_live_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, ip: '192.0.2.10', recheck: true }));
+      assert.deepEqual([gone.reason, gone.code], ['credential', 'invalid_api_key']);
+    }
+    const guess = refusal(await resolver.resolve({ credential: { 'x-api-key': 'dk_live_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, ip: '192.0.2.10' }));
+    assert.equal(guess.reason, 'credential', 'the first counted failure is still under the limit');
+  });
 });
 
 describe('an injected resolver', () => {

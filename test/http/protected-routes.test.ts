@@ -8,6 +8,8 @@ const PUBLIC_ROUTES = new Set([
   'POST /api/login',
   'GET /api/check-auth',
   'POST /api/logout',
+  // The upgrade: Duckling's SDK authenticates in the socket's first message (http/ws/session.ts).
+  'GET /ws',
   // The dashboard's static files.
   'GET /',
   'GET /assets/:file',

@@ -29,7 +29,7 @@ function invalidJson(message: string): ApiError {
 }
 
 /** Counts `[`/`{` nesting outside strings; malformed text is left for the parser to refuse. */
-function nestingExceeds(text: string, maxDepth: number): boolean {
+export function nestingExceeds(text: string, maxDepth: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
