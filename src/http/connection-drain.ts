@@ -28,6 +28,11 @@ export function trackConnections(server: Server): ConnectionDrain {
     busy.set(socket, 0);
     socket.once('close', () => busy.delete(socket));
   });
+  // An upgraded connection (`GET /ws`) is no longer HTTP's to close: the WebSocket layer ends it
+  // with a close frame (1001) once its messages in flight are answered.
+  server.on('upgrade', (request: { socket: Socket }) => {
+    busy.delete(request.socket);
+  });
   server.on('request', (request: { socket: Socket }, response: { once(event: 'close', listener: () => void): unknown }) => {
     const socket = request.socket;
     busy.set(socket, (busy.get(socket) ?? 0) + 1);
