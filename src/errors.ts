@@ -47,6 +47,8 @@ export const errors = {
   statementTooLarge: (message: string) => new ApiError(400, 'statement_too_large', message),
   filterTooLarge: (message: string) => new ApiError(400, 'filter_too_large', message),
   tooManyFields: (message: string) => new ApiError(400, 'too_many_fields', message),
+  /** An ekoDB option duckgate does not implement (`ttl`, `transaction_id`): refused, never ignored. */
+  unsupportedOption: (message: string) => new ApiError(400, 'unsupported_option', message),
 } as const;
 
 export function isApiError(value: unknown): value is ApiError {

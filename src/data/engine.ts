@@ -13,10 +13,10 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 export type JsonObject = { [key: string]: Json };
 
 /** ekoDB's filter language (seed 003). */
-export type ComparisonOperator = 'Eq' | 'Ne' | 'Gt' | 'Gte' | 'Lt' | 'Lte' | 'In';
+export type ComparisonOperator = 'Eq' | 'Ne' | 'Gt' | 'Gte' | 'Lt' | 'Lte' | 'In' | 'NotIn' | 'Contains' | 'StartsWith' | 'EndsWith';
 export type Filter =
   | { type: 'Condition'; content: { field: string; operator: ComparisonOperator; value: Json } }
-  | { type: 'Logical'; content: { operator: 'And' | 'Or'; expressions: Filter[] } };
+  | { type: 'Logical'; content: { operator: 'And' | 'Or' | 'Not'; expressions: Filter[] } };
 
 export interface FindQuery {
   filter?: Filter;
