@@ -37,6 +37,7 @@ import { installDeadline } from './plugins/deadline.js';
 import { clientErrorHandler, installErrorHandling } from './plugins/errors.js';
 import { installJsonBodyParser } from './plugins/json-body.js';
 import { installMsgpack } from './plugins/msgpack.js';
+import { installCors } from './plugins/cors.js';
 import { validatorOptions } from './plugins/validators.js';
 import { createMetrics, installRequestMetrics, watchConnections, watchInFlight, type Metrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
@@ -157,6 +158,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   installDeadline(fastify, config.queryTimeoutMs);
   watchConnections(metrics, fastify.server);
   const sockets = await installWebSockets(fastify, config.ws.maxMessageBytes);
+  // Before authentication's hook: a preflight carries no credential and is answered here.
+  await installCors(fastify, config.corsOrigins);
   await installOpenApi(fastify, VERSION);
 
   const environmentKeys = new EnvironmentKeys({

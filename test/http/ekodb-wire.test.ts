@@ -27,7 +27,7 @@ async function ekoRequest(baseURL: string, token: string, format: Format, method
   const isMessagePack = format === 'MessagePack' && msgpackPaths.some((prefix) => path.startsWith(prefix));
   const contentType = isMessagePack ? 'application/msgpack' : 'application/json';
   const init: RequestInit = { method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': contentType, Accept: contentType } };
-  if (data) init.body = isMessagePack ? packr.pack(data) : JSON.stringify(data);
+  if (data) init.body = isMessagePack ? new Uint8Array(packr.pack(data)) : JSON.stringify(data);
   const response = await fetch(`${baseURL}${path}`, init);
   if (response.ok) return isMessagePack ? decodeMsgpack(new Uint8Array(await response.arrayBuffer())) : response.json();
   throw new Error(`Request failed with status ${response.status}: ${await response.text()}`);
@@ -86,7 +86,7 @@ describe("ekoDB's client on the wire", () => {
     const columns = (await eko('GET', '/api/tables/eko_ttl/schema')) as { columns: { column_name: string }[] };
     assert.ok(!columns.columns.some((col) => col.column_name === 'ttl'));
     // In msgpack too, with the error in msgpack.
-    const res = await fetch(`${server.url}/api/insert/eko_ttl`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/msgpack', Accept: 'application/msgpack' }, body: packr.pack({ name: 'x', ttl: 60 }) });
+    const res = await fetch(`${server.url}/api/insert/eko_ttl`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/msgpack', Accept: 'application/msgpack' }, body: new Uint8Array(packr.pack({ name: "x", ttl: 60 })) });
     assert.equal(res.status, 400);
     assert.equal((decodeMsgpack(new Uint8Array(await res.arrayBuffer())) as { code: string }).code, 'unsupported_option');
   });
