@@ -9,35 +9,10 @@ import { assertQueryableFields, assertWritable, readView, writeAnswer } from '..
 import { LEVELS } from '../../auth/grants.js';
 import { assertQueryOptions, recordWithoutOptions } from '../ekodb-options.js';
 import { hasCollectionAccess } from '../../auth/permissions.js';
+import { DeleteResult, FindBody, type FindBody as FindBodyT } from '../../contract/index.js';
 import {
   BatchResult, CollectionParams, DbQuery, Paging, ReadQuery, RecordBody, RecordParams, Records, StatusMessage, dataErrorResponses as errorResponses,
 } from '../schemas.js';
-
-const FieldList = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 });
-
-const FilterSchema = Type.Object(
-  {
-    type: Type.Union([Type.Literal('Condition'), Type.Literal('Logical')]),
-    content: Type.Object({}, { additionalProperties: true }),
-  },
-  { description: "ekoDB filter: `{ type: 'Condition', content: { field, operator, value } }` or `{ type: 'Logical', content: { operator: 'And'|'Or', expressions } }`" },
-);
-
-const FindBody = Type.Object(
-  {
-    filter: Type.Optional(FilterSchema),
-    sort: Type.Optional(Type.Array(Type.Object({ field: Type.String({ maxLength: 64 }), ascending: Type.Optional(Type.Boolean()) }), { maxItems: 16 })),
-    // Above the row budget: clamped to it, with `Duckgate-Truncated: rows` when rows were left out.
-    limit: Type.Optional(Type.Integer({ minimum: 1 })),
-    skip: Type.Optional(Type.Integer({ minimum: 0 })),
-    select_fields: Type.Optional(FieldList),
-    exclude_fields: Type.Optional(FieldList),
-    // ekoDB's QueryBuilder sends these (bypassCache(), bypassRipple()): accepted, ignored.
-    bypass_cache: Type.Optional(Type.Boolean({ description: "ekoDB's cache flag: accepted and ignored" })),
-    bypass_ripple: Type.Optional(Type.Boolean({ description: "ekoDB's replication flag: accepted and ignored" })),
-  },
-  { additionalProperties: false },
-);
 
 const MAX_BATCH = 10000;
 
@@ -62,7 +37,7 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine, limits: R
   }, async (request, reply) => {
     const { collection } = request.params;
     assertQueryOptions(request.query);
-    const { select_fields, exclude_fields, bypass_cache: _cache, bypass_ripple: _ripple, ...query } = request.body as FindQuery & { bypass_cache?: boolean; bypass_ripple?: boolean };
+    const { select_fields, exclude_fields, bypass_cache: _cache, bypass_ripple: _ripple, ...query }: FindBodyT = request.body;
     // Filters and sorts are bounded by what the grant lets the caller read, not by what it chose
     // to have returned: selecting `name` while sorting by `age` is fine when `age` is readable.
     assertQueryableFields(readView(request, collection), collection, query.filter, query.sort);
@@ -102,7 +77,7 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine, limits: R
 
   r.delete('/api/delete/:collection/:id', {
     config: { msgpack: true, access: { kind: 'collection', level: 'delete', param: 'collection' } },
-    schema: { tags, summary: 'Delete a record', params: RecordParams, querystring: DbQuery, response: { 200: Type.Object({ status: Type.String(), message: Type.String(), id: Type.String() }), ...errorResponses } },
+    schema: { tags, summary: 'Delete a record', params: RecordParams, querystring: DbQuery, response: { 200: DeleteResult, ...errorResponses } },
   }, async (request) => {
     assertQueryOptions(request.query);
     await engine.database(databaseOf(request.query)).delete(request.params.collection, request.params.id, callOptions(request));
