@@ -180,9 +180,12 @@ describe("ekoDB's client on the wire", () => {
       condition('name', 'Contains', 5),
       condition('name', 'NotIn', 'Ada'),
       { type: 'Logical', content: { operator: 'Not', expressions: [] } },
+      condition('name', 'Regex', '^A'),
     ]) {
       const res = await find(filter, ADMIN_KEY);
       assert.equal(res.statusCode, 400, `${JSON.stringify(filter)}: ${res.body}`);
     }
+    const join = await server.request({ method: 'POST', url: '/api/find/eko_secret', payload: { join: { collections: ['x'] } } });
+    assert.equal(join.statusCode, 400);
   });
 });
