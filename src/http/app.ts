@@ -24,6 +24,7 @@ import { TokensByKind } from '../auth/token-kinds.js';
 import { API_TOKEN, ApiTokens } from '../auth/tokens.js';
 import type { AccountStore } from '../store/account-store.js';
 import type { ChangeFeed } from '../store/changes.js';
+import { RedisChangeFeed } from '../store/redis-changes.js';
 import type { KeyStore } from '../store/key-store.js';
 import type { Config } from '../config/index.js';
 import type { DataEngine } from '../data/engine.js';
@@ -37,7 +38,7 @@ import { auditRoutes } from './routes/audit.js';
 import { installDeadline } from './plugins/deadline.js';
 import { clientErrorHandler, installErrorHandling } from './plugins/errors.js';
 import { installJsonBodyParser } from './plugins/json-body.js';
-import { createMetrics, installRequestMetrics, watchConnections, watchInFlight, type Metrics } from './plugins/metrics.js';
+import { createMetrics, installRequestMetrics, watchChangeRelay, watchConnections, watchInFlight, type Metrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { databaseRoutes } from './routes/databases.js';
@@ -206,6 +207,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
       },
     });
     fastify.addHook('onClose', async () => unwatch());
+    const changes = deps.changes;
+    if (changes instanceof RedisChangeFeed) watchChangeRelay(metrics, () => changes.isRelay);
   }
   const apiTokens = new ApiTokens({
     ...secrets,
