@@ -270,7 +270,10 @@ describe('three replicas on one PostgreSQL store and one Redis', { skip }, () =>
       }
     };
     const writers = Array.from({ length: 4 }, writer);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Kill once some writes were acknowledged and more are in flight (on a loaded machine a write
+    // can take longer than any fixed pause).
+    const deadline = Date.now() + 30_000;
+    while (acknowledged.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     r2.child.kill('SIGKILL');
     await once(r2.child, 'exit').catch(() => {});
     stop = true;
