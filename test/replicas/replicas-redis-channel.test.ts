@@ -23,11 +23,12 @@ describe('three replicas, changes over Redis pub/sub', { skip }, () => {
   let schema: TestSchema;
   let replicas: Replica[] = [];
   let admin: string;
+  const jwtSecret = randomBytes(32).toString('base64url');
 
   before(async () => {
     schema = await createTestSchema('replicasredis');
     const shared = {
-      JWT_SECRET: randomBytes(32).toString('base64url'),
+      JWT_SECRET: jwtSecret,
       ADMIN_PASSWORD: PASSWORD,
       REDIS_URL: REDIS_TEST_URL,
       REDIS_KEY_PREFIX: `dg-replicas-redis-${randomBytes(6).toString('hex')}`,
@@ -127,5 +128,26 @@ describe('three replicas, changes over Redis pub/sub', { skip }, () => {
     assert.ok(await works(survivors[1], key));
     assert.equal((await call(survivors[0], 'DELETE', `/api/auth/keys/${key_id}`, admin)).status, 200);
     await within(latencyBound(), async () => !(await works(survivors[1], key)), 'revocation through the new relay');
+  });
+
+  // Last: it changes the password every session above was made with.
+  test('the CLI on the store: a token it mints works on every live replica; a password it sets ends sessions everywhere', async () => {
+    const live = replicas.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
+    assert.ok(live.length >= 2);
+    const dataDir = tempDir('duckgate-cli-');
+    const env = { STORE_URL: schema.url, DATA_DIR: dataDir, JWT_SECRET: jwtSecret };
+    const { key_id } = await createKey(live[0]!);
+    const minted = await runCli(['token', key_id, '--json'], env);
+    assert.equal(minted.code, 0, minted.stderr);
+    const token = (JSON.parse(minted.stdout) as { token: string }).token;
+    assert.deepEqual(await Promise.all(live.map((r) => works(r, token))), live.map(() => true));
+    const login = await call(live[1]!, 'POST', '/api/login', undefined, { username: 'admin', password: PASSWORD });
+    const session = (login.body as { token: string }).token;
+    assert.deepEqual(await Promise.all(live.map((r) => works(r, session))), live.map(() => true));
+    const changed = await runCli(['admin', 'set-password', '--password-stdin'], env, 'a new replica password 42\n');
+    assert.equal(changed.code, 0, changed.stderr);
+    await within(latencyBound(), async () => (await Promise.all(live.map((r) => works(r, session)))).every((ok) => !ok), 'sessions ended everywhere');
+    const again = await call(live[0]!, 'POST', '/api/login', undefined, { username: 'admin', password: 'a new replica password 42' });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
   });
 });
