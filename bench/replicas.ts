@@ -52,6 +52,8 @@ interface Replica {
   child: ChildProcess;
   url: string;
   dataDir: string;
+  /** Everything it printed so far (LOG_LEVEL=error: its errors). */
+  output(): string;
 }
 
 async function start(env: Record<string, string>): Promise<Replica> {
@@ -71,7 +73,7 @@ async function start(env: Record<string, string>): Promise<Replica> {
     });
     child.once('exit', (code) => reject(new Error(`replica exited with ${code}: ${output}`)));
   });
-  return { child, url, dataDir };
+  return { child, url, dataDir, output: () => output };
 }
 
 async function call(replica: Replica, method: string, route: string, key: string, body?: unknown): Promise<{ status: number; json: unknown }> {
@@ -187,6 +189,9 @@ try {
   const limited = await register({ rate_limit: N });
   const answers = await Promise.all(Array.from({ length: 3 * N }, (_, i) => call(replicas[i % 3]!, 'GET', '/api/auth/permissions', limited.key)));
   const admitted = answers.filter((a) => a.status === 200).length;
+  // A Redis command slower than its timeout (1 s) counts in the replica's memory instead (by
+  // design, see limiter-backend.ts): on an overloaded machine that is where excess admissions come from.
+  const fallbacks = replicas.filter((r) => r.output().includes('Redis rate limiter failing')).length;
 
   process.stderr.write('point read, one replica then three...\n');
   const reader = await register({});
@@ -201,7 +206,7 @@ try {
   for (const { channel, latencies } of revocation) {
     process.stdout.write(`| cross-replica revocation latency, ${channel === 'redis' ? 'Redis pub/sub' : 'PostgreSQL LISTEN/NOTIFY'} channel (${latencies.length} checks) | p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${latencies[latencies.length - 1]!.toFixed(2)} ms |\n`);
   }
-  process.stdout.write(`| shared limit of ${N}/h, ${3 * N} requests over 3 replicas | ${admitted} admitted (${((100 * (admitted - N)) / N).toFixed(2)}% off) |\n`);
+  process.stdout.write(`| shared limit of ${N}/h, ${3 * N} requests over 3 replicas | ${admitted} admitted (${((100 * (admitted - N)) / N).toFixed(2)}% off; ${fallbacks} of 3 replicas fell back to counting in memory) |\n`);
   process.stdout.write(`| point read, 1 replica | ${one.reqPerSec.toFixed(0)} req/s, p50 ${one.p50.toFixed(2)} ms, p99 ${one.p99.toFixed(2)} ms |\n`);
   process.stdout.write(`| point read, 3 replicas | ${three.reqPerSec.toFixed(0)} req/s, p50 ${three.p50.toFixed(2)} ms, p99 ${three.p99.toFixed(2)} ms (${(three.reqPerSec / one.reqPerSec).toFixed(2)}× one) |\n`);
 } finally {
