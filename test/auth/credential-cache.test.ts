@@ -5,8 +5,14 @@
  * is not cached, and the bound holds.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { credentialCaches, type CredentialCaches } from '../../src/auth/credential-cache.js';
+import { ManagedKeys } from '../../src/auth/managed-keys.js';
+import { RevokedTokens } from '../../src/auth/revoked-tokens.js';
+import { followStoreChanges } from '../../src/auth/store-sync.js';
+import { openControlStore } from '../../src/store/index.js';
+import { tempDir } from '../helpers/server.js';
 
 const implementations: { name: string; make(maxEntriesPerNamespace?: number): CredentialCaches }[] = [
   { name: 'memory', make: (maxEntriesPerNamespace) => credentialCaches({ maxEntriesPerNamespace }) },
@@ -97,3 +103,31 @@ for (const impl of implementations) {
     });
   });
 }
+
+test('a logout announced by the change feed drops that token\'s cached entries, and only them', async () => {
+  const dataDir = tempDir('duckgate-cache-sync-');
+  const server = await openControlStore({ dataDir });
+  const cli = await openControlStore({ dataDir });
+  const caches = credentialCaches();
+  const keys = new ManagedKeys(server.keys, { caches });
+  const revoked = await RevokedTokens.open(server.accounts);
+  const stop = followStoreChanges(server.changes, { keys, revoked, caches });
+  try {
+    const tokens = caches.namespace<string>('api-token');
+    tokens.set('token-1', 'claims 1', { tokenId: 'jti-1' });
+    tokens.set('token-2', 'claims 2', { tokenId: 'jti-2' });
+    await cli.accounts.revokeToken({ jti: 'jti-1', expiresAt: new Date(Date.now() + 60_000).toISOString() });
+    const deadline = Date.now() + 5000;
+    while (tokens.get('token-1') !== undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(tokens.get('token-1'), undefined);
+    assert.equal(tokens.get('token-2'), 'claims 2');
+    assert.equal(await revoked.has('jti-1'), true);
+  } finally {
+    stop();
+    revoked.close();
+    await keys.close();
+    await cli.close();
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
