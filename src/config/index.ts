@@ -42,6 +42,12 @@ export interface Config {
   redisKeyPrefix: string;
   /** CORS_ORIGINS: unset = CORS off; `['*']` = any origin; else exact origins (see `cors.ts`). */
   corsOrigins?: string[];
+  /**
+   * How control-plane changes reach every replica: `store` (PostgreSQL LISTEN/NOTIFY, or the SQLite
+   * change log) or `redis` (pub/sub, relayed from the store by one replica). Default: `redis` when
+   * REDIS_URL is set.
+   */
+  changeChannel: ChangeChannel;
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
   /** Every data request's deadline, counted from its arrival: past it, 408 `query_timeout`. */
@@ -105,6 +111,8 @@ export interface WebSocketSettings {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const CHANGE_CHANNELS = ['store', 'redis'] as const;
+export type ChangeChannel = (typeof CHANGE_CHANNELS)[number];
 
 type Env = Record<string, string | undefined>;
 
@@ -133,6 +141,9 @@ export function loadConfig(env: Env): Config {
   const host = (env.HOST ?? '127.0.0.1').trim();
   if (host === '') throw new ConfigError('HOST', 'must not be empty');
   const connections = connectionSettings(env);
+  const redisUrl = url('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']);
+  const changeChannel = oneOf('CHANGE_CHANNEL', env.CHANGE_CHANNEL?.trim(), CHANGE_CHANNELS, redisUrl ? 'redis' : 'store');
+  if (changeChannel === 'redis' && !redisUrl) throw new ConfigError('CHANGE_CHANNEL', 'redis needs REDIS_URL');
 
   const { dataLimits, resultCeiling } = budgets(env);
 
@@ -154,9 +165,10 @@ export function loadConfig(env: Env): Config {
     allowedIps: env.ALLOWED_IPS?.trim() ? ipList('ALLOWED_IPS', env.ALLOWED_IPS, true) : ['*'],
     trustedProxies: ipList('TRUSTED_PROXIES', env.TRUSTED_PROXIES, false),
     storeUrl: url('STORE_URL', env.STORE_URL, ['postgres:', 'postgresql:']),
-    redisUrl: url('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
+    redisUrl,
     redisKeyPrefix: redisKeyPrefix(env.REDIS_KEY_PREFIX),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
+    changeChannel,
     bodyLimit: byteSize('BODY_LIMIT', env.BODY_LIMIT, 10 * 1024 * 1024),
     queryTimeoutMs: integer('QUERY_TIMEOUT_MS', env.QUERY_TIMEOUT_MS, 30_000, 10, 3_600_000),
     dataLimits,

@@ -18,11 +18,13 @@ import { AdminLogin } from '../auth/admin-login.js';
 import { LoginThrottle } from '../auth/login-throttle.js';
 import { RevokedTokens } from '../auth/revoked-tokens.js';
 import { followStoreChanges } from '../auth/store-sync.js';
+import { credentialCaches } from '../auth/credential-cache.js';
 import { SESSION_TOKEN, SessionTokens } from '../auth/sessions.js';
 import { TokensByKind } from '../auth/token-kinds.js';
 import { API_TOKEN, ApiTokens } from '../auth/tokens.js';
 import type { AccountStore } from '../store/account-store.js';
 import type { ChangeFeed } from '../store/changes.js';
+import { RedisChangeFeed } from '../store/redis-changes.js';
 import type { KeyStore } from '../store/key-store.js';
 import type { Config } from '../config/index.js';
 import type { DataEngine } from '../data/engine.js';
@@ -39,7 +41,7 @@ import { installJsonBodyParser } from './plugins/json-body.js';
 import { installMsgpack } from './plugins/msgpack.js';
 import { installCors } from './plugins/cors.js';
 import { validatorOptions } from './plugins/validators.js';
-import { createMetrics, installRequestMetrics, watchConnections, watchInFlight, type Metrics } from './plugins/metrics.js';
+import { createMetrics, installRequestMetrics, watchChangeRelay, watchConnections, watchInFlight, type Metrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { databaseRoutes } from './routes/databases.js';
@@ -168,7 +170,10 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     ducklingApiKey: config.ducklingApiKey,
     secrets: { secret: deps.jwtSecret, previousSecret: jwtSecretPrevious(config) },
   });
+  // The credential cache seam, chosen once: keys by hash and id, verified tokens by token id.
+  const caches = credentialCaches();
   const managedKeys = new ManagedKeys(deps.store, {
+    caches,
     onError: (error) => fastify.log.error({ err: error }, 'key store'),
     cacheWithoutFeed: deps.changes === undefined,
   });
@@ -198,7 +203,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const revoked = await RevokedTokens.open(deps.accounts, (error) => fastify.log.error({ err: error }, 'revoked tokens'));
   fastify.addHook('onClose', async () => revoked.close());
   if (deps.changes) {
-    const unwatch = followStoreChanges(deps.changes, { keys: managedKeys, revoked }, {
+    const unwatch = followStoreChanges(deps.changes, { keys: managedKeys, revoked, caches }, {
       lost: (error) => {
         metrics.storeFeedLive.set(0);
         metrics.storeFeedLosses.inc();
@@ -210,6 +215,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
       },
     });
     fastify.addHook('onClose', async () => unwatch());
+    const changes = deps.changes;
+    if (changes instanceof RedisChangeFeed) watchChangeRelay(metrics, () => changes.isRelay);
   }
   const apiTokens = new ApiTokens({
     ...secrets,
@@ -217,8 +224,9 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     resolveSubject: async (subject, generation) =>
       (subject.startsWith('env:') ? environmentKeys.forToken(subject, generation) : managedKeys.principalForToken(subject, generation)),
     revoked,
+    caches,
   });
-  const sessions = new SessionTokens({ ...secrets, lifetimeSeconds: config.jwtExpiresIn, username: config.adminUsername, accounts: deps.accounts, revoked });
+  const sessions = new SessionTokens({ ...secrets, caches, lifetimeSeconds: config.jwtExpiresIn, username: config.adminUsername, accounts: deps.accounts, revoked });
   const tokens = new TokensByKind([[API_TOKEN, apiTokens], [SESSION_TOKEN, sessions]], revoked);
   const login = await AdminLogin.create({
     username: config.adminUsername,
