@@ -22,6 +22,7 @@ export interface SourceTable {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+const RAW_TYPES = new Set(['JSON', 'BLOB', 'TINY_BLOB', 'MEDIUM_BLOB', 'LONG_BLOB', 'GEOMETRY']);
 
 export function quoteMysql(name: string): string {
   return `\`${name.replaceAll('`', '``')}\``;
@@ -43,8 +44,9 @@ export class MysqlSource {
       bigNumberStrings: true,
       connectTimeout: CONNECT_TIMEOUT_MS,
       ...(source.ssl === 'off' ? {} : { ssl: { rejectUnauthorized: source.ssl === 'verify' } }),
-      // JSON as its text (mysql2 would parse it), geometry as its bytes (mysql2 would decode it).
-      typeCast: (field, next) => (field.type === 'JSON' ? field.string() : field.type === 'GEOMETRY' ? field.buffer() : next()),
+      // JSON, TEXT and BLOB columns as their raw bytes (text columns become strings by their mapped
+      // kind): mysql2 would parse MariaDB's JSON (losing digits of big numbers) and decode geometry.
+      typeCast: (field, next) => (RAW_TYPES.has(field.type) ? field.buffer() : next()),
     });
     const opened = new MysqlSource(connection, source.database);
     try {
@@ -58,9 +60,10 @@ export class MysqlSource {
     return opened;
   }
 
-  query<T extends RowDataPacket>(sql: string, params: unknown[] = []): Promise<T[]> {
+  /** Metadata and small answers: mysql2's own conversions (text columns as strings), not the raw bytes rows travel as. */
+  query<T extends RowDataPacket>(sql: string, params: unknown[] = [], options: { rowsAsArray?: boolean } = {}): Promise<T[]> {
     return new Promise((resolve, reject) => {
-      this.connection.query<T[]>(sql, params, (error, rows) => (error ? reject(error) : resolve(rows)));
+      this.connection.query<T[]>({ sql, values: params, typeCast: (_field, next) => next(), ...options }, (error, rows) => (error ? reject(error) : resolve(rows)));
     });
   }
 
@@ -73,7 +76,11 @@ export class MysqlSource {
     const tables = await this.query<RowDataPacket & { name: string; estimate: number | null }>(
       `SELECT TABLE_NAME AS name, TABLE_ROWS AS estimate FROM information_schema.TABLES
         WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME`, [this.database]);
-    const all = await Promise.all(tables.map((t) => this.table(t.name, Number(t.estimate ?? 0))));
+    // Sorted here, not by the server's collation, so the order is the same on every server.
+    const names = tables.map((t) => t.name).sort();
+    const estimates = new Map(tables.map((t) => [t.name, Number(t.estimate ?? 0)]));
+    const all: SourceTable[] = [];
+    for (const name of names) all.push(await this.table(name, estimates.get(name)));
     return all;
   }
 

@@ -367,8 +367,8 @@ export class SourceSyncService implements SourceSync {
       if (keys.length === 0) break;
       after = keys[keys.length - 1]!;
       const tuple = pk.length === 1 ? '?' : `(${pk.map(() => '?').join(', ')})`;
-      const found = await source.query<import('mysql2').RowDataPacket>({ sql: `SELECT ${pk.map(quoteMysql).join(', ')} FROM ${quoteMysql(state.table)}
-        WHERE ${pk.length === 1 ? quoteMysql(pk[0]!) : `(${pk.map(quoteMysql).join(', ')})`} IN (${keys.map(() => tuple).join(', ')})`, rowsAsArray: true } as never, keys.flat());
+      const found = await source.query<import('mysql2').RowDataPacket>(`SELECT ${pk.map(quoteMysql).join(', ')} FROM ${quoteMysql(state.table)}
+        WHERE ${pk.length === 1 ? quoteMysql(pk[0]!) : `(${pk.map(quoteMysql).join(', ')})`} IN (${keys.map(() => tuple).join(', ')})`, keys.flat(), { rowsAsArray: true });
       const present = new Set((found as unknown as SourceValue[][]).map((r) => r.map(String).join('\u0000')));
       const missing = keys.filter((k) => !present.has(k.join('\u0000')));
       deleted += await target.deleteKeys(state, missing);
