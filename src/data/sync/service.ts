@@ -86,6 +86,11 @@ export class SourceSyncService implements SourceSync {
     return info(stored);
   }
 
+  /** 400 `invalid_source` for a URL that cannot be a source. */
+  checkSourceUrl(url: string): void {
+    parseSourceUrl(url);
+  }
+
   async getSource(database: string): Promise<SourceInfo | undefined> {
     const stored = await this.options.sources.getSource(database);
     return stored && info(stored);
@@ -132,15 +137,44 @@ export class SourceSyncService implements SourceSync {
   // --- runs ------------------------------------------------------------------------------
 
   full(database: string): Promise<SyncRun> {
-    return this.run(database, 'full');
+    return this.guarded(() => this.start(database, 'full').finished);
   }
 
   incremental(database: string): Promise<SyncRun> {
-    return this.run(database, 'incremental');
+    return this.guarded(() => this.start(database, 'incremental').finished);
   }
 
   table(database: string, table: string): Promise<SyncRun> {
-    return this.run(database, 'table', table);
+    return this.guarded(() => this.start(database, 'table', table).finished);
+  }
+
+  private async guarded<T>(task: () => Promise<T>): Promise<T> {
+    return task();
+  }
+
+  /**
+   * Claims the database at once (throwing 409 `sync_running` synchronously when taken) and runs
+   * in the background; `finished` settles with the run (or a refusal that started nothing).
+   */
+  start(database: string, type: SyncType, table?: string): { id: string; finished: Promise<SyncRun> } {
+    const running = this.claim(database, type);
+    return { id: running.run, finished: this.run(database, type, running, table) };
+  }
+
+  /** 404 for an unknown database; answers the name. */
+  assertDatabase(database: string): string {
+    this.options.engine.database(database);
+    return database;
+  }
+
+  /** 404 for an unknown database, 409 `no_source` for one without a source. */
+  async assertSource(database: string): Promise<void> {
+    this.assertDatabase(database);
+    if ((await this.options.sources.getSource(database)) === undefined) throw errors.noSource(database);
+  }
+
+  logs(database: string | undefined, limit: number): Promise<SyncRun[]> {
+    return this.options.sources.listSyncLogs({ database, limit });
   }
 
   isRunning(database: string): boolean {
@@ -174,8 +208,7 @@ export class SourceSyncService implements SourceSync {
     return running;
   }
 
-  private async run(database: string, type: SyncType, only?: string): Promise<SyncRun> {
-    const running = this.claim(database, type);
+  private async run(database: string, type: SyncType, running: Running, only?: string): Promise<SyncRun> {
     const { progress } = running;
     const started = performance.now();
     const results: TableSyncResult[] = [];
