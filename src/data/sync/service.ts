@@ -339,7 +339,7 @@ export class SourceSyncService implements SourceSync {
     const after = resume ? JSON.parse(state.resumeKey!) as string[] : null;
     const where = after === null ? '' : ` WHERE (${pk.map(quoteMysql).join(', ')}) > (${pk.map(() => '?').join(', ')})`;
     const keyIndexes = pk.map((k) => table.columns.findIndex((c) => c.name === k));
-    await this.pump(source.stream(`SELECT ${select} FROM ${quoteMysql(table.name)}${where}${order}`, after ?? []), table.columns, running, async (rows, last) => {
+    await this.pump(source.stream(`SELECT ${select} FROM ${quoteMysql(table.name)}${where}${order}`, after ?? [], this.batchRows), table.columns, running, async (rows, last) => {
       state.rows += rows.length;
       if (pk.length > 0) state.resumeKey = JSON.stringify(keyIndexes.map((i) => String(last[i])));
       await target.appendCopy(state, rows);
@@ -370,7 +370,7 @@ export class SourceSyncService implements SourceSync {
     } else {
       sql = `SELECT ${select} FROM ${quoteMysql(table.name)}${state.watermark === null ? '' : ` WHERE ${column} > ?`} ORDER BY ${column}`;
     }
-    await this.pump(source.stream(sql, state.watermark === null ? [] : [state.watermark]), table.columns, running, async (rows, last) => {
+    await this.pump(source.stream(sql, state.watermark === null ? [] : [state.watermark], this.batchRows), table.columns, running, async (rows, last) => {
       if (state.method === 'key') next = String(last[keyIndex]);
       await target.upsert(state, rows);
       result.recordsProcessed += rows.length;
