@@ -98,6 +98,10 @@ describe('source sync routes (MariaDB)', { skip }, () => {
     assert.match(sync.json().run.error, /^Source unreachable: Access denied/);
     assert.ok(!sync.body.includes('not-the-password'));
     assert.equal((await server.request({ method: 'GET', url: '/api/sync-logs?db=wrong' })).json().logs[0].status, 'error');
+    const validate = await server.request({ method: 'GET', url: '/sync/validate?db=wrong' });
+    assert.equal(validate.statusCode, 502);
+    assert.equal(validate.json().code, 'source_unavailable');
+    assert.ok(!validate.body.includes('not-the-password'));
   });
 
   test('sync routes are admin only', async () => {

@@ -136,20 +136,17 @@ export class SourceSyncService implements SourceSync {
 
   // --- runs ------------------------------------------------------------------------------
 
-  full(database: string): Promise<SyncRun> {
-    return this.guarded(() => this.start(database, 'full').finished);
+  // Async, so a refusal (409, 404) is a rejected promise like every other failure.
+  async full(database: string): Promise<SyncRun> {
+    return this.start(database, 'full').finished;
   }
 
-  incremental(database: string): Promise<SyncRun> {
-    return this.guarded(() => this.start(database, 'incremental').finished);
+  async incremental(database: string): Promise<SyncRun> {
+    return this.start(database, 'incremental').finished;
   }
 
-  table(database: string, table: string): Promise<SyncRun> {
-    return this.guarded(() => this.start(database, 'table', table).finished);
-  }
-
-  private async guarded<T>(task: () => Promise<T>): Promise<T> {
-    return task();
+  async table(database: string, table: string): Promise<SyncRun> {
+    return this.start(database, 'table', table).finished;
   }
 
   /**
