@@ -31,6 +31,7 @@ export const ERROR_CATALOGUE = {
   too_many_fields: { status: 400, meaning: 'a write would add more than `MAX_NEW_FIELDS_PER_WRITE` fields, or grow a collection past `MAX_COLUMNS_PER_COLLECTION` columns; nothing is written' },
   invalid_permissions: { status: 400, meaning: 'unknown level, or a contradiction: no level named, field rules on a grant with no level, a field both selected and excluded, one name spelt twice (nothing is stored)' },
   invalid_key: { status: 400, meaning: 'a bad label, `expires_at`, `rate_limit`, `allowed_ips` or `grace_seconds`' },
+  invalid_source: { status: 400, meaning: 'a source URL that cannot be a source (scheme other than `mysql://`/`mariadb://`, no host or database); the message never echoes the password' },
   sql_error: { status: 400, meaning: "DuckDB refused the SQL; the message is DuckDB's" },
   not_a_token: { status: 400, meaning: '`POST /api/logout` with an API key (revoke keys with `DELETE /api/auth/keys/:key_id`)' },
   missing_api_key: { status: 401, meaning: 'no `x-api-key`, and no `Authorization: Bearer …`' },
@@ -44,12 +45,15 @@ export const ERROR_CATALOGUE = {
   query_timeout: { status: 408, meaning: 'a data request ran past `QUERY_TIMEOUT_MS` after its arrival (queueing included) and was cancelled; a write it interrupted is rolled back' },
   request_timeout: { status: 408, meaning: "the request's headers or body did not arrive within `HEADERS_TIMEOUT_MS` / `REQUEST_RECEIVE_TIMEOUT_MS`; the connection is closed" },
   conflict: { status: 409, meaning: 'duplicate id, existing database, dropping `default`, revoking the last admin key' },
+  sync_running: { status: 409, meaning: 'a sync of that database is already running (one at a time); deleting a database while it syncs' },
+  no_source: { status: 409, meaning: 'a `/sync/*` request for a database with no source (set one with `PUT /api/databases/:name`)' },
   payload_too_large: { status: 413, meaning: 'body over `BODY_LIMIT`' },
   unsupported_media_type: { status: 415, meaning: 'a body that is not `application/json` (or `application/msgpack` on the record routes)' },
   rate_limited: { status: 429, meaning: "over `API_RATE_LIMIT` (or the key's `rate_limit`), too many failed authentications from one IP, or a throttled login; `Retry-After` says when to come back" },
   too_many_in_flight: { status: 429, meaning: 'the client already has `MAX_IN_FLIGHT_PER_CLIENT` requests running and `MAX_QUEUED_PER_CLIENT` waiting; `Retry-After: 1`' },
   headers_too_large: { status: 431, meaning: 'request headers over `MAX_HEADER_SIZE`' },
   internal_error: { status: 500, meaning: 'an unexpected failure; its details go to the server log, never to the client' },
+  source_unavailable: { status: 502, meaning: '`GET /sync/validate` cannot reach the source, or the stored source password cannot be decrypted (`DATA_DIR/source-secret` replaced: set the source again)' },
   unavailable: { status: 503, meaning: 'a dependency (a database, the control store) cannot answer now; retry' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

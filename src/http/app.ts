@@ -51,6 +51,10 @@ import { queryRoutes } from './routes/query.js';
 import { recordRoutes } from './routes/records.js';
 import { sessionRoutes } from './routes/session.js';
 import { syncRoutes } from './routes/sync.js';
+import { sourceSyncRoutes } from './routes/source-sync.js';
+import { SourceSecret } from '../auth/source-secret.js';
+import { SourceSyncService } from '../data/sync/service.js';
+import type { SourceStore } from '../store/source-store.js';
 import { tableRoutes } from './routes/tables.js';
 import { installWebSockets, websocketRoutes } from './routes/ws.js';
 import type { OpenSockets } from './ws/sockets.js';
@@ -64,6 +68,8 @@ export interface AppDependencies {
   audit: AuditStore;
   /** The dashboard account and logged-out tokens (the same control-plane store). */
   accounts: AccountStore;
+  /** Source connections and sync logs (issue 15; the same control-plane store). */
+  sources: SourceStore;
   /** Announces control-plane changes made anywhere on the store; unset (benches): caches never drop what others change. */
   changes?: ChangeFeed;
   /** Set with REDIS_URL: rate-limit counters shared by every replica. */
@@ -103,6 +109,8 @@ export interface App {
   audit: AuditTrail;
   /** The open WebSockets of `GET /ws`. */
   sockets: OpenSockets;
+  /** Source sync of every database (issue 15): the automation runner and the CLI drive it too. */
+  sourceSync: SourceSyncService;
 }
 
 export async function buildApp(deps: AppDependencies): Promise<App> {
@@ -267,8 +275,11 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     authenticator, resolver, engine, limits: resultLimits, settings: config.ws, queryTimeoutMs: config.queryTimeoutMs,
     maxJsonDepth: config.maxJsonDepth, metrics, log: fastify.log, changes: deps.changes,
   });
-  databaseRoutes(fastify, engine);
+  const sourceSync = new SourceSyncService({ engine, sources: deps.sources, secret: SourceSecret.load(config.dataDir) });
+  fastify.addHook('onClose', async () => sourceSync.close());
+  databaseRoutes(fastify, engine, sourceSync);
   syncRoutes(fastify, engine);
+  sourceSyncRoutes(fastify, sourceSync);
   operationRoutes(fastify, engine, metrics);
   keyRoutes(fastify, keys, apiTokens);
   auditRoutes(fastify, audit);
@@ -276,7 +287,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   dashboardRoutes(fastify, deps.dashboardDir);
 
   await fastify.ready();
-  return { fastify, metrics, routes, keys, audit, sockets };
+  return { fastify, metrics, routes, keys, audit, sockets, sourceSync };
 }
 
 function jwtSecretPrevious(config: Config): Uint8Array | undefined {

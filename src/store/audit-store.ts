@@ -22,6 +22,14 @@ export const AUDIT_KINDS = [
   'database.created',
   'database.dropped',
   'collection.dropped',
+  'database.source_set',
+  'database.source_removed',
+  'database.source_tested',
+  'sync.full',
+  'sync.incremental',
+  'sync.table',
+  'sync.validated',
+  'sync.cleared',
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];

@@ -13,15 +13,19 @@ import { PostgresAuditStore } from './postgres/audit.js';
 import { PostgresChangeFeed } from './postgres/changes.js';
 import { PostgresDatabase } from './postgres/database.js';
 import { PostgresKeyStore } from './postgres/keys.js';
+import { PostgresSourceStore } from './postgres/sources.js';
+import type { SourceStore } from './source-store.js';
 import { SqliteAccountStore } from './sqlite-accounts.js';
 import { SqliteAuditStore } from './sqlite-audit.js';
 import { SqliteChangeFeed } from './sqlite-changes.js';
 import { SqliteKeyStore } from './sqlite.js';
+import { SqliteSourceStore } from './sqlite-sources.js';
 
 export type { KeyStore, StoredKey, NewKey, KeyMatch, RevokeOptions, RevokeOutcome } from './key-store.js';
 export type { AuditStore } from './audit-store.js';
 export type { AccountStore, AdminAccount, KnownAddressStore, RevokedToken } from './account-store.js';
 export type { ChangeFeed, ChangeListener, ControlChange } from './changes.js';
+export type { SourceStore, StoredSource } from './source-store.js';
 
 /** The SQLite file: never a `.duckdb` file, so DuckDB never opens it and SQL can never reach it. */
 export const CONTROL_STORE_FILE = 'control.sqlite';
@@ -33,6 +37,8 @@ export interface ControlStore {
   accounts: AccountStore;
   audit: AuditStore;
   changes: ChangeFeed;
+  /** Source connections and sync logs (issue 15). */
+  sources: SourceStore;
   close(): Promise<void>;
 }
 
@@ -52,17 +58,18 @@ export async function openControlStore(
   const accounts = new SqliteAccountStore(file);
   const audit = new SqliteAuditStore(file);
   const changes = new SqliteChangeFeed(file);
-  return bundle('sqlite', keys, accounts, audit, changes);
+  const sources = new SqliteSourceStore(file);
+  return bundle('sqlite', keys, accounts, audit, changes, sources);
 }
 
 async function openPostgresStore(url: string, options: OpenControlStoreOptions): Promise<ControlStore> {
   const pgOptions = { url, applicationName: options.applicationName };
   const db = await PostgresDatabase.open(pgOptions);
   const changes = new PostgresChangeFeed({ ...pgOptions, schema: db.schema });
-  return bundle('postgres', new PostgresKeyStore(db), new PostgresAccountStore(db.retain()), new PostgresAuditStore(db.retain()), changes);
+  return bundle('postgres', new PostgresKeyStore(db), new PostgresAccountStore(db.retain()), new PostgresAuditStore(db.retain()), changes, new PostgresSourceStore(db.retain()));
 }
 
-function bundle(kind: ControlStore['kind'], keys: KeyStore, accounts: AccountStore, audit: AuditStore, changes: ChangeFeed): ControlStore {
+function bundle(kind: ControlStore['kind'], keys: KeyStore, accounts: AccountStore, audit: AuditStore, changes: ChangeFeed, sources: SourceStore): ControlStore {
   let closing: Promise<void> | undefined;
   return {
     kind,
@@ -70,11 +77,13 @@ function bundle(kind: ControlStore['kind'], keys: KeyStore, accounts: AccountSto
     accounts,
     audit,
     changes,
+    sources,
     close: () => (closing ??= (async () => {
       await changes.close();
       await keys.close();
       await accounts.close();
       await audit.close();
+      await sources.close();
     })()),
   };
 }
