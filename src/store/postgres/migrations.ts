@@ -119,4 +119,36 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         FOR EACH ROW EXECUTE FUNCTION duckgate_announce_change();
     `,
   },
+  {
+    // Automation: the tables of the SQLite store's migration 7 (schedules, the runner lease, settings).
+    version: 5,
+    sql: `
+      CREATE TABLE automation_schedules (
+        database_name text NOT NULL,
+        kind text NOT NULL,
+        interval_seconds integer NOT NULL,
+        enabled boolean NOT NULL DEFAULT true,
+        options text NOT NULL DEFAULT '{}',
+        next_run_at timestamptz NOT NULL,
+        last_run_at timestamptz,
+        last_status text,
+        last_error text,
+        last_duration_ms integer,
+        runs integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (database_name, kind)
+      );
+      CREATE TABLE automation_leases (
+        name text PRIMARY KEY,
+        holder text NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE TABLE automation_settings (
+        name text PRIMARY KEY,
+        value text NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+    `,
+  },
 ];
