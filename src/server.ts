@@ -59,7 +59,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       readConnections: config.duckdbReadConnections,
       limits: config.dataLimits,
     });
-    app = await buildApp({ config, engine, store, audit, accounts, changes, redis, jwtSecret, log: options.log, resolver: options.resolver, logDestination: options.logDestination });
+    app = await buildApp({
+      config, engine, store, audit, accounts, changes, redis, jwtSecret, log: options.log, resolver: options.resolver, logDestination: options.logDestination,
+      automation: control.automation,
+    });
     if (dataDir.openToOthers) {
       app.fastify.log.warn({ dataDir: config.dataDir }, 'DATA_DIR can be entered by other users; its files are 0600, but consider chmod 700');
     }

@@ -22,6 +22,14 @@ export const AUDIT_KINDS = [
   'database.created',
   'database.dropped',
   'collection.dropped',
+  'backup.created',
+  'backup.restored',
+  'backup.deleted',
+  'automation.started',
+  'automation.stopped',
+  'automation.schedule_set',
+  'automation.schedule_deleted',
+  'automation.job',
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];
