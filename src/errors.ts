@@ -47,6 +47,13 @@ export const errors = {
   statementTooLarge: (message: string) => new ApiError(400, 'statement_too_large', message),
   filterTooLarge: (message: string) => new ApiError(400, 'filter_too_large', message),
   tooManyFields: (message: string) => new ApiError(400, 'too_many_fields', message),
+
+  // Source sync (issue 15).
+  /** One sync per database at a time. */
+  syncRunning: (database: string) => new ApiError(409, 'sync_running', `A sync of database '${database}' is already running`),
+  noSource: (database: string) => new ApiError(409, 'no_source', `Database '${database}' has no source (set one with PUT /api/databases/${database})`),
+  /** The source refused the connection or a query: the message says why (never the password). */
+  sourceUnavailable: (message: string) => new ApiError(502, 'source_unavailable', message),
 } as const;
 
 export function isApiError(value: unknown): value is ApiError {

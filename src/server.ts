@@ -38,7 +38,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const dataDir = ensurePrivateDir(config.dataDir);
   const jwtSecret = loadJwtSecret(config.jwtSecret, config.dataDir);
   const control = await openControlStore(config);
-  const { keys: store, audit, accounts, changes } = control;
+  const { keys: store, audit, accounts, changes, sources } = control;
   // One client for every Redis user; commands time out so a stalled Redis cannot hold requests.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 1000, lazyConnect: false }) : undefined;
   // Failures surface as failed commands, which their users log (once per outage); without a
@@ -60,7 +60,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       limits: config.dataLimits,
     });
     app = await buildApp({
-      config, engine, store, audit, accounts, changes, redis, jwtSecret, log: options.log, resolver: options.resolver, logDestination: options.logDestination,
+      config, engine, store, audit, accounts, changes, sources, redis, jwtSecret, log: options.log, resolver: options.resolver, logDestination: options.logDestination,
       automation: control.automation,
     });
     if (dataDir.openToOthers) {

@@ -23,6 +23,8 @@ export interface AutomationOptions {
   backups: BackupService;
   /** Source sync, when the server has it; without it a `sync` job fails saying so. */
   sync?: Pick<SourceSync, 'incremental'>;
+  /** Whether a database has a source to sync from (a sync schedule without one is refused 409 `no_source`). */
+  hasSource?: (database: string) => Promise<boolean>;
   /** Deletes sync logs finished before an ISO time; answers how many went. */
   pruneSyncLogs?: (before: string) => Promise<number>;
   retention: RetentionPolicy;
@@ -124,6 +126,9 @@ export class Automation {
     }
     if (kind !== 'cleanup' && options.logRetentionDays !== undefined) {
       throw errors.badRequest('validation_failed', 'logRetentionDays applies to cleanup schedules only');
+    }
+    if (kind === 'sync' && this.options.hasSource !== undefined && !(await this.options.hasSource(database))) {
+      throw errors.noSource(database);
     }
     let first = this.now() + interval * 1000;
     if (request.firstRunAt !== undefined) {

@@ -4,6 +4,7 @@
  * (400 for bad input, 404 for unknown names, 409 for conflicts) so any caller can render them.
  * Budgets (a deadline, a result budget) are plain options, so every protocol passes them alike.
  */
+import type { SyncTarget } from './sync/target.js';
 import type { DataLimits, ResultBudget, Truncation } from './limits.js';
 
 export type { DataLimits, ResultBudget, Truncation } from './limits.js';
@@ -146,6 +147,8 @@ export interface Database {
   query(sql: string, params: Json[] | Record<string, Json> | undefined, options: QueryOptions): Promise<QueryResult>;
 
   /** Cheap liveness probe: false when the database cannot answer. */
+  /** Source sync's writer and state for this database (issue 15). */
+  syncTarget(): SyncTarget;
   ping(): Promise<boolean>;
 }
 

@@ -46,6 +46,10 @@ import { queryRoutes } from './routes/query.js';
 import { recordRoutes } from './routes/records.js';
 import { sessionRoutes } from './routes/session.js';
 import { syncRoutes } from './routes/sync.js';
+import { sourceSyncRoutes } from './routes/source-sync.js';
+import { SourceSecret } from '../auth/source-secret.js';
+import { SourceSyncService } from '../data/sync/service.js';
+import type { SourceStore } from '../store/source-store.js';
 import { tableRoutes } from './routes/tables.js';
 import { installWebSockets, websocketRoutes } from './routes/ws.js';
 import { automationRoutes } from './routes/automation.js';
@@ -65,6 +69,8 @@ export interface AppDependencies {
   audit: AuditStore;
   /** The dashboard account and logged-out tokens (the same control-plane store). */
   accounts: AccountStore;
+  /** Source connections and sync logs (issue 15; the same control-plane store). */
+  sources: SourceStore;
   /** Announces control-plane changes made anywhere on the store; unset (benches): caches never drop what others change. */
   changes?: ChangeFeed;
   /** Set with REDIS_URL: rate-limit counters shared by every replica. */
@@ -85,10 +91,6 @@ export interface AppDependencies {
   dashboardDir?: string;
   /** Automation schedules and the runner lease (the same control-plane store); unset: no `/automation` runner routes. */
   automation?: AutomationStore;
-  /** Source sync, for scheduled incremental syncs. */
-  sourceSync?: Pick<SourceSync, 'incremental'>;
-  /** Deletes sync logs finished before an ISO time (cleanup jobs). */
-  pruneSyncLogs?: (before: string) => Promise<number>;
 }
 
 export interface RouteInfo {
@@ -110,6 +112,8 @@ export interface App {
   audit: AuditTrail;
   /** The open WebSockets of `GET /ws`. */
   sockets: OpenSockets;
+  /** Source sync of every database (issue 15): the automation runner and the CLI drive it too. */
+  sourceSync: SourceSyncService;
   backups: BackupService;
   /** Unset without `AppDependencies.automation`. */
   automation?: Automation;
@@ -266,22 +270,25 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     authenticator, resolver, engine, limits: resultLimits, settings: config.ws, queryTimeoutMs: config.queryTimeoutMs,
     maxJsonDepth: config.maxJsonDepth, metrics, log: fastify.log, changes: deps.changes,
   });
-  databaseRoutes(fastify, engine);
+  const sourceSync = new SourceSyncService({ engine, sources: deps.sources, secret: SourceSecret.load(config.dataDir) });
+  fastify.addHook('onClose', async () => sourceSync.close());
+  databaseRoutes(fastify, engine, sourceSync);
   syncRoutes(fastify, engine);
+  sourceSyncRoutes(fastify, sourceSync);
   operationRoutes(fastify, engine, metrics);
   keyRoutes(fastify, keys, apiTokens);
   auditRoutes(fastify, audit);
   sessionRoutes(fastify, { login, sessions, tokens, authenticator, events, sessionSeconds: config.jwtExpiresIn });
-  const { backups, automation } = await installAutomation(fastify, deps, audit);
+  const { backups, automation } = await installAutomation(fastify, deps, audit, sourceSync);
   dashboardRoutes(fastify, deps.dashboardDir);
 
   await fastify.ready();
   automation?.begin();
-  return { fastify, metrics, routes, keys, audit, sockets, backups, automation };
+  return { fastify, metrics, routes, keys, audit, sockets, sourceSync, backups, automation };
 }
 
 /** Backups (local storage in BACKUP_DIR) and, with an automation store, the runner and its routes. */
-async function installAutomation(fastify: FastifyInstance, deps: AppDependencies, audit: AuditTrail): Promise<{ backups: BackupService; automation?: Automation }> {
+async function installAutomation(fastify: FastifyInstance, deps: AppDependencies, audit: AuditTrail, sourceSync: Pick<SourceSync, 'incremental'>): Promise<{ backups: BackupService; automation?: Automation }> {
   const { config, engine } = deps;
   const storage = new LocalBackupStorage(config.backup.dir);
   // What a crash left half-written; no backup runs yet in this process.
@@ -292,7 +299,8 @@ async function installAutomation(fastify: FastifyInstance, deps: AppDependencies
     checks: { memoryLimit: config.duckdbMemoryLimit, threads: config.duckdbThreads },
   });
   const automation = deps.automation === undefined ? undefined : new Automation({
-    store: deps.automation, engine, backups, sync: deps.sourceSync, pruneSyncLogs: deps.pruneSyncLogs, retention,
+    store: deps.automation, engine, backups, sync: sourceSync, pruneSyncLogs: (before) => deps.sources.pruneSyncLogs(before), retention,
+    hasSource: async (database) => (await deps.sources.getSource(database)) !== undefined,
     tickMs: config.automation.tickMs, leaseMs: config.automation.leaseMs,
     onError: (error) => fastify.log.error({ err: error }, 'automation runner'),
     onRun: (schedule, outcome) => audit.record({

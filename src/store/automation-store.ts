@@ -2,7 +2,7 @@
  * The control-plane store's seam for automation (issue 15 item 4): job schedules, which survive
  * restarts and are shared by every replica on the store, a lease so one runner at a time acts on
  * them, and the runner's on/off switch. SQLite (`sqlite-automation.ts`) and PostgreSQL
- * (`postgres/automation.ts`) implement it on the same tables (migration 7).
+ * (`postgres/automation.ts`) implement it on the same tables (migration 8).
  */
 
 export const JOB_KINDS = ['sync', 'backup', 'cleanup'] as const;

@@ -15,17 +15,21 @@ import { PostgresAutomationStore } from './postgres/automation.js';
 import { PostgresChangeFeed } from './postgres/changes.js';
 import { PostgresDatabase } from './postgres/database.js';
 import { PostgresKeyStore } from './postgres/keys.js';
+import { PostgresSourceStore } from './postgres/sources.js';
+import type { SourceStore } from './source-store.js';
 import { SqliteAccountStore } from './sqlite-accounts.js';
 import { SqliteAuditStore } from './sqlite-audit.js';
 import { SqliteAutomationStore } from './sqlite-automation.js';
 import { SqliteChangeFeed } from './sqlite-changes.js';
 import { SqliteKeyStore } from './sqlite.js';
+import { SqliteSourceStore } from './sqlite-sources.js';
 
 export type { KeyStore, StoredKey, NewKey, KeyMatch, RevokeOptions, RevokeOutcome } from './key-store.js';
 export type { AuditStore } from './audit-store.js';
 export type { AccountStore, AdminAccount, KnownAddressStore, RevokedToken } from './account-store.js';
 export type { ChangeFeed, ChangeListener, ControlChange } from './changes.js';
 export type { AutomationStore, Schedule, JobKind } from './automation-store.js';
+export type { SourceStore, StoredSource } from './source-store.js';
 
 /** The SQLite file: never a `.duckdb` file, so DuckDB never opens it and SQL can never reach it. */
 export const CONTROL_STORE_FILE = 'control.sqlite';
@@ -37,6 +41,8 @@ export interface ControlStore {
   accounts: AccountStore;
   audit: AuditStore;
   changes: ChangeFeed;
+  /** Source connections and sync logs (issue 15). */
+  sources: SourceStore;
   /** Automation schedules, the runner lease and its switch. */
   automation: AutomationStore;
   close(): Promise<void>;
@@ -58,18 +64,20 @@ export async function openControlStore(
   const accounts = new SqliteAccountStore(file);
   const audit = new SqliteAuditStore(file);
   const changes = new SqliteChangeFeed(file);
-  return bundle('sqlite', keys, accounts, audit, changes, new SqliteAutomationStore(file));
+  const sources = new SqliteSourceStore(file);
+  return bundle('sqlite', keys, accounts, audit, changes, sources, new SqliteAutomationStore(file));
 }
 
 async function openPostgresStore(url: string, options: OpenControlStoreOptions): Promise<ControlStore> {
   const pgOptions = { url, applicationName: options.applicationName };
   const db = await PostgresDatabase.open(pgOptions);
   const changes = new PostgresChangeFeed({ ...pgOptions, schema: db.schema });
-  return bundle('postgres', new PostgresKeyStore(db), new PostgresAccountStore(db.retain()), new PostgresAuditStore(db.retain()), changes,
+  return bundle('postgres', new PostgresKeyStore(db), new PostgresAccountStore(db.retain()), new PostgresAuditStore(db.retain()), changes, new PostgresSourceStore(db.retain()),
     new PostgresAutomationStore(db.retain()));
 }
 
-function bundle(kind: ControlStore['kind'], keys: KeyStore, accounts: AccountStore, audit: AuditStore, changes: ChangeFeed, automation: AutomationStore): ControlStore {
+function bundle(kind: ControlStore['kind'], keys: KeyStore, accounts: AccountStore, audit: AuditStore, changes: ChangeFeed, sources: SourceStore,
+  automation: AutomationStore): ControlStore {
   let closing: Promise<void> | undefined;
   return {
     kind,
@@ -77,6 +85,7 @@ function bundle(kind: ControlStore['kind'], keys: KeyStore, accounts: AccountSto
     accounts,
     audit,
     changes,
+    sources,
     automation,
     close: () => (closing ??= (async () => {
       await changes.close();
@@ -84,6 +93,7 @@ function bundle(kind: ControlStore['kind'], keys: KeyStore, accounts: AccountSto
       await keys.close();
       await accounts.close();
       await audit.close();
+      await sources.close();
     })()),
   };
 }

@@ -28,4 +28,5 @@ export interface SourceStore {
   listSyncLogs(options: { database?: string; limit: number }): Promise<SyncRun[]>;
   /** Drops logs that finished before `before` (ISO time); answers how many went. */
   pruneSyncLogs(before: string): Promise<number>;
+  close(): Promise<void>;
 }

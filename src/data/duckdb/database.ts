@@ -25,6 +25,8 @@ import { query } from './query.js';
 import * as records from './records.js';
 import { SchemaCache } from './schema.js';
 import { sync } from './sync.js';
+import { DuckDBSyncTarget } from './sync-target.js';
+import type { SyncTarget } from '../sync/target.js';
 import * as tables from './tables.js';
 
 export interface InstanceOptions {
@@ -53,6 +55,7 @@ export function instanceConfig(options: InstanceOptions): Record<string, string>
 /** One `.duckdb` file: a writer connection, a pool of readers, and the caches they share. */
 export class DuckDBDatabase implements Database {
   private closing: Promise<void> | undefined;
+  private target: DuckDBSyncTarget | undefined;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -158,6 +161,11 @@ export class DuckDBDatabase implements Database {
       }
       return bytes;
     });
+  }
+
+  syncTarget(): SyncTarget {
+    this.target ??= new DuckDBSyncTarget(this.ctx);
+    return this.target;
   }
 
   async ping(): Promise<boolean> {

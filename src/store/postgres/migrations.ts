@@ -120,8 +120,33 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    // Automation: the tables of the SQLite store's migration 7 (schedules, the runner lease, settings).
+    // Source sync (issue 15): as SQLite's migration 7.
     version: 5,
+    sql: `
+      CREATE TABLE data_sources (
+        database text PRIMARY KEY,
+        url text NOT NULL,
+        sealed_password text,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      CREATE TABLE sync_logs (
+        id text PRIMARY KEY,
+        database text NOT NULL,
+        type text NOT NULL,
+        status text NOT NULL,
+        started_at timestamptz NOT NULL,
+        finished_at timestamptz NOT NULL,
+        total_records bigint NOT NULL,
+        run jsonb NOT NULL
+      );
+      CREATE INDEX sync_logs_finished ON sync_logs (finished_at);
+      CREATE INDEX sync_logs_database ON sync_logs (database, finished_at);
+    `,
+  },
+  {
+    // Automation: the tables of the SQLite store's migration 8 (schedules, the runner lease, settings).
+    version: 6,
     sql: `
       CREATE TABLE automation_schedules (
         database_name text NOT NULL,
