@@ -13,6 +13,7 @@ import type { DatabaseContext } from './context.js';
 import { quoteIdent } from './names.js';
 
 const SCHEMA = '_duckgate_sync';
+const YIELD_EVERY_ROWS = 500;
 const STATE = `${SCHEMA}.state`;
 const staging = (table: string): string => `${SCHEMA}.${quoteIdent(table)}`;
 const delta = (table: string): string => `${SCHEMA}.${quoteIdent(`${table}#delta`)}`;
@@ -188,7 +189,11 @@ async function append(c: PooledConnection, schema: string, table: string, state:
   const appender: DuckDBAppender = await c.raw.createAppender(table, schema);
   try {
     const width = state.columns.length;
-    for (const row of rows) {
+    for (let r = 0; r < rows.length; r++) {
+      // Appending is synchronous native work: let waiting requests run between slices of a batch,
+      // so a sync never holds the event loop for a whole batch (the writer stays ours meanwhile).
+      if (r > 0 && r % YIELD_EVERY_ROWS === 0) await new Promise((resolve) => setImmediate(resolve));
+      const row = rows[r]!;
       for (let i = 0; i < width; i++) {
         const value = row[i];
         if (value === null || value === undefined) appender.appendNull();

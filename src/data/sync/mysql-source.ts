@@ -67,9 +67,13 @@ export class MysqlSource {
     });
   }
 
-  /** Rows as arrays, in column order, streamed with backpressure. */
-  stream(sql: string, params: unknown[] = []): AsyncIterable<SourceValue[]> {
-    return this.connection.query({ sql, values: params, rowsAsArray: true }).stream({ highWaterMark: 2000 }) as AsyncIterable<SourceValue[]>;
+  /**
+   * Rows as arrays, in column order, streamed with backpressure. `bufferRows` rows are read ahead
+   * while the caller writes the previous batch (so the source and DuckDB work at the same time);
+   * past that the socket is paused.
+   */
+  stream(sql: string, params: unknown[] = [], bufferRows = 2000): AsyncIterable<SourceValue[]> {
+    return this.connection.query({ sql, values: params, rowsAsArray: true }).stream({ highWaterMark: bufferRows }) as AsyncIterable<SourceValue[]>;
   }
 
   async tables(): Promise<SourceTable[]> {

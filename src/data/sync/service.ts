@@ -136,20 +136,17 @@ export class SourceSyncService implements SourceSync {
 
   // --- runs ------------------------------------------------------------------------------
 
-  full(database: string): Promise<SyncRun> {
-    return this.guarded(() => this.start(database, 'full').finished);
+  // Async, so a refusal (409, 404) is a rejected promise like every other failure.
+  async full(database: string): Promise<SyncRun> {
+    return this.start(database, 'full').finished;
   }
 
-  incremental(database: string): Promise<SyncRun> {
-    return this.guarded(() => this.start(database, 'incremental').finished);
+  async incremental(database: string): Promise<SyncRun> {
+    return this.start(database, 'incremental').finished;
   }
 
-  table(database: string, table: string): Promise<SyncRun> {
-    return this.guarded(() => this.start(database, 'table', table).finished);
-  }
-
-  private async guarded<T>(task: () => Promise<T>): Promise<T> {
-    return task();
+  async table(database: string, table: string): Promise<SyncRun> {
+    return this.start(database, 'table', table).finished;
   }
 
   /**
@@ -339,7 +336,7 @@ export class SourceSyncService implements SourceSync {
     const after = resume ? JSON.parse(state.resumeKey!) as string[] : null;
     const where = after === null ? '' : ` WHERE (${pk.map(quoteMysql).join(', ')}) > (${pk.map(() => '?').join(', ')})`;
     const keyIndexes = pk.map((k) => table.columns.findIndex((c) => c.name === k));
-    await this.pump(source.stream(`SELECT ${select} FROM ${quoteMysql(table.name)}${where}${order}`, after ?? []), table.columns, running, async (rows, last) => {
+    await this.pump(source.stream(`SELECT ${select} FROM ${quoteMysql(table.name)}${where}${order}`, after ?? [], this.batchRows), table.columns, running, async (rows, last) => {
       state.rows += rows.length;
       if (pk.length > 0) state.resumeKey = JSON.stringify(keyIndexes.map((i) => String(last[i])));
       await target.appendCopy(state, rows);
@@ -370,7 +367,7 @@ export class SourceSyncService implements SourceSync {
     } else {
       sql = `SELECT ${select} FROM ${quoteMysql(table.name)}${state.watermark === null ? '' : ` WHERE ${column} > ?`} ORDER BY ${column}`;
     }
-    await this.pump(source.stream(sql, state.watermark === null ? [] : [state.watermark]), table.columns, running, async (rows, last) => {
+    await this.pump(source.stream(sql, state.watermark === null ? [] : [state.watermark], this.batchRows), table.columns, running, async (rows, last) => {
       if (state.method === 'key') next = String(last[keyIndex]);
       await target.upsert(state, rows);
       result.recordsProcessed += rows.length;
