@@ -16,7 +16,7 @@ import type { SyncRun } from '../../src/data/sync/types.js';
 import { openControlStore } from '../../src/store/index.js';
 import { engineOptions } from '../data/helpers.js';
 import { createShop, createSourceSchema, mariadbUnavailable, type TestSourceSchema } from '../helpers/mariadb.js';
-import { CLI, ROOT, runCli } from '../helpers/process.js';
+import { CLI, ROOT, runCli, startCli, stopCli } from '../helpers/process.js';
 import { ADMIN_KEY, tempDir } from '../helpers/server.js';
 
 const skip = await mariadbUnavailable();
@@ -119,12 +119,27 @@ describe('duckgate sync (MariaDB)', { skip }, () => {
     assert.equal(validation.valid, true, JSON.stringify(validation.tables));
   });
 
-  test('without a source or with a server holding DATA_DIR: a one-line reason', async () => {
+  test('without a source, or with a server holding DATA_DIR (then --url asks it): a one-line reason', async () => {
     const none = await runCli(['sync', 'full', '--db', 'default'], env);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /has no source/);
     const bad = await runCli(['sync', 'sideways', '--db', 'shop'], env);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /expected full, incremental or status/);
+
+    const server = await startCli(env);
+    try {
+      const locked = await runCli(['sync', 'status', '--db', 'shop'], env);
+      assert.equal(locked.code, 1);
+      assert.match(locked.stderr, /in use by a running server; use --url/);
+      const remote = await runCli(['sync', 'status', '--db', 'shop', '--url', server.url, '--json'], env);
+      assert.equal(remote.code, 0, remote.stderr);
+      assert.equal((JSON.parse(remote.stdout) as { source: string }).source, `mysql://root@127.0.0.1:3306/${schema.name}`);
+      const refused = await runCli(['sync', 'full', '--db', 'default', '--url', server.url], env);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /has no source.*\(no_source\)/);
+    } finally {
+      await stopCli(server);
+    }
   });
 });

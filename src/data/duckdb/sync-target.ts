@@ -140,6 +140,14 @@ export class DuckDBSyncTarget implements SyncTarget {
     });
   }
 
+  exists(table: string): Promise<boolean> {
+    return this.ctx.readers.use(async (c) => {
+      const result = await c.run(`SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND lower(table_name) = lower($1)
+        UNION ALL SELECT 1 FROM duckdb_views() WHERE database_name = current_database() AND schema_name = 'main' AND lower(view_name) = lower($1)`, [table]);
+      return result.rowCount > 0;
+    });
+  }
+
   scan(table: string, columns: readonly { name: string; kind: ValueKind }[], onRow: (row: TargetValue[]) => void): Promise<void> {
     const select = columns.map((c) => (c.kind === 'blob' ? quoteIdent(c.name) : `CAST(${quoteIdent(c.name)} AS VARCHAR)`)).join(', ');
     return this.ctx.readers.use(async (c) => {

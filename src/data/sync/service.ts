@@ -322,6 +322,10 @@ export class SourceSyncService implements SourceSync {
     if (resume) {
       state = { ...previous };
     } else {
+      // A table sync did not create (a collection, a table made through SQL) is never replaced.
+      if (previous === undefined && (await target.exists(table.name))) {
+        throw errors.conflict(`Table '${table.name}' already exists in the database and was not made by source sync; drop or rename it first`);
+      }
       const watermarkColumn = method === 'watermark' ? watermarkOf(table)! : method === 'key' ? pk[0]! : null;
       state = {
         table: table.name, method, columns: table.columns, primaryKey: pk, watermarkColumn,

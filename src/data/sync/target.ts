@@ -44,6 +44,8 @@ export interface SyncTarget {
   /** The live table's keys as text, ordered, after `after` (exclusive), at most `limit`. */
   keys(state: TableState, after: string[] | null, limit: number): Promise<string[][]>;
   count(table: string): Promise<number>;
+  /** Whether `main` has a table or view by that name (any case: DuckDB names are case-insensitive). */
+  exists(table: string): Promise<boolean>;
   /** Every row of the live table, columns as text (BLOB as bytes), a chunk at a time (validation checksums). */
   scan(table: string, columns: readonly { name: string; kind: ValueKind }[], onRow: (row: TargetValue[]) => void): Promise<void>;
   /** Drops the live and staging tables and the state of every table in `tables` (or of all synced tables). */

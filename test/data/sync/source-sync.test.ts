@@ -146,6 +146,19 @@ describe('source sync (MariaDB)', { skip }, () => {
     assert.equal(logs[0]?.type, 'full');
   });
 
+  test('a table of the same name that sync did not make is never replaced', async () => {
+    await engine.createDatabase('mixed');
+    await sync.setSource('mixed', schema.url);
+    await engine.database('mixed').insert('Notes', { id: 'n1', body: 'mine' });
+    const run = await sync.full('mixed');
+    assert.equal(run.status, 'partial');
+    const notes = run.tables.find((t) => t.table === 'notes');
+    assert.equal(notes?.status, 'error');
+    assert.match(notes?.error ?? '', /already exists .* not made by source sync/);
+    assert.deepEqual((await engine.database('mixed').query('SELECT id, body FROM Notes', undefined, {})).result, [{ id: 'n1', body: 'mine' }]);
+    assert.equal(run.tables.filter((t) => t.status === 'success').length, 3);
+  });
+
   test('clear-all drops the synced tables and their state', async () => {
     const { tablesDropped } = await sync.clearAll('shop');
     assert.deepEqual(tablesDropped.sort(), ['events', 'notes', 'order_lines', 'orders']);
