@@ -118,7 +118,7 @@ export class Automation {
       throw errors.badRequest('validation_failed', `intervalSeconds must be a whole number from ${MIN_INTERVAL_SECONDS} to ${MAX_INTERVAL_SECONDS}`);
     }
     if (kind === 'sync' && this.options.sync === undefined) {
-      throw errors.badRequest('sync_unavailable', 'Source sync is not available on this server');
+      throw errors.unavailable('Source sync is not available on this server');
     }
     const options = request.options ?? {};
     if (kind === 'sync' && (options.keep !== undefined || options.maxAgeDays !== undefined)) {
