@@ -71,7 +71,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       readConnections: config.duckdbReadConnections,
       limits: config.dataLimits,
     });
-    app = await buildApp({ config, engine, store, audit, accounts, changes, sources, redis, jwtSecret, log: options.log, resolver: options.resolver, logDestination: options.logDestination });
+    app = await buildApp({
+      config, engine, store, audit, accounts, changes, sources, redis, jwtSecret, log: options.log, resolver: options.resolver, logDestination: options.logDestination,
+      automation: control.automation,
+    });
     log = app.fastify.log;
     log.info({ changeChannel: config.changeChannel }, `control-plane changes arrive over ${changes === control.changes ? control.kind : 'redis'}`);
     if (dataDir.openToOthers) {

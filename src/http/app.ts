@@ -57,6 +57,12 @@ import { SourceSyncService } from '../data/sync/service.js';
 import type { SourceStore } from '../store/source-store.js';
 import { tableRoutes } from './routes/tables.js';
 import { installWebSockets, websocketRoutes } from './routes/ws.js';
+import { automationRoutes } from './routes/automation.js';
+import { Automation } from '../automation/automation.js';
+import { LocalBackupStorage } from '../data/backup/local-storage.js';
+import { BackupService } from '../data/backup/service.js';
+import type { SourceSync } from '../data/sync/types.js';
+import type { AutomationStore } from '../store/automation-store.js';
 import type { OpenSockets } from './ws/sockets.js';
 
 export interface AppDependencies {
@@ -88,6 +94,8 @@ export interface AppDependencies {
   resolver?: PrincipalResolver;
   /** Where the built dashboard is (default: this package's `dist/dashboard`). */
   dashboardDir?: string;
+  /** Automation schedules and the runner lease (the same control-plane store); unset: no `/automation` runner routes. */
+  automation?: AutomationStore;
 }
 
 export interface RouteInfo {
@@ -111,6 +119,9 @@ export interface App {
   sockets: OpenSockets;
   /** Source sync of every database (issue 15): the automation runner and the CLI drive it too. */
   sourceSync: SourceSyncService;
+  backups: BackupService;
+  /** Unset without `AppDependencies.automation`. */
+  automation?: Automation;
 }
 
 export async function buildApp(deps: AppDependencies): Promise<App> {
@@ -284,10 +295,38 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   keyRoutes(fastify, keys, apiTokens);
   auditRoutes(fastify, audit);
   sessionRoutes(fastify, { login, sessions, tokens, authenticator, events, sessionSeconds: config.jwtExpiresIn });
+  const { backups, automation } = await installAutomation(fastify, deps, audit, sourceSync);
   dashboardRoutes(fastify, deps.dashboardDir);
 
   await fastify.ready();
-  return { fastify, metrics, routes, keys, audit, sockets, sourceSync };
+  automation?.begin();
+  return { fastify, metrics, routes, keys, audit, sockets, sourceSync, backups, automation };
+}
+
+/** Backups (local storage in BACKUP_DIR) and, with an automation store, the runner and its routes. */
+async function installAutomation(fastify: FastifyInstance, deps: AppDependencies, audit: AuditTrail, sourceSync: Pick<SourceSync, 'incremental'>): Promise<{ backups: BackupService; automation?: Automation }> {
+  const { config, engine } = deps;
+  const storage = new LocalBackupStorage(config.backup.dir);
+  // What a crash left half-written; no backup runs yet in this process.
+  await storage.sweep();
+  const retention = { keep: config.backup.keep, maxAgeDays: config.backup.maxAgeDays };
+  const backups = new BackupService({
+    engine, storage, dataDir: config.dataDir, minFreeBytes: config.backup.minFreeBytes, retention,
+    checks: { memoryLimit: config.duckdbMemoryLimit, threads: config.duckdbThreads },
+  });
+  const automation = deps.automation === undefined ? undefined : new Automation({
+    store: deps.automation, engine, backups, sync: sourceSync, pruneSyncLogs: (before) => deps.sources.pruneSyncLogs(before), retention,
+    hasSource: async (database) => (await deps.sources.getSource(database)) !== undefined,
+    tickMs: config.automation.tickMs, leaseMs: config.automation.leaseMs,
+    onError: (error) => fastify.log.error({ err: error }, 'automation runner'),
+    onRun: (schedule, outcome) => audit.record({
+      kind: 'automation.job', actor: 'automation', target: `schedule:${schedule.database}/${schedule.kind}`, code: outcome.status === 'ok' ? null : 'job_failed',
+      details: { status: outcome.status, error: outcome.error, durationMs: outcome.durationMs },
+    }),
+  });
+  if (automation !== undefined) fastify.addHook('onClose', async () => automation.close());
+  automationRoutes(fastify, backups, automation);
+  return { backups, automation };
 }
 
 function jwtSecretPrevious(config: Config): Uint8Array | undefined {

@@ -30,6 +30,14 @@ export const AUDIT_KINDS = [
   'sync.table',
   'sync.validated',
   'sync.cleared',
+  'backup.created',
+  'backup.restored',
+  'backup.deleted',
+  'automation.started',
+  'automation.stopped',
+  'automation.schedule_set',
+  'automation.schedule_deleted',
+  'automation.job',
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];

@@ -144,4 +144,36 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sync_logs_database ON sync_logs (database, finished_at);
     `,
   },
+  {
+    // Automation: the tables of the SQLite store's migration 8 (schedules, the runner lease, settings).
+    version: 6,
+    sql: `
+      CREATE TABLE automation_schedules (
+        database_name text NOT NULL,
+        kind text NOT NULL,
+        interval_seconds integer NOT NULL,
+        enabled boolean NOT NULL DEFAULT true,
+        options text NOT NULL DEFAULT '{}',
+        next_run_at timestamptz NOT NULL,
+        last_run_at timestamptz,
+        last_status text,
+        last_error text,
+        last_duration_ms integer,
+        runs integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (database_name, kind)
+      );
+      CREATE TABLE automation_leases (
+        name text PRIMARY KEY,
+        holder text NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE TABLE automation_settings (
+        name text PRIMARY KEY,
+        value text NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+    `,
+  },
 ];
