@@ -149,7 +149,25 @@ export interface Database {
   ping(): Promise<boolean>;
 }
 
+/**
+ * What one SQL statement may have written, as the engine reports it once the statement is over
+ * (committed or not). `tables` lists the tables (as named in the statement) it wrote; undefined
+ * means anything in the database (DDL, a statement whose target cannot be told).
+ */
+export interface SqlWrite {
+  database: string;
+  tables?: readonly string[];
+}
+
 export interface DataEngine {
+  /**
+   * Calls `listener` synchronously after every SQL statement that is not a SELECT, before the
+   * statement's call resolves, so a cache can drop what it wrote before the write is answered.
+   * Record, batch, sync and drop calls are not reported: their caller sees what they touch.
+   * Optional: an engine without it has every `query` call treated as a write to the whole database.
+   * Answers a function that stops the reports.
+   */
+  watchSqlWrites?(listener: (write: SqlWrite) => void): () => void;
   /** Names of every database, `default` first. */
   listDatabases(): string[];
   /** The named database; 404 `not_found` when it does not exist. */

@@ -36,7 +36,8 @@ import { auditRoutes } from './routes/audit.js';
 import { installDeadline } from './plugins/deadline.js';
 import { clientErrorHandler, installErrorHandling } from './plugins/errors.js';
 import { installJsonBodyParser } from './plugins/json-body.js';
-import { createMetrics, installRequestMetrics, watchConnections, watchInFlight, type Metrics } from './plugins/metrics.js';
+import { createMetrics, installRequestMetrics, watchConnections, watchInFlight, watchRecordCache, type Metrics } from './plugins/metrics.js';
+import { CachedEngine } from '../data/record-cache.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { databaseRoutes } from './routes/databases.js';
@@ -151,6 +152,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   // Before authentication's hooks: the deadline counts from arrival, and an upgrade is known as one.
   installDeadline(fastify, config.queryTimeoutMs);
   watchConnections(metrics, fastify.server);
+  if (engine instanceof CachedEngine) watchRecordCache(metrics, () => engine.cache.stats());
   const sockets = await installWebSockets(fastify, config.ws.maxMessageBytes);
   await installOpenApi(fastify, VERSION);
 

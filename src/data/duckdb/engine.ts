@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { errors } from '../../errors.js';
-import type { DataEngine, Database, EngineOptions } from '../engine.js';
+import type { DataEngine, Database, EngineOptions, SqlWrite } from '../engine.js';
 import { DuckDBDatabase } from './database.js';
 import { assertDatabaseName } from './names.js';
 
@@ -14,6 +14,7 @@ export class DuckDBEngine implements DataEngine {
   /** Names being created or dropped right now, so two requests cannot race on one file. */
   private readonly busy = new Set<string>();
   private closing: Promise<void> | undefined;
+  private readonly sqlWriteListeners = new Set<(write: SqlWrite) => void>();
 
   private constructor(private readonly options: EngineOptions) {}
 
@@ -41,7 +42,19 @@ export class DuckDBEngine implements DataEngine {
   }
 
   private openFile(name: string): Promise<DuckDBDatabase> {
-    return DuckDBDatabase.open(name, this.path(name), this.options);
+    return DuckDBDatabase.open(name, this.path(name), {
+      ...this.options,
+      onSqlWrite: (tables) => {
+        const write: SqlWrite = tables === undefined ? { database: name } : { database: name, tables };
+        for (const listener of this.sqlWriteListeners) listener(write);
+      },
+    });
+  }
+
+  watchSqlWrites(listener: (write: SqlWrite) => void): () => void {
+    const own = (write: SqlWrite): void => listener(write);
+    this.sqlWriteListeners.add(own);
+    return () => this.sqlWriteListeners.delete(own);
   }
 
   private assertOpen(): void {
