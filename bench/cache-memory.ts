@@ -4,11 +4,14 @@
  * /metrics tell the cache's own estimate of its bytes and what the process's heap and RSS grew by
  * meanwhile. Small bound so it fills within a run; per-entry figures scale to the default 64 MB.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import autocannon from 'autocannon';
+import { RecordCache } from '../src/data/record-cache.js';
 import { progress, withChild } from './children.js';
 import { BenchFailure, type LoadOptions } from './load.js';
 import { BENCH_ADMIN_KEY, COLLECTION } from './protocol.js';
-import { randomId } from './seed.js';
+import { expectedRecord, idOf, randomId } from './seed.js';
 
 export const MEMORY_BOUND = '4mb';
 
@@ -18,10 +21,32 @@ export interface CacheMemory {
   cacheBytes: number;
   entries: number;
   evictions: number;
-  /** Growth of the JS heap in use and of the RSS between an empty cache and a full one. */
+  /** Growth of the server's JS heap in use and RSS between an empty cache and a full one (no forced GC: rough). */
   heapGrowthBytes: number;
   rssGrowthBytes: number;
   reads: number;
+  /**
+   * The same bound filled in this process with the seeded records' shape, heap measured after a
+   * forced GC: the real bytes per record against the cache's estimate.
+   */
+  calibration: { entries: number; estimatedBytesPerRecord: number; heapBytesPerRecord: number };
+}
+
+/** A RecordCache of `bound` bytes filled with seeded-shape records; heap per record after a full GC. */
+function calibrate(bound: number): CacheMemory['calibration'] {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const cache = new RecordCache(bound);
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  // As the engine hands records over: fresh objects and strings for each.
+  for (let i = 0; cache.stats().evictions === 0; i++) {
+    cache.fill(cache.ticket('default', COLLECTION, idOf(i)), JSON.parse(JSON.stringify(expectedRecord(i))));
+  }
+  gc();
+  const heap = process.memoryUsage().heapUsed - before;
+  const stats = cache.stats();
+  return { entries: stats.entries, estimatedBytesPerRecord: stats.bytes / stats.entries, heapBytesPerRecord: heap / stats.entries };
 }
 
 async function metrics(url: string): Promise<Record<string, number>> {
@@ -60,6 +85,7 @@ export async function measureCacheMemory(dataDir: string, rows: number, options:
       heapGrowthBytes: after[heap]! - before[heap]!,
       rssGrowthBytes: after[rss]! - before[rss]!,
       reads,
+      calibration: calibrate(after.record_cache_max_bytes!),
     };
   });
 }

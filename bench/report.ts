@@ -354,7 +354,10 @@ function renderCache(r: CacheRatios, c: CacheResults): string[] {
     `  own stack on a hit         ${fixed(r.ownStackHitUs, 1)} µs server CPU per request (row 6b − row 1; goal ≤ ${GOALS.maxOwnStackUs} µs): ${mark(r.goals.ownStack)}`
       + `; on a miss ${fixed(r.ownStackMissUs, 1)} µs (row 4 − row 1 − row 2b)`,
     `  at its bound (6e)          RECORD_CACHE_BYTES=${mb(m.boundBytes)}: ${m.entries} records, ${mb(m.cacheBytes)} by its estimate after ${m.reads} reads and ${m.evictions} evictions; `
-      + `heap in use grew ${mb(m.heapGrowthBytes)}, RSS ${mb(m.rssGrowthBytes)} (${fixed(m.heapGrowthBytes / Math.max(1, m.entries), 0)} B per record against the estimate's ${fixed(m.cacheBytes / Math.max(1, m.entries), 0)})`,
+      + `the server's heap in use grew ${mb(m.heapGrowthBytes)}, RSS ${mb(m.rssGrowthBytes)} (no forced GC: rough)`,
+    `                             calibrated in-process after a forced GC: ${m.calibration.entries} records at the bound, `
+      + `${fixed(m.calibration.heapBytesPerRecord, 0)} B of heap per record against the estimate's ${fixed(m.calibration.estimatedBytesPerRecord, 0)} B `
+      + `(the bound holds ${pct(m.calibration.heapBytesPerRecord / m.calibration.estimatedBytesPerRecord)} of its figure in real heap)`,
   ];
 }
 

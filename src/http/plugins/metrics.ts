@@ -189,14 +189,23 @@ export async function requestCounters(metrics: Metrics): Promise<RequestCounters
 
 /** Times every request; the label is the route pattern (never the raw URL, which is unbounded). */
 export function installRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook('onResponse', async (request, reply) => {
-    metrics.requestDuration.observe(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status_code: String(reply.statusCode),
-      },
-      reply.elapsedTime / 1000,
-    );
+  // The labelled child per method, route pattern and status, looked up without building a label
+  // object (and hashing it) on every request. Bounded: patterns and statuses are finite.
+  const children = new Map<string, Map<number, { observe(value: number): void }>>();
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const key = request.method === 'GET' ? route : `${request.method} ${route}`;
+    let byStatus = children.get(key);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      children.set(key, byStatus);
+    }
+    let child = byStatus.get(reply.statusCode);
+    if (child === undefined) {
+      child = metrics.requestDuration.labels({ method: request.method, route, status_code: String(reply.statusCode) });
+      byStatus.set(reply.statusCode, child);
+    }
+    child.observe(reply.elapsedTime / 1000);
+    done();
   });
 }
