@@ -28,21 +28,27 @@ async function truth(db: Database, collection: string, id: string): Promise<Json
 
 describe('RecordCache', () => {
   test('LRU bounded by bytes: the least recently read goes first, counts add up', () => {
-    const cache = new RecordCache(4000);
-    const fill = (id: string) => cache.fill(cache.ticket('db', 't', id), { id, text: 'x'.repeat(300) });
+    const record = (id: string) => ({ id, text: 'x'.repeat(300) });
+    // The bound fits exactly four such records.
+    const probe = new RecordCache(1 << 20);
+    probe.fill(probe.ticket('db', 't', 'a'), record('a'));
+    const size = probe.stats().bytes;
+    const cache = new RecordCache(size * 4 + size / 2);
+    const fill = (id: string) => cache.fill(cache.ticket('db', 't', id), record(id));
     for (const id of ['a', 'b', 'c', 'd']) fill(id);
-    const afterFour = cache.stats();
-    assert.ok(afterFour.bytes <= 4000, `bytes ${afterFour.bytes}`);
-    assert.ok(afterFour.entries >= 2 && afterFour.entries <= 4);
-    // Touch the oldest survivor so it is no longer the oldest, then overflow.
-    const survivor = ['a', 'b', 'c', 'd'].find((id) => cache.get('db', 't', id) !== undefined)!;
-    for (const id of ['e', 'f', 'g', 'h']) fill(id);
+    assert.equal(cache.stats().entries, 4);
+    assert.equal(cache.stats().evictions, 0);
+    assert.ok(cache.get('db', 't', 'a'), 'a is read: now the most recently used');
+    fill('e');
+    fill('f');
     const stats = cache.stats();
-    assert.ok(stats.bytes <= 4000);
-    assert.ok(stats.evictions > 0);
-    assert.equal(stats.entries + stats.evictions, 8);
-    assert.ok(cache.get('db', 't', 'h') !== undefined, 'the newest stays');
-    assert.equal(cache.get('db', 't', 'a'), survivor === 'a' ? cache.get('db', 't', 'a') : undefined);
+    assert.equal(stats.entries, 4);
+    assert.equal(stats.evictions, 2);
+    assert.equal(stats.bytes, size * 4);
+    assert.ok(stats.bytes <= stats.maxBytes);
+    assert.equal(cache.get('db', 't', 'b'), undefined, 'b was the least recently used');
+    assert.equal(cache.get('db', 't', 'c'), undefined);
+    for (const id of ['a', 'd', 'e', 'f']) assert.ok(cache.get('db', 't', id), id);
   });
 
   test('a fill from a read that started before an invalidation is discarded', () => {
