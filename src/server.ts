@@ -5,6 +5,7 @@ import type { PrincipalResolver } from './auth/resolver.js';
 import type { Config } from './config/index.js';
 import type { DataEngine } from './data/engine.js';
 import { openDuckDBEngine } from './data/duckdb/index.js';
+import { withRecordCache } from './data/record-cache.js';
 import { buildApp, type App } from './http/app.js';
 import { trackConnections, type ConnectionDrain } from './http/connection-drain.js';
 import { Redis } from 'ioredis';
@@ -64,13 +65,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let app: App | undefined;
   let connections: ConnectionDrain | undefined;
   try {
-    engine = await openDuckDBEngine({
+    engine = withRecordCache(await openDuckDBEngine({
       dataDir: config.dataDir,
       memoryLimit: config.duckdbMemoryLimit,
       threads: config.duckdbThreads,
       readConnections: config.duckdbReadConnections,
       limits: config.dataLimits,
-    });
+    }), config.recordCacheBytes);
     app = await buildApp({
       config, engine, store, audit, accounts, changes, sources, redis, jwtSecret, log: options.log, resolver: options.resolver, logDestination: options.logDestination,
       automation: control.automation,
