@@ -254,7 +254,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   databaseRoutes(fastify, engine);
   syncRoutes(fastify, engine);
   operationRoutes(fastify, engine, metrics);
-  keyRoutes(fastify, keys, apiTokens);
+  keyRoutes(fastify, keys, apiTokens, environmentKeys);
   auditRoutes(fastify, audit);
   sessionRoutes(fastify, { login, sessions, tokens, authenticator, events, sessionSeconds: config.jwtExpiresIn });
   dashboardRoutes(fastify, deps.dashboardDir);
