@@ -4,7 +4,9 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, request, setSessionEndedHandler } from './api';
+import { Audit } from './pages/Audit';
 import { Collections } from './pages/Collections';
+import { Databases } from './pages/Databases';
 import { Keys } from './pages/Keys';
 import { Query } from './pages/Query';
 import { SignIn } from './pages/SignIn';
@@ -19,11 +21,15 @@ type Auth =
   | { state: 'signed-in'; session: Session };
 
 const ENDED = 'Your session has ended. Please sign in again.';
-const TITLES: Record<Page, string> = { signin: 'Sign in', keys: 'API keys', collections: 'Collections', query: 'Query', status: 'Status' };
+const TITLES: Record<Page, string> = {
+  signin: 'Sign in', keys: 'API keys', collections: 'Collections', query: 'Query', status: 'Status', audit: 'Audit trail', databases: 'Databases',
+};
 const NAV: { page: Exclude<Page, 'signin'>; label: string }[] = [
   { page: 'keys', label: 'Keys' },
+  { page: 'databases', label: 'Databases' },
   { page: 'collections', label: 'Collections' },
   { page: 'query', label: 'Query' },
+  { page: 'audit', label: 'Audit' },
   { page: 'status', label: 'Status' },
 ];
 /** setTimeout's ceiling (about 24.8 days); longer sessions are re-armed on the next load. */
@@ -136,10 +142,12 @@ export function App() {
   return (
     <>
       <TopBar current={page} username={auth.session.username} onSignOut={signOut} />
-      {page === 'keys' ? <Keys /> : null}
+      {page === 'keys' ? <Keys params={route.params} /> : null}
       {page === 'collections' ? <Collections params={route.params} /> : null}
       {page === 'query' ? <Query params={route.params} /> : null}
       {page === 'status' ? <Status /> : null}
+      {page === 'audit' ? <Audit params={route.params} /> : null}
+      {page === 'databases' ? <Databases /> : null}
     </>
   );
 }
