@@ -157,7 +157,7 @@ function AuditTable({ events }: { events: AuditEvent[] }) {
         </thead>
         <tbody>
           {events.map((event) => (
-            <tr key={event.id} data-kind={event.kind}>
+            <tr key={event.id} data-kind={event.kind} data-id={event.id}>
               <td data-cell="Time" class="nowrap" title={event.at}>{formatDateSeconds(event.at)}</td>
               <td data-cell="Kind"><code>{event.kind}</code></td>
               <td data-cell="Actor">{event.actor ?? <span class="muted">—</span>}{event.key_prefix ? <div class="muted small"><code>{event.key_prefix}</code></div> : null}</td>
