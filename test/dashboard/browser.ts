@@ -32,11 +32,11 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** A full-page screenshot at `test-results/dashboard-<name>.png`. */
-export async function screenshot(page: Page, name: string): Promise<string> {
+/** A screenshot at `test-results/dashboard-<name>.png`: the full page, or what the viewport shows. */
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<string> {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = path.join(RESULTS_DIR, `dashboard-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage });
   return file;
 }
 

@@ -440,7 +440,7 @@ describe('dashboard in a browser', () => {
       await small.locator('form').getByRole('button', { name: 'Sign in' }).click();
       await small.getByTestId('keys-table').waitFor();
       await assertFitsPhone(small, 'keys');
-      await screenshot(small, 'phone-keys');
+      await screenshot(small, 'phone-keys', false);
 
       const firstCard = small.getByTestId('keys-table').locator('tbody tr').first();
       for (const button of await firstCard.getByRole('button').all()) {
@@ -451,7 +451,7 @@ describe('dashboard in a browser', () => {
       await firstCard.getByRole('button', { name: /^Edit Bulk key/ }).tap();
       await small.getByTestId('edit-key-dialog').waitFor();
       await assertFitsPhone(small, 'edit dialog');
-      await screenshot(small, 'phone-edit-key');
+      await screenshot(small, 'phone-edit-key', false);
       await small.getByTestId('edit-key-dialog').getByRole('button', { name: 'Cancel' }).tap();
       await firstCard.getByRole('button', { name: /^Regenerate/ }).tap();
       await small.getByTestId('confirm-dialog').waitFor();
@@ -462,13 +462,13 @@ describe('dashboard in a browser', () => {
       const dialog = small.getByTestId('generate-dialog');
       await dialog.waitFor();
       await assertFitsPhone(small, 'generate dialog');
-      await screenshot(small, 'phone-generate-key');
+      await screenshot(small, 'phone-generate-key', false);
       await dialog.getByLabel('Label', { exact: true }).fill('Phone key');
       await dialog.getByRole('button', { name: 'Generate key' }).tap();
       const reveal = small.getByTestId('key-reveal');
       await reveal.waitFor();
       await assertFitsPhone(small, 'key shown once');
-      await screenshot(small, 'phone-key-shown-once');
+      await screenshot(small, 'phone-key-shown-once', false);
       const phoneKeyPrefix = (((await reveal.getByTestId('new-key').textContent()) ?? '').trim()).slice(0, 16);
       await reveal.getByRole('button', { name: 'Done' }).tap();
       await reveal.waitFor({ state: 'detached' });
