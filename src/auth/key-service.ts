@@ -82,8 +82,8 @@ export class KeyService {
 
   /**
    * Keys whose label, description, prefix or id contains `search` (case-insensitive), oldest
-   * first, `limit` of them from `offset`. Filtered in memory over the store's list: key counts are
-   * in the thousands, where this costs well under a millisecond a request.
+   * first, `limit` of them from `offset`. Filtered in memory over the store's list, which the
+   * listing read whole before paging existed: filtering it costs less than reading it.
    */
   async page(search: string, limit: number | undefined, offset: number): Promise<KeyPage> {
     const needle = search.trim().toLowerCase();
