@@ -4,7 +4,7 @@
  * cell starting with =, +, -, @, tab or carriage return gets a leading apostrophe, so a
  * spreadsheet opening the file never runs a record's content as a formula (CSV injection).
  */
-import { cellText } from './format';
+import { cellText } from './format.js';
 
 const FORMULA_START = /^[=+\-@\t\r]/;
 

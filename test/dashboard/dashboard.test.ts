@@ -526,10 +526,23 @@ describe('dashboard in a browser', () => {
     const kinds = await table.locator('tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-kind')));
     assert.ok(kinds.length >= 4 && kinds.every((kind) => kind === 'key.updated'), kinds.join(','));
     await waitForText(table, '"disabled":true');
+    await screenshot(page, 'audit-filtered');
     await page.getByLabel('Actor').fill('nobody-at-all');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.getByTestId('audit-empty').waitFor();
-    await screenshot(page, 'audit-filtered');
+    // A time range: nothing before 2001, the key.updated events again from 2001 on.
+    await page.getByRole('button', { name: 'Clear', exact: true }).click();
+    await table.locator('tbody tr').first().waitFor();
+    await page.getByLabel('Until').fill('2001-01-01T00:00');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/until=2001/);
+    await page.getByTestId('audit-empty').waitFor();
+    await page.getByLabel('Until').fill('');
+    await page.getByLabel('From').fill('2001-01-01T00:00');
+    await page.getByLabel('Kind').selectOption('key.updated');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/since=2001/);
+    await table.locator('tbody tr[data-kind="key.updated"]').first().waitFor();
   });
 
   step('the databases page creates and drops a database, refusing a bad name before sending', async () => {
