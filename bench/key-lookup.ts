@@ -76,6 +76,7 @@ class NoTouchStore implements KeyStore {
   revokeKey: KeyStore['revokeKey'] = (id, options) => this.inner.revokeKey(id, options);
   replaceKeyHash: KeyStore['replaceKeyHash'] = (id, next, grace) => this.inner.replaceKeyHash(id, next, grace);
   setPermissions: KeyStore['setPermissions'] = (id, permissions) => this.inner.setPermissions(id, permissions);
+  updateKey: KeyStore['updateKey'] = (id, update, options) => this.inner.updateKey(id, update, options);
   touchKeys: KeyStore['touchKeys'] = async () => {};
   countAdminKeys: KeyStore['countAdminKeys'] = () => this.inner.countAdminKeys();
   close: KeyStore['close'] = () => this.inner.close();

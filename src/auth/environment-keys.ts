@@ -71,6 +71,11 @@ export class EnvironmentKeys {
     return found && found.generations.includes(generation) ? found.principal : undefined;
   }
 
+  /** Which keys are configured (ids, setting names, roles): nothing about their values. */
+  list(): { id: string; label: string; isAdmin: boolean }[] {
+    return this.entries.map((e) => ({ id: e.principal.id, label: e.principal.label, isAdmin: e.principal.isAdmin }));
+  }
+
   get size(): number {
     return this.entries.length;
   }

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { errors } from '../errors.js';
 import type { AuditEvent } from '../store/audit-store.js';
-import type { KeyStore, NewKey, StoredKey } from '../store/key-store.js';
+import type { KeyStore, KeyUpdate, NewKey, StoredKey } from '../store/key-store.js';
 import { generateApiKey } from './api-key.js';
 import { sanitise } from './audit-trail.js';
 import { mergePermissions, parsePermissions, renderPermissions, type PermissionSet } from './grants.js';
@@ -26,6 +26,17 @@ export interface KeyRequest {
   allowed_ips?: string[] | null;
 }
 
+/** An update's fields (PATCH semantics: what is absent is kept; null clears a limit). */
+export interface KeyUpdateRequest extends Omit<KeyRequest, 'collection_permissions'> {
+  disabled?: boolean;
+}
+
+/** A page of the key list: `total` keys matched the search, `keys` are those from `offset`. */
+export interface KeyPage {
+  keys: StoredKey[];
+  total: number;
+}
+
 export interface IssuedKey {
   /** The full key: show it once, then forget it. */
   key: string;
@@ -39,7 +50,7 @@ export interface CreatedKey extends IssuedKey {
 
 /** Who changed which key how: what the audit trail records (never the key itself). */
 export interface KeyChange {
-  kind: 'key.created' | 'key.regenerated' | 'key.revoked' | 'key.permissions';
+  kind: 'key.created' | 'key.regenerated' | 'key.revoked' | 'key.permissions' | 'key.updated';
   actor: string;
   target: string;
   keyPrefix: string;
@@ -67,6 +78,38 @@ export class KeyService {
 
   list(): Promise<StoredKey[]> {
     return this.store.listKeys();
+  }
+
+  /**
+   * Keys whose label, description, prefix or id contains `search` (case-insensitive), oldest
+   * first, `limit` of them from `offset`. Filtered in memory over the store's list, which the
+   * listing read whole before paging existed: filtering it costs less than reading it.
+   */
+  async page(search: string, limit: number | undefined, offset: number): Promise<KeyPage> {
+    const needle = search.trim().toLowerCase();
+    const all = await this.store.listKeys();
+    const matched = needle === '' ? all : all.filter((key) =>
+      [key.label, key.description, key.prefix, key.id].some((text) => text.toLowerCase().includes(needle)));
+    return { keys: matched.slice(offset, limit === undefined ? undefined : offset + limit), total: matched.length };
+  }
+
+  /**
+   * Changes a key's label, description, admin flag, expiry, rate limit, allowed IPs or enabled
+   * state (absent fields are kept). Demoting or disabling the last working admin key is refused
+   * (409) unless the environment has an admin key, as revoking it is.
+   */
+  async update(id: string, request: KeyUpdateRequest, actor: string): Promise<StoredKey> {
+    const update = parseUpdate(request);
+    const current = await this.get(id);
+    const changed = Object.keys(update);
+    const outcome = await this.store.updateKey(id, update, { requireOtherAdmins: this.options.environmentAdminKeys > 0 ? 0 : 1 },
+      auditEvent({ kind: 'key.updated', actor, target: id, keyPrefix: current.prefix, details: { changed, ...auditDetails(update) } }));
+    if (outcome.outcome === 'last_admin') {
+      throw errors.conflict('Cannot demote or disable the last admin key: create or enable another admin key first');
+    }
+    if (outcome.outcome === 'not_found') throw keyNotFound(id);
+    this.changed(id);
+    return outcome.key;
   }
 
   async get(id: string): Promise<StoredKey> {
@@ -181,6 +224,36 @@ function newKey(request: KeyRequest, createdBy: string | null): { key: string; r
   };
 }
 
+/** A validated update: only the fields the request names, each checked as on creation. */
+function parseUpdate(request: KeyUpdateRequest): KeyUpdate {
+  const update: KeyUpdate = {};
+  if (request.label !== undefined) {
+    const label = request.label.trim();
+    if (label === '' || label.length > 200) throw errors.badRequest('invalid_key', 'label must be 1 to 200 characters');
+    update.label = label;
+  }
+  if (request.description !== undefined) {
+    if (request.description.length > 2000) throw errors.badRequest('invalid_key', 'description must be at most 2000 characters');
+    update.description = request.description.trim();
+  }
+  if (request.is_admin !== undefined) update.isAdmin = request.is_admin;
+  if (request.expires_at !== undefined) update.expiresAt = parseExpiry(request.expires_at);
+  if (request.rate_limit !== undefined) update.rateLimit = parseRateLimit(request.rate_limit);
+  if (request.allowed_ips !== undefined) update.allowedIps = parseAllowedIps(request.allowed_ips);
+  if (request.disabled !== undefined) update.disabled = request.disabled;
+  if (Object.keys(update).length === 0) {
+    throw errors.badRequest('invalid_key', 'Nothing to update: send at least one of label, description, is_admin, expires_at, rate_limit, allowed_ips, disabled');
+  }
+  return update;
+}
+
+/** The new values an update event records (labels and limits; nothing secret). */
+function auditDetails(update: KeyUpdate): Record<string, unknown> {
+  const details: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(update)) if (name !== 'description') details[name] = value;
+  return details;
+}
+
 function keyNotFound(id: string) {
   return errors.notFound(`API key '${id}' not found`);
 }
@@ -225,5 +298,7 @@ export function keyJson(key: StoredKey) {
     allowed_ips: key.allowedIps,
     created_at: key.createdAt,
     created_by: key.createdBy,
+    disabled: key.disabledAt !== null,
+    disabled_at: key.disabledAt,
   };
 }

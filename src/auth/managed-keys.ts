@@ -70,7 +70,8 @@ export class ManagedKeys implements ManagedKeyVerifier {
       if (this.caching) this.byHash.set(hash, cached, { keyHash: hash, keyId: cached.match?.key.id }, ticket);
     }
     const match = cached.match;
-    if (!match || isPast(match.validUntil)) return undefined;
+    // A disabled key is refused like an unknown one, from the very next request (its cache entry is dropped on change).
+    if (!match || match.key.disabledAt !== null || isPast(match.validUntil)) return undefined;
     this.touch(match.key.id);
     return toPrincipal(match.key, 'api-key', match.validUntil);
   }
@@ -83,7 +84,7 @@ export class ManagedKeys implements ManagedKeyVerifier {
       key = (await this.store.getKey(id)) ?? null;
       if (this.caching) this.byId.set(id, key, { keyId: id }, ticket);
     }
-    if (!key || isPast(key.expiresAt)) return undefined;
+    if (!key || key.disabledAt !== null || isPast(key.expiresAt)) return undefined;
     this.touch(key.id);
     return toPrincipal(key, 'jwt');
   }

@@ -154,6 +154,27 @@ interface KeyFields {
   allowed_ips: string[] | null;
   created_at: string;
   created_by: string | null;
+  /** A disabled key answers 401 until enabled again (`PATCH /api/auth/keys/:key_id {disabled}`). */
+  disabled: boolean;
+  disabled_at: string | null;
+}
+
+/** What `PATCH /api/auth/keys/:key_id` changes: absent fields are kept, null clears a limit. */
+export interface KeyUpdate {
+  label?: string;
+  description?: string;
+  is_admin?: boolean;
+  expires_at?: string | null;
+  rate_limit?: number | null;
+  allowed_ips?: string[] | null;
+  disabled?: boolean;
+}
+
+/** A key configured in the environment, by setting name (`GET /api/auth/environment-keys`): never its value. */
+export interface EnvironmentKey {
+  id: string;
+  name: string;
+  is_admin: boolean;
 }
 
 /** A key as `GET /api/auth/keys` lists it: `key` is the prefix and "...", never the full key. */
@@ -227,7 +248,7 @@ export interface LoginResponse {
 
 export type AuditKind =
   | 'auth.failure' | 'auth.login' | 'auth.login_failed' | 'auth.logout' | 'admin.password'
-  | 'key.created' | 'key.regenerated' | 'key.revoked' | 'key.permissions'
+  | 'key.created' | 'key.regenerated' | 'key.revoked' | 'key.permissions' | 'key.updated'
   | 'database.created' | 'database.dropped' | 'collection.dropped'
   | 'database.source_set' | 'database.source_removed' | 'database.source_tested'
   | 'sync.full' | 'sync.incremental' | 'sync.table' | 'sync.validated' | 'sync.cleared'

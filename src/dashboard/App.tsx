@@ -4,8 +4,10 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, request, setSessionEndedHandler } from './api';
+import { Audit } from './pages/Audit';
 import { Collections } from './pages/Collections';
 import { Database } from './pages/Database';
+import { Databases } from './pages/Databases';
 import { Keys } from './pages/Keys';
 import { Query } from './pages/Query';
 import { SignIn } from './pages/SignIn';
@@ -20,13 +22,17 @@ type Auth =
   | { state: 'signed-in'; session: Session };
 
 const ENDED = 'Your session has ended. Please sign in again.';
-const TITLES: Record<Page, string> = { signin: 'Sign in', keys: 'API keys', collections: 'Collections', query: 'Query', status: 'Status', database: 'Database' };
+const TITLES: Record<Page, string> = {
+  signin: 'Sign in', keys: 'API keys', collections: 'Collections', query: 'Query', status: 'Status', audit: 'Audit trail', databases: 'Databases', database: 'Database',
+};
 const NAV: { page: Exclude<Page, 'signin'>; label: string }[] = [
   { page: 'keys', label: 'Keys' },
+  { page: 'databases', label: 'Databases' },
   { page: 'collections', label: 'Collections' },
   { page: 'query', label: 'Query' },
+  { page: 'audit', label: 'Audit' },
   { page: 'status', label: 'Status' },
-  { page: 'database', label: 'Database' },
+  { page: 'database', label: 'Sync & backups' },
 ];
 /** setTimeout's ceiling (about 24.8 days); longer sessions are re-armed on the next load. */
 const MAX_TIMER = 2_147_483_647;
@@ -138,10 +144,12 @@ export function App() {
   return (
     <>
       <TopBar current={page} username={auth.session.username} onSignOut={signOut} />
-      {page === 'keys' ? <Keys /> : null}
+      {page === 'keys' ? <Keys params={route.params} /> : null}
       {page === 'collections' ? <Collections params={route.params} /> : null}
       {page === 'query' ? <Query params={route.params} /> : null}
       {page === 'status' ? <Status /> : null}
+      {page === 'audit' ? <Audit params={route.params} /> : null}
+      {page === 'databases' ? <Databases /> : null}
       {page === 'database' ? <Database params={route.params} /> : null}
     </>
   );

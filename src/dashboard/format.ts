@@ -1,6 +1,23 @@
 /** Small display helpers: dates, durations, sizes and table cells. */
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dateTimeSeconds = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+/** Date and time to the second ("Nov 24, 2026, 3:04:05 PM"), for the audit trail. */
+export function formatDateSeconds(iso: string | null | undefined, empty = '—'): string {
+  if (!iso) return empty;
+  const at = new Date(iso);
+  return Number.isNaN(at.getTime()) ? iso : dateTimeSeconds.format(at);
+}
+
+/** An ISO time as a `datetime-local` input's value (local time, minutes). */
+export function toLocalInput(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return '';
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T${pad(at.getHours())}:${pad(at.getMinutes())}`;
+}
 const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
 
 export function formatDate(iso: string | null | undefined, empty = '—'): string {

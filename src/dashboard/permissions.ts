@@ -108,13 +108,12 @@ export function permissionsFromRows(rows: PermissionRow[]): { permissions: Colle
 
 const SHORT: Record<PermissionLevel, string> = { read: 'read', write: 'write', delete: 'delete' };
 
-/** One line per collection: `notes: read, write (fields)`; `none` for an explicit deny. */
+/** One line per collection: `notes: read, write (select: a, b; exclude: c)`; `none` for an explicit deny. */
 export function summarizeGrant(grant: CollectionGrant): string {
   const levels = grantLevels(grant).map((level) => SHORT[level]);
   const text = levels.length ? levels.join(', ') : 'none';
-  if (Array.isArray(grant)) return text;
-  const rules = (['select_fields', 'exclude_fields', 'writable_fields'] as const).filter((rule) => (grant[rule] ?? []).length > 0);
-  return rules.length ? `${text} (field rules)` : text;
+  const rules = describeRules(grant);
+  return rules ? `${text} (${rules})` : text;
 }
 
 export function describeRules(grant: CollectionGrant): string {

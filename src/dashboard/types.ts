@@ -6,7 +6,7 @@
 import type { PermissionLevel } from '../client/types';
 
 export type {
-  AuthCheck, CollectionGrant, CollectionPermissions, CollectionRules, Health, IssuedKey, KeySummary, LoginResponse,
+  AuthCheck, CollectionGrant, EnvironmentKey, KeyUpdate, AuditEvent, AuditPage, AuditKind, CollectionPermissions, CollectionRules, Health, IssuedKey, KeySummary, LoginResponse,
   PermissionLevel, PermissionsSet, QueryResult, RegeneratedKey, RegisteredKey, Status,
 } from '../client/types';
 

@@ -294,7 +294,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   syncRoutes(fastify, engine);
   sourceSyncRoutes(fastify, sourceSync);
   operationRoutes(fastify, engine, metrics);
-  keyRoutes(fastify, keys, apiTokens);
+  keyRoutes(fastify, keys, apiTokens, environmentKeys);
   auditRoutes(fastify, audit);
   sessionRoutes(fastify, { login, sessions, tokens, authenticator, events, sessionSeconds: config.jwtExpiresIn });
   const { backups, automation } = await installAutomation(fastify, deps, audit, sourceSync);

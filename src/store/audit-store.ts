@@ -19,6 +19,7 @@ export const AUDIT_KINDS = [
   'key.regenerated',
   'key.revoked',
   'key.permissions',
+  'key.updated',
   'database.created',
   'database.dropped',
   'collection.dropped',

@@ -25,10 +25,26 @@ export interface StoredKey {
   lastUsedAt: string | null;
   /** Bumped by every regeneration, so tokens exchanged for an older key die with it. */
   generation: number;
+  /** ISO time the key was switched off (it answers 401 until switched on again); null = enabled. */
+  disabledAt: string | null;
 }
 
 /** What creating a key stores: the key's fields, its hash, never the key itself. */
-export type NewKey = Omit<StoredKey, 'createdAt' | 'lastUsedAt' | 'generation'> & { hash: string };
+export type NewKey = Omit<StoredKey, 'createdAt' | 'lastUsedAt' | 'generation' | 'disabledAt'> & { hash: string };
+
+/** The fields an update may change; an absent field is kept. `disabled` sets or clears `disabledAt`. */
+export interface KeyUpdate {
+  label?: string;
+  description?: string;
+  isAdmin?: boolean;
+  expiresAt?: string | null;
+  rateLimit?: number | null;
+  allowedIps?: string[] | null;
+  disabled?: boolean;
+}
+
+/** What a conditional update did (`last_admin`: it would have demoted or disabled the last working admin key). */
+export type UpdateOutcome = { outcome: 'updated'; key: StoredKey } | { outcome: 'not_found' } | { outcome: 'last_admin' };
 
 /** A key found by hash, and until when that hash is good (the key's expiry, or a grace period's end). */
 export interface KeyMatch {
@@ -75,8 +91,20 @@ export interface KeyStore {
   /** New hash and prefix, generation + 1; the old hash keeps working until `graceUntil` (null: dies now). */
   replaceKeyHash(id: string, next: { hash: string; prefix: string }, graceUntil: string | null, audit?: AuditEvent): Promise<StoredKey | undefined>;
   setPermissions(id: string, permissions: PermissionSet, audit?: AuditEvent): Promise<StoredKey | undefined>;
+  /**
+   * Changes an active key's fields. An update that takes admin power from an enabled admin key
+   * (is_admin false, or disabled) is applied only when `options` admin keys would remain, checked
+   * and done as one operation, as `revokeKey` does.
+   */
+  updateKey(id: string, update: KeyUpdate, options?: RevokeOptions, audit?: AuditEvent): Promise<UpdateOutcome>;
   /** Records last use; callers batch these (at most once a minute per key). */
   touchKeys(lastUsed: ReadonlyMap<string, string>): Promise<void>;
+  /** Active admin keys, enabled or not (a disabled admin key is switched back on, not replaced). */
   countAdminKeys(): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Whether `update` takes admin power from an admin key that has it (demoted or disabled). */
+export function takesAdminPower(isAdmin: boolean, disabled: boolean, update: KeyUpdate): boolean {
+  return isAdmin && !disabled && (update.isAdmin === false || update.disabled === true);
 }

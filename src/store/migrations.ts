@@ -220,4 +220,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // A key can be switched off and on again (the dashboard's Disable): it answers 401 while
+    // disabled_at is set. The change trigger lists the new column so a running server's cache of
+    // the key is dropped when the CLI or another process disables it.
+    version: 9,
+    sql: `
+      ALTER TABLE api_keys ADD COLUMN disabled_at TEXT;
+      DROP TRIGGER api_keys_changed;
+      CREATE TRIGGER api_keys_changed AFTER UPDATE OF prefix, key_hash, label, description, is_admin,
+        collection_permissions, expires_at, rate_limit, allowed_ips, revoked_at, generation, disabled_at ON api_keys
+        BEGIN INSERT INTO control_changes (kind, ref, at) VALUES ('key', NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')); END;
+    `,
+  },
 ];

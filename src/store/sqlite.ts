@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import type { PermissionSet } from '../auth/grants.js';
 import type { AuditEvent } from './audit-store.js';
-import type { KeyMatch, KeyStore, NewKey, RevokeOptions, RevokeOutcome, StoredKey } from './key-store.js';
+import { takesAdminPower, type KeyMatch, type KeyStore, type KeyUpdate, type NewKey, type RevokeOptions, type RevokeOutcome, type StoredKey, type UpdateOutcome } from './key-store.js';
 import { prepareAuditInsert, type AuditInsert } from './sqlite-audit-row.js';
 import { openSqliteFile } from './sqlite-file.js';
 
@@ -24,10 +24,11 @@ interface KeyRow {
   created_by: string | null;
   last_used_at: string | null;
   generation: number;
+  disabled_at: string | null;
 }
 
 const KEY_COLUMNS = `k.id, k.prefix, k.label, k.description, k.is_admin, k.collection_permissions, k.expires_at,
-  k.rate_limit, k.allowed_ips, k.created_at, k.created_by, k.last_used_at, k.generation`;
+  k.rate_limit, k.allowed_ips, k.created_at, k.created_by, k.last_used_at, k.generation, k.disabled_at`;
 
 export class SqliteKeyStore implements KeyStore {
   private readonly db: Database.Database;
@@ -58,7 +59,8 @@ export class SqliteKeyStore implements KeyStore {
       list: db.prepare<[], KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.revoked_at IS NULL ORDER BY k.created_at, k.id`),
       // One statement: the admin count is read under the same write lock that revokes.
       revoke: db.prepare(`UPDATE api_keys SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL
-        AND (is_admin = 0 OR (SELECT count(*) FROM api_keys o WHERE o.is_admin = 1 AND o.revoked_at IS NULL AND o.id <> @id) >= @requireOtherAdmins)`),
+        AND (is_admin = 0 OR (SELECT count(*) FROM api_keys o WHERE o.is_admin = 1 AND o.revoked_at IS NULL AND o.disabled_at IS NULL AND o.id <> @id) >= @requireOtherAdmins)`),
+      otherEnabledAdmins: db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM api_keys WHERE is_admin = 1 AND revoked_at IS NULL AND disabled_at IS NULL AND id <> ?`),
       dropGrace: db.prepare(`DELETE FROM api_key_grace WHERE key_id = ?`),
       pruneGrace: db.prepare(`DELETE FROM api_key_grace WHERE valid_until <= ?`),
       addGrace: db.prepare(`INSERT INTO api_key_grace (key_hash, key_id, valid_until) SELECT key_hash, id, ? FROM api_keys WHERE id = ?`),
@@ -140,6 +142,20 @@ export class SqliteKeyStore implements KeyStore {
     })();
   }
 
+  async updateKey(id: string, update: KeyUpdate, options: RevokeOptions = { requireOtherAdmins: 0 }, audit?: AuditEvent): Promise<UpdateOutcome> {
+    const { sets, params } = updateSets(update);
+    // IMMEDIATE: the admin count read below and the update see the same state, whichever process writes.
+    return this.db.transaction((): UpdateOutcome => {
+      const current = this.statements.byId.get(id);
+      if (!current) return { outcome: 'not_found' };
+      if (takesAdminPower(current.is_admin === 1, current.disabled_at !== null, update)
+        && this.statements.otherEnabledAdmins.get(id)!.n < options.requireOtherAdmins) return { outcome: 'last_admin' };
+      if (sets.length > 0) this.db.prepare(`UPDATE api_keys SET ${sets.join(', ')} WHERE id = @id AND revoked_at IS NULL`).run({ ...params, id });
+      this.audited(audit);
+      return { outcome: 'updated', key: toKey(this.statements.byId.get(id)!) };
+    }).immediate();
+  }
+
   async touchKeys(lastUsed: ReadonlyMap<string, string>): Promise<void> {
     this.db.transaction(() => {
       for (const [id, at] of lastUsed) this.statements.touch.run(at, id, at);
@@ -158,6 +174,30 @@ export class SqliteKeyStore implements KeyStore {
   private audited(audit: AuditEvent | undefined): void {
     if (audit !== undefined) this.insertAudit(audit);
   }
+}
+
+/** The SET clauses (named parameters) of an update: only the fields it names. */
+function updateSets(update: KeyUpdate): { sets: string[]; params: Record<string, unknown> } {
+  const sets: string[] = [];
+  const params: Record<string, unknown> = {};
+  const set = (column: string, value: unknown) => {
+    sets.push(`${column} = @${column}`);
+    params[column] = value;
+  };
+  if (update.label !== undefined) set('label', update.label);
+  if (update.description !== undefined) set('description', update.description);
+  if (update.isAdmin !== undefined) set('is_admin', update.isAdmin ? 1 : 0);
+  if (update.expiresAt !== undefined) set('expires_at', update.expiresAt);
+  if (update.rateLimit !== undefined) set('rate_limit', update.rateLimit);
+  if (update.allowedIps !== undefined) set('allowed_ips', update.allowedIps ? JSON.stringify(update.allowedIps) : null);
+  if (update.disabled === true) {
+    // Disabling twice keeps the first time.
+    sets.push('disabled_at = COALESCE(disabled_at, @disabled_at)');
+    params.disabled_at = new Date().toISOString();
+  } else if (update.disabled === false) {
+    sets.push('disabled_at = NULL');
+  }
+  return { sets, params };
 }
 
 function keyParams(key: NewKey) {
@@ -185,5 +225,6 @@ function toKey(row: KeyRow): StoredKey {
     createdBy: row.created_by,
     lastUsedAt: row.last_used_at,
     generation: row.generation,
+    disabledAt: row.disabled_at,
   };
 }

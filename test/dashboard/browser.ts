@@ -32,11 +32,11 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** A full-page screenshot at `test-results/dashboard-<name>.png`. */
-export async function screenshot(page: Page, name: string): Promise<string> {
+/** A screenshot at `test-results/dashboard-<name>.png`: the full page, or what the viewport shows. */
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<string> {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = path.join(RESULTS_DIR, `dashboard-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage });
   return file;
 }
 
@@ -57,4 +57,29 @@ export function watchPageErrors(page: Page): string[] {
     problems.push(`console error: ${text}`);
   });
   return problems;
+}
+
+/** A phone's viewport: the width of the smallest current iPhones. */
+export const PHONE = { width: 390, height: 844 } as const;
+
+/**
+ * Fails when the page is wider than the viewport (something forces sideways scrolling) or an open
+ * dialog reaches outside it. Answers what was measured, for the message of a later check.
+ */
+export async function assertFitsPhone(page: Page, where: string): Promise<void> {
+  const measured = await page.evaluate(() => {
+    const dialogs = [...document.querySelectorAll('dialog[open]')].map((dialog) => {
+      const box = dialog.getBoundingClientRect();
+      return { left: box.left, right: box.right, top: box.top, bottom: box.bottom };
+    });
+    return { scrollWidth: document.scrollingElement!.scrollWidth, innerWidth: window.innerWidth, innerHeight: window.innerHeight, dialogs };
+  });
+  if (measured.scrollWidth > measured.innerWidth) {
+    throw new Error(`${where}: the page is ${measured.scrollWidth} px wide in a ${measured.innerWidth} px viewport`);
+  }
+  for (const box of measured.dialogs) {
+    if (box.left < 0 || box.right > measured.innerWidth || box.top < 0 || box.bottom > measured.innerHeight) {
+      throw new Error(`${where}: a dialog reaches outside the ${measured.innerWidth}×${measured.innerHeight} viewport: ${JSON.stringify(box)}`);
+    }
+  }
 }

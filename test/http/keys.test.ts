@@ -137,6 +137,7 @@ describe('managed keys (seed 002, seed 003)', () => {
       { label: 'x', allowed_ips: ['10.0.0.300'] },
       { label: 'x', expires_at: 'tomorrow' },
       { label: 'x', expires_at: '2000-01-01T00:00:00Z' },
+      { label: 'x', rate_limit: 0 },
       { label: '' },
     ]) {
       const res = await server.request({ method: 'POST', url: '/api/auth/register', payload });
@@ -259,6 +260,199 @@ describe('the last admin', () => {
       assert.equal(ok.statusCode, 200);
     } finally {
       await second.close();
+    }
+  });
+});
+
+describe('editing, disabling, searching and paging keys (issue 16)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(async () => server.stop());
+
+  const patch = (keyId: string, payload: unknown, key?: string) =>
+    server.request({ method: 'PATCH', url: `/api/auth/keys/${keyId}`, payload: payload as object, ...(key ? { key } : {}) });
+  const listed = async (keyId: string) => (await server.request({ method: 'GET', url: '/api/auth/keys' })).json().find((k: { key_id: string }) => k.key_id === keyId);
+
+  test('PATCH changes label, description, expiry, rate limit, allowed IPs and admin flag; absent fields are kept, null clears', async () => {
+    const { key, key_id } = await createKey(server, { label: 'before', description: 'old', rate_limit: 10, collection_permissions: { notes: ['read'] } });
+    const expires = new Date(Date.now() + 86_400_000).toISOString();
+    const res = await patch(key_id, { label: '  after  ', description: 'new words', expires_at: expires, rate_limit: 500, allowed_ips: ['127.0.0.1', '10.0.0.0/8'] });
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json();
+    assert.equal(body.label, 'after');
+    assert.equal(body.description, 'new words');
+    assert.equal(body.expires_at, expires);
+    assert.equal(body.rate_limit, 500);
+    assert.deepEqual(body.allowed_ips, ['127.0.0.1', '10.0.0.0/8']);
+    assert.equal(body.is_admin, false);
+    assert.deepEqual(body.collection_permissions, { notes: ['read'] }, 'permissions are untouched');
+    assert.equal(body.key, `${body.prefix}...`);
+    assert.ok(!res.body.includes(key), 'never the full key');
+    assert.deepEqual(await listed(key_id), { ...body, last_used_at: null });
+
+    const cleared = (await patch(key_id, { expires_at: null, rate_limit: null, allowed_ips: null })).json();
+    assert.equal(cleared.expires_at, null);
+    assert.equal(cleared.rate_limit, null);
+    assert.equal(cleared.allowed_ips, null);
+    assert.equal(cleared.label, 'after', 'absent fields are kept');
+
+    // Admin flag: the key reaches an admin route once promoted, and no longer once demoted.
+    assert.equal((await as(server, key)('GET', '/api/auth/keys')).statusCode, 403);
+    assert.equal((await patch(key_id, { is_admin: true })).json().is_admin, true);
+    assert.equal((await as(server, key)('GET', '/api/auth/keys')).statusCode, 200);
+    assert.equal((await patch(key_id, { is_admin: false })).json().is_admin, false);
+    assert.equal((await as(server, key)('GET', '/api/auth/keys')).statusCode, 403);
+  });
+
+  test('a narrowed allowed_ips and a rate limit apply to the very next request', async () => {
+    const { key, key_id } = await createKey(server, { collection_permissions: { '*': ['read'] } });
+    assert.equal((await as(server, key)('GET', '/api/collections')).statusCode, 200);
+    assert.equal((await patch(key_id, { allowed_ips: ['192.0.2.1'] })).statusCode, 200);
+    assert.equal((await as(server, key)('GET', '/api/collections')).statusCode, 403);
+    assert.equal((await patch(key_id, { allowed_ips: null })).statusCode, 200);
+    assert.equal((await as(server, key)('GET', '/api/collections')).statusCode, 200);
+  });
+
+  test('bad updates answer 400 with a clear error and change nothing', async () => {
+    const { key_id } = await createKey(server, { label: 'steady', rate_limit: 7 });
+    const before = await listed(key_id);
+    for (const [payload, pattern] of [
+      [{}, /must NOT have fewer than 1 properties|Nothing to update/],
+      [{ label: '   ' }, /label must be 1 to 200 characters/],
+      [{ label: 'ok', expires_at: '2001-01-01T00:00:00Z' }, /expires_at must be in the future/],
+      [{ label: 'ok', expires_at: 'tomorrow' }, /expires_at must be an ISO 8601 date/],
+      [{ label: 'ok', rate_limit: 0 }, /rate_limit/],
+      [{ label: 'ok', allowed_ips: ['not-an-ip'] }, /not an IP address or CIDR range/],
+      [{ label: 'ok', collection_permissions: {} }, /must NOT have additional properties|collection_permissions/],
+      [{ disabled: 'yes please' }, /disabled/],
+    ] as const) {
+      const res = await patch(key_id, payload);
+      assert.equal(res.statusCode, 400, `${JSON.stringify(payload)}: ${res.body}`);
+      assert.match(res.json().error, pattern);
+      assert.equal(typeof res.json().code, 'string');
+    }
+    assert.deepEqual(await listed(key_id), before, 'nothing was applied');
+    const missing = await patch('key_missing', { label: 'x' });
+    assert.equal(missing.statusCode, 404);
+  });
+
+  test('a disabled key answers 401 on the next request, and its tokens too; enabling brings both back', async () => {
+    const { key, key_id } = await createKey(server, { collection_permissions: { '*': ['read'] } });
+    const exchanged = await server.request({ method: 'POST', url: '/api/auth/token', key: null, payload: { api_key: key } });
+    assert.equal(exchanged.statusCode, 200, exchanged.body);
+    const token = exchanged.json().token as string;
+    assert.equal((await as(server, key)('GET', '/api/collections')).statusCode, 200);
+    assert.equal((await as(server, token)('GET', '/api/collections')).statusCode, 200);
+
+    const disabled = await patch(key_id, { disabled: true });
+    assert.equal(disabled.statusCode, 200, disabled.body);
+    assert.equal(disabled.json().disabled, true);
+    assert.match(disabled.json().disabled_at, /^\d{4}-\d\d-\d\dT/);
+    const refused = await as(server, key)('GET', '/api/collections');
+    assert.equal(refused.statusCode, 401);
+    assert.equal(refused.json().code, 'invalid_api_key');
+    assert.equal((await as(server, token)('GET', '/api/collections')).statusCode, 401);
+    const again = await patch(key_id, { disabled: true });
+    assert.equal(again.json().disabled_at, disabled.json().disabled_at, 'disabling twice keeps the first time');
+    assert.equal((await listed(key_id)).disabled, true, 'a disabled key is still listed');
+
+    const enabled = await patch(key_id, { disabled: false });
+    assert.equal(enabled.json().disabled, false);
+    assert.equal(enabled.json().disabled_at, null);
+    assert.equal((await as(server, key)('GET', '/api/collections')).statusCode, 200);
+    assert.equal((await as(server, token)('GET', '/api/collections')).statusCode, 200);
+  });
+
+  test('every update is in the audit trail, with what changed and never a key', async () => {
+    const { key, key_id } = await createKey(server, { label: 'audited' });
+    await patch(key_id, { label: 'audited again', disabled: true });
+    const events = (await server.request({ method: 'GET', url: `/api/audit?kind=key.updated&target=${key_id}` })).json();
+    const list = (Array.isArray(events) ? events : events.events) as { kind: string; target: string; details: Record<string, unknown> }[];
+    const event = list.find((e) => e.target === key_id);
+    assert.ok(event, JSON.stringify(events));
+    assert.deepEqual(event.details.changed, ['label', 'disabled']);
+    assert.equal(event.details.label, 'audited again');
+    assert.ok(!JSON.stringify(events).includes(key));
+  });
+
+  test('?search= filters by label, description, prefix or id; ?limit=&offset= pages; X-Total-Count counts the matches', async () => {
+    const made: string[] = [];
+    for (let i = 1; i <= 5; i++) made.push((await createKey(server, { label: `Paging ${i}`, description: i === 3 ? 'the ÜNIQUE one' : '' })).key_id);
+    const page1 = await server.request({ method: 'GET', url: '/api/auth/keys?search=paging&limit=2&offset=0' });
+    assert.equal(page1.statusCode, 200);
+    assert.equal(page1.headers['x-total-count'], '5');
+    assert.deepEqual(page1.json().map((k: { label: string }) => k.label), ['Paging 1', 'Paging 2']);
+    const page3 = await server.request({ method: 'GET', url: '/api/auth/keys?search=PAGING&limit=2&offset=4' });
+    assert.deepEqual(page3.json().map((k: { label: string }) => k.label), ['Paging 5']);
+    assert.equal(page3.headers['x-total-count'], '5');
+    const byDescription = await server.request({ method: 'GET', url: `/api/auth/keys?search=${encodeURIComponent('ünique')}` });
+    assert.deepEqual(byDescription.json().map((k: { key_id: string }) => k.key_id), [made[2]]);
+    const one = (await listed(made[3]!)) as { prefix: string };
+    const byPrefix = await server.request({ method: 'GET', url: `/api/auth/keys?search=${one.prefix}` });
+    assert.deepEqual(byPrefix.json().map((k: { key_id: string }) => k.key_id), [made[3]]);
+    const none = await server.request({ method: 'GET', url: '/api/auth/keys?search=nothing-matches-this' });
+    assert.deepEqual(none.json(), []);
+    assert.equal(none.headers['x-total-count'], '0');
+    const all = await server.request({ method: 'GET', url: '/api/auth/keys' });
+    assert.equal(all.headers['x-total-count'], String(all.json().length), 'without paging, every key');
+    for (const bad of ['limit=0', 'limit=1001', 'offset=-1', 'limit=abc', 'sort=label']) {
+      const res = await server.request({ method: 'GET', url: `/api/auth/keys?${bad}` });
+      assert.equal(res.statusCode, 400, `${bad}: ${res.body}`);
+    }
+  });
+
+  test('environment keys are listed by setting name and role, never by value', async () => {
+    const res = await server.request({ method: 'GET', url: '/api/auth/environment-keys' });
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json() as { id: string; name: string; is_admin: boolean }[];
+    assert.deepEqual(body.find((k) => k.id === 'env:admin'), { id: 'env:admin', name: 'ADMIN_API_KEY', is_admin: true });
+    assert.ok(body.some((k) => k.name.startsWith('VALID_API_KEYS') && !k.is_admin));
+    assert.ok(!res.body.includes(ADMIN_KEY) && !res.body.includes(ADMIN_KEY.slice(0, 8)), 'no value, not even a prefix');
+    assert.ok(!res.body.includes(CLIENT_KEY.slice(0, 8)));
+  });
+
+  test('non-admins get 403 on the new key routes', async () => {
+    const { key } = await createKey(server, { collection_permissions: { '*': ['read', 'write', 'delete'] } });
+    for (const k of [key, CLIENT_KEY]) {
+      const update = await server.request({ method: 'PATCH', url: '/api/auth/keys/key_x', key: k, payload: { label: 'x' } });
+      assert.equal(update.statusCode, 403);
+      assert.equal((await as(server, k)('GET', '/api/auth/environment-keys')).statusCode, 403);
+    }
+  });
+});
+
+describe('the last admin key cannot be demoted or disabled', () => {
+  test('PATCH is_admin=false or disabled=true on the only working admin key answers 409; with a second admin it works', async () => {
+    const { startServer } = await import('../../src/server.js');
+    const { loadConfig } = await import('../../src/config/index.js');
+    const { tempDir } = await import('../helpers/server.js');
+    const banners: string[] = [];
+    const started = await startServer(loadConfig({ DATA_DIR: tempDir(), PORT: '0' }), { log: false, announce: (text) => banners.push(text) });
+    try {
+      const adminKey = /(dk_live_[A-Za-z0-9_-]{32})/.exec(banners[0]!)![1]!;
+      const call = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object) =>
+        started.app.fastify.inject({ method, url, headers: { authorization: `Bearer ${adminKey}` }, ...(payload ? { payload } : {}) });
+      const [only] = (await call('GET', '/api/auth/keys')).json();
+      for (const payload of [{ is_admin: false }, { disabled: true }]) {
+        const res = await call('PATCH', `/api/auth/keys/${only.key_id}`, payload);
+        assert.equal(res.statusCode, 409, res.body);
+        assert.match(res.json().error, /last admin key/);
+      }
+      assert.equal((await call('PATCH', `/api/auth/keys/${only.key_id}`, { label: 'renamed admin' })).statusCode, 200, 'other fields still change');
+      const second = await call('POST', '/api/auth/register', { label: 'second admin', is_admin: true });
+      assert.equal(second.statusCode, 201);
+      const secondKey = second.json().key as string;
+      const disabledSecond = await call('PATCH', `/api/auth/keys/${second.json().key_id}`, { disabled: true });
+      assert.equal(disabledSecond.statusCode, 200, disabledSecond.body);
+      // A disabled admin key does not count: the first is still the last working one.
+      assert.equal((await call('PATCH', `/api/auth/keys/${only.key_id}`, { disabled: true })).statusCode, 409);
+      assert.equal((await call('PATCH', `/api/auth/keys/${second.json().key_id}`, { disabled: false })).statusCode, 200);
+      const demoted = await started.app.fastify.inject({ method: 'PATCH', url: `/api/auth/keys/${only.key_id}`, headers: { authorization: `Bearer ${secondKey}` }, payload: { is_admin: false } });
+      assert.equal(demoted.statusCode, 200, demoted.body);
+    } finally {
+      await started.close();
     }
   });
 });

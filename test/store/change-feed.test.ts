@@ -71,6 +71,11 @@ for (const impl of await storeImplementations()) {
         assert.deepEqual(await heard.next(0), [], 'last use and audit writes are not changes');
         await cli.keys.setPermissions('key_a', {});
         assert.deepEqual(await heard.next(1), [{ kind: 'key', keyId: 'key_a' }], `permissions: ${JSON.stringify(heard.heard)}`);
+        // Disabling (the column added after the first triggers) is announced like every key change.
+        await cli.keys.updateKey('key_a', { disabled: true });
+        assert.deepEqual(await heard.next(1), [{ kind: 'key', keyId: 'key_a' }], `disable: ${JSON.stringify(heard.heard)}`);
+        await cli.keys.updateKey('key_a', { disabled: false, label: 'renamed' });
+        assert.deepEqual(await heard.next(1), [{ kind: 'key', keyId: 'key_a' }], `enable: ${JSON.stringify(heard.heard)}`);
         await cli.keys.replaceKeyHash('key_a', generateApiKey(), new Date(Date.now() + 60_000).toISOString());
         assert.ok((await heard.next(1)).every((c) => c.kind === 'key' && c.keyId === 'key_a'), `regenerate: ${JSON.stringify(heard.heard)}`);
         await cli.keys.revokeKey('key_a');

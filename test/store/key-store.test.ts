@@ -50,6 +50,41 @@ for (const impl of await storeImplementations()) {
       assert.deepEqual((await keys.setPermissions('key_rt', {}))?.permissions, {});
     });
 
+    test('updateKey changes only the named fields, disables and enables, and keeps the last working admin', async () => {
+      const location = await impl.fresh();
+      const { keys } = await location.open();
+      const record = newKey('key_u', { label: 'u', rateLimit: 5, allowedIps: ['::1'] });
+      const created = await keys.createKey(record);
+      assert.equal(created.disabledAt, null);
+      const changed = await keys.updateKey('key_u', { label: 'renamed', rateLimit: null, expiresAt: '2040-01-01T00:00:00.000Z' });
+      assert.deepEqual(changed, { outcome: 'updated', key: { ...created, label: 'renamed', rateLimit: null, expiresAt: '2040-01-01T00:00:00.000Z' } });
+      const disabled = await keys.updateKey('key_u', { disabled: true });
+      assert.ok(disabled.outcome === 'updated' && disabled.key.disabledAt !== null);
+      // The store still finds it (and says it is disabled): refusing it is the authenticator's job.
+      assert.equal((await keys.findKeyByHash(record.hash))?.key.disabledAt, disabled.key.disabledAt);
+      const enabled = await keys.updateKey('key_u', { disabled: false });
+      assert.ok(enabled.outcome === 'updated' && enabled.key.disabledAt === null);
+      assert.deepEqual(await keys.updateKey('key_missing', { label: 'x' }), { outcome: 'not_found' });
+
+      await keys.createKey(adminKey('key_admin_a'));
+      await keys.createKey(adminKey('key_admin_b'));
+      const require = { requireOtherAdmins: 1 };
+      assert.equal((await keys.updateKey('key_admin_a', { disabled: true }, require)).outcome, 'updated');
+      assert.equal((await keys.updateKey('key_admin_b', { isAdmin: false }, require)).outcome, 'last_admin', 'a disabled admin does not count');
+      assert.equal((await keys.updateKey('key_admin_b', { disabled: true }, require)).outcome, 'last_admin');
+      assert.equal((await keys.getKey('key_admin_b'))?.isAdmin, true, 'nothing applied');
+      assert.equal(await keys.revokeKey('key_admin_b', require), 'last_admin');
+      assert.equal((await keys.updateKey('key_admin_a', { disabled: false }, require)).outcome, 'updated');
+
+      // Two connections demoting the last two admins at once: one wins, the other is refused.
+      const other = (await location.open()).keys;
+      const outcomes = await Promise.all([
+        keys.updateKey('key_admin_a', { isAdmin: false }, require),
+        other.updateKey('key_admin_b', { disabled: true }, require),
+      ]);
+      assert.deepEqual(outcomes.map((o) => o.outcome).sort(), ['last_admin', 'updated']);
+    });
+
     test('a key is found by its current hash, by its previous hash during grace, never after revocation', async () => {
       const { keys } = await (await impl.fresh()).open();
       const first = newKey('key_b');

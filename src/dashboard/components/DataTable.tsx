@@ -8,16 +8,33 @@ interface DataTableProps {
   testId?: string;
   /** Shown in the body when there are no rows. */
   empty?: string;
+  /** The column sorted on, when the table is sortable. */
+  sort?: { field: string; ascending: boolean } | null;
+  /** Makes each header a button: sorts by that column (again: the other way). */
+  onSort?: (field: string) => void;
 }
 
-export function DataTable({ columns, rows, caption, testId, empty = 'No rows' }: DataTableProps) {
+export function DataTable({ columns, rows, caption, testId, empty = 'No rows', sort = null, onSort }: DataTableProps) {
   return (
     <div class="table-scroll" tabIndex={0} role="region" aria-label={caption}>
       <table class="table data-table" data-testid={testId}>
         <caption class="visually-hidden">{caption}</caption>
         <thead>
           <tr>
-            {columns.map((column) => <th scope="col" key={column}>{column}</th>)}
+            {columns.map((column) => {
+              const sorted = sort?.field === column;
+              const direction = sorted ? (sort.ascending ? 'ascending' : 'descending') : undefined;
+              return (
+                <th scope="col" key={column} aria-sort={onSort ? direction ?? 'none' : undefined}>
+                  {onSort ? (
+                    <button type="button" class="sort-button" onClick={() => onSort(column)}
+                      title={`Sort by ${column}, ${sorted && sort.ascending ? 'descending' : 'ascending'}`}>
+                      {column}{sorted ? <span aria-hidden="true">{sort.ascending ? ' ▲' : ' ▼'}</span> : null}
+                    </button>
+                  ) : column}
+                </th>
+              );
+            })}
           </tr>
         </thead>
         <tbody>

@@ -2,7 +2,8 @@
  * The one time a full key is visible. It lives only in this component's props (memory): never in
  * storage, never in the URL, and gone for good once Done is pressed or the page reloads.
  */
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { formatDate } from '../format';
 import { Modal } from './Modal';
 import { PermissionWarnings } from './PermissionWarnings';
 
@@ -19,6 +20,12 @@ interface KeyRevealProps {
 export function KeyReveal({ title, fullKey, label, graceUntil, warnings, onDone }: KeyRevealProps) {
   const codeRef = useRef<HTMLElement>(null);
   const [copyState, setCopyState] = useState<string | null>(null);
+  /** Escape or the backdrop was used: ask before the key is gone for good. */
+  const [asking, setAsking] = useState(false);
+  const keepRef = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (asking) keepRef.current?.focus();
+  }, [asking]);
 
   const selectKey = (): boolean => {
     const code = codeRef.current;
@@ -57,7 +64,7 @@ export function KeyReveal({ title, fullKey, label, graceUntil, warnings, onDone 
   };
 
   return (
-    <Modal title={title} onClose={done} testId="key-reveal">
+    <Modal title={title} onClose={done} onDismiss={() => setAsking(true)} testId="key-reveal">
       <p>
         The new key for <strong>{label}</strong>:
       </p>
@@ -66,12 +73,22 @@ export function KeyReveal({ title, fullKey, label, graceUntil, warnings, onDone 
         <button type="button" class="button" onClick={() => void copy()} autofocus>Copy</button>
       </div>
       <p class="alert alert-warning" role="note">Store this key now: it will not be shown again.</p>
-      {graceUntil ? <p class="muted">The previous key keeps working until {new Date(graceUntil).toLocaleString()}.</p> : null}
+      {graceUntil ? <p class="muted" data-testid="grace-until">The previous key keeps working until {formatDate(graceUntil)}.</p> : null}
       <p class="copy-state" role="status">{copyState ?? ''}</p>
       <PermissionWarnings warnings={warnings} />
-      <div class="actions">
-        <button type="button" class="button button-primary" onClick={done}>Done</button>
-      </div>
+      {asking ? (
+        <div class="alert alert-error confirm-close" role="alertdialog" aria-labelledby="reveal-ask" data-testid="reveal-confirm-close">
+          <p id="reveal-ask">Close without the key? It will not be shown again: if you have not stored it, regenerate the key later.</p>
+          <div class="actions">
+            <button type="button" class="button" ref={keepRef} onClick={() => setAsking(false)}>Keep it open</button>
+            <button type="button" class="button button-danger" onClick={done}>Close anyway</button>
+          </div>
+        </div>
+      ) : (
+        <div class="actions">
+          <button type="button" class="button button-primary" onClick={done}>Done</button>
+        </div>
+      )}
     </Modal>
   );
 }

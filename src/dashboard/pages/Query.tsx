@@ -11,6 +11,7 @@ import { DataTable } from '../components/DataTable';
 import { PageHeading } from '../components/PageHeading';
 import { formatMs, formatNumber } from '../format';
 import { href, navigate } from '../router';
+import { clearHistory, loadDraft, loadHistory, remember, saveDraft } from '../query-history';
 import type { QueryResult } from '../types';
 
 /** Table rows rendered at most; the rest of the answer stays in memory, unrendered. */
@@ -26,7 +27,12 @@ interface QueryAnswer extends QueryResult {
 
 export function Query({ params }: { params: URLSearchParams }) {
   const db = params.get('db') || 'default';
-  const [sql, setSql] = useState('');
+  const [sql, setSqlState] = useState(loadDraft);
+  const setSql = (text: string) => {
+    saveDraft(text);
+    setSqlState(text);
+  };
+  const [history, setHistory] = useState<string[]>(loadHistory);
   const [answer, setAnswer] = useState<QueryAnswer | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -45,6 +51,7 @@ export function Query({ params }: { params: URLSearchParams }) {
       document.getElementById('query-sql')?.focus();
       return;
     }
+    setHistory(remember(statement));
     const id = ++run.current;
     const controller = new AbortController();
     inFlight.current = controller;
@@ -132,6 +139,23 @@ export function Query({ params }: { params: URLSearchParams }) {
           {busy ? <button type="button" class="button" onClick={cancel} data-testid="query-cancel">Cancel</button> : null}
         </div>
       </form>
+
+      {history.length ? (
+        <details class="group" data-testid="query-history">
+          <summary>History ({history.length}) <span class="muted small">kept in this browser; statements holding an API key are not kept</span></summary>
+          <ul class="history">
+            {history.map((statement) => (
+              <li key={statement}>
+                <button type="button" class="button button-small button-quiet" title={statement} onClick={() => {
+                  setSql(statement);
+                  document.getElementById('query-sql')?.focus();
+                }}>{statement}</button>
+              </li>
+            ))}
+          </ul>
+          <button type="button" class="button button-small" onClick={() => { clearHistory(); setHistory([]); }}>Clear history</button>
+        </details>
+      ) : null}
 
       {error ? <p class="alert alert-error alert-pre" role="alert" data-testid="query-error">{error}</p> : null}
       <section aria-labelledby="results-title" class="results">

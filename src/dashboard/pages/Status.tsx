@@ -1,6 +1,10 @@
-/** Server status: `GET /health` (even when it answers 503) and `GET /status`, with counters when present. */
+/**
+ * Server status: `GET /health` (even when it answers 503) and `GET /status`, with counters when
+ * present, refreshed every `REFRESH_MS`. When neither answers at all (the server stopped, the
+ * network is down) the page says *Unreachable* instead of showing the last good answer as current.
+ */
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { errorMessage, isAbort, request } from '../api';
+import { ApiError, errorMessage, isAbort, request } from '../api';
 import { PageHeading } from '../components/PageHeading';
 import { formatBytes, formatNumber, formatUptime } from '../format';
 import type { Health, Status } from '../types';
@@ -12,6 +16,13 @@ const COUNTERS: { name: keyof Status['counters']; label: string; hint: string }[
   { name: 'rateLimited', label: 'Rate limited', hint: 'Requests refused with 429' },
 ];
 
+/** How often the page asks again while it is open. */
+export const REFRESH_MS = 15_000;
+
+function isUnreachable(reason: unknown): boolean {
+  return reason instanceof ApiError && reason.code === 'network_error';
+}
+
 export function Status() {
   const [health, setHealth] = useState<Health | null>(null);
   const [status, setStatus] = useState<Status | null>(null);
@@ -19,6 +30,8 @@ export function Status() {
   const [statusError, setStatusError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
   const [updatedAt, setUpdatedAt] = useState<Date | null>(null);
+  /** When the server stopped answering (null while it answers). */
+  const [unreachableSince, setUnreachableSince] = useState<Date | null>(null);
 
   const load = useCallback(async (signal?: AbortSignal) => {
     setLoading(true);
@@ -27,6 +40,9 @@ export function Status() {
       request<Status>('/status', { signal }),
     ]);
     if (signal?.aborted) return;
+    const down = healthResult.status === 'rejected' && isUnreachable(healthResult.reason)
+      && statusResult.status === 'rejected' && isUnreachable(statusResult.reason);
+    setUnreachableSince((since) => (down ? since ?? new Date() : null));
     if (healthResult.status === 'fulfilled') {
       setHealth(healthResult.value);
       setHealthError(null);
@@ -46,7 +62,11 @@ export function Status() {
   useEffect(() => {
     const controller = new AbortController();
     void load(controller.signal);
-    return () => controller.abort();
+    const timer = setInterval(() => void load(controller.signal), REFRESH_MS);
+    return () => {
+      clearInterval(timer);
+      controller.abort();
+    };
   }, [load]);
 
   const databases = [...new Set([...(status?.databases ?? []), ...Object.keys(health?.databases ?? {})])].sort((a, b) => a.localeCompare(b));
@@ -57,20 +77,26 @@ export function Status() {
       <div class="page-header">
         <PageHeading>Status</PageHeading>
         <div class="header-tools">
-          {updatedAt ? <span class="muted small" data-testid="status-updated">Updated {updatedAt.toLocaleTimeString()}</span> : null}
+          {updatedAt ? <span class="muted small" data-testid="status-updated">Checked {updatedAt.toLocaleTimeString()}</span> : null}
           <button type="button" class="button" onClick={() => void load()} disabled={loading}>{loading ? 'Refreshing…' : 'Refresh'}</button>
         </div>
       </div>
-      {healthError ? <p class="alert alert-error" role="alert">Health check failed: {healthError}</p> : null}
-      {statusError ? <p class="alert alert-error" role="alert">Could not load status: {statusError}</p> : null}
+      {unreachableSince ? (
+        <p class="alert alert-error unreachable" role="alert" data-testid="status-unreachable">
+          The server is unreachable (no answer since {unreachableSince.toLocaleTimeString()}). The figures below are from the last answer.
+          It is asked again every {REFRESH_MS / 1000} seconds.
+        </p>
+      ) : null}
+      {healthError && !unreachableSince ? <p class="alert alert-error" role="alert">Health check failed: {healthError}</p> : null}
+      {statusError && !unreachableSince ? <p class="alert alert-error" role="alert">Could not load status: {statusError}</p> : null}
       {loading && !status && !health ? <p class="loading" aria-busy="true">Loading status…</p> : null}
 
-      {health || status ? (
+      {health || status || unreachableSince ? (
         <dl class="cards" data-testid="status-cards">
           <div class="card">
             <dt>Health</dt>
             <dd data-testid="status-health">
-              {health ? (
+              {unreachableSince ? <span class="badge badge-bad">Unreachable</span> : health ? (
                 <span class={health.status === 'healthy' ? 'badge badge-ok' : 'badge badge-bad'}>{health.status === 'healthy' ? 'Healthy' : 'Unhealthy'}</span>
               ) : '—'}
             </dd>

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { renderPermissions, LEVELS } from '../../auth/grants.js';
-import { keyJson, type KeyService } from '../../auth/key-service.js';
+import { keyJson, type KeyRequest, type KeyService, type KeyUpdateRequest } from '../../auth/key-service.js';
 import type { Principal } from '../../auth/principal.js';
 import type { ApiTokens } from '../../auth/tokens.js';
 import { principalOf } from '../access.js';
@@ -28,6 +28,8 @@ const KeyFields = {
   allowed_ips: Type.Union([Type.Array(Type.String()), Type.Null()]),
   created_at: Type.String(),
   created_by: Type.Union([Type.String(), Type.Null()]),
+  disabled: Type.Boolean({ description: 'A disabled key answers 401 until it is enabled again' }),
+  disabled_at: Type.Union([Type.String(), Type.Null()]),
 };
 const KeySummary = Type.Object({
   key: Type.String({ description: 'The prefix followed by "...": never the full key' }),
@@ -43,23 +45,53 @@ const IssuedKeyBody = Type.Object({
   warning: Type.String(),
 });
 
+/**
+ * "A value or null" as one JSON Schema type list rather than an anyOf: with type coercion on, ajv
+ * would coerce 0 to the null branch of an anyOf (so rate_limit 0 became "no limit") and null to "".
+ * A type list takes the value as it is when it already has one of the types.
+ */
+const OrNull = <T extends { type: string }>(schema: T) => Type.Unsafe<unknown>({ ...schema, type: [schema.type, 'null'] });
 const KeyRequestBody = Type.Object({
   api_key: Type.Optional(Type.String({ description: 'The admin key (seed 003); a header works too' })),
   label: Type.String({ minLength: 1, maxLength: 200 }),
   description: Type.Optional(Type.String({ maxLength: 2000 })),
   is_admin: Type.Optional(Type.Boolean()),
   collection_permissions: Type.Optional(Permissions),
-  // Null first: with type coercion on, ajv would otherwise turn null into "" or [""] for the first branch.
-  expires_at: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 64 })])),
-  rate_limit: Type.Optional(Type.Union([Type.Null(), Type.Integer({ minimum: 1 })])),
-  allowed_ips: Type.Optional(Type.Union([Type.Null(), Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 })])),
+  expires_at: Type.Optional(OrNull(Type.String({ maxLength: 64 }))),
+  rate_limit: Type.Optional(OrNull(Type.Integer({ minimum: 1 }))),
+  allowed_ips: Type.Optional(OrNull(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 }))),
 }, { additionalProperties: false });
 
 const KeyIdParams = Type.Object({ key_id: Type.String({ maxLength: 64 }) });
+const KeyUpdateBody = Type.Object({
+  label: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  is_admin: Type.Optional(Type.Boolean()),
+  // Null clears the limit (never expires, the global rate limit, any IP).
+  expires_at: Type.Optional(OrNull(Type.String({ maxLength: 64 }))),
+  rate_limit: Type.Optional(OrNull(Type.Integer({ minimum: 1 }))),
+  allowed_ips: Type.Optional(OrNull(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 }))),
+  disabled: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false, minProperties: 1 });
+const KeyListQuery = Type.Object({
+  search: Type.Optional(Type.String({ maxLength: 200, description: 'Keys whose label, description, prefix or key_id contains this (case-insensitive)' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'At most this many keys (default: all)' })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+}, { additionalProperties: false });
+const EnvironmentKey = Type.Object({
+  id: Type.String({ description: 'env:admin, env:client:N, env:duckling' }),
+  name: Type.String({ description: 'The setting the key comes from' }),
+  is_admin: Type.Boolean(),
+});
 const PermissionsBody = Type.Object({ key_id: Type.String({ maxLength: 64 }), collection_permissions: Permissions }, { additionalProperties: false });
 const WARNING = 'Store this key now: it is shown only once and cannot be recovered.';
 
-export function keyRoutes(app: FastifyInstance, keys: KeyService, tokens: ApiTokens): void {
+/** What the environment configures, by name only: never a key's value or any part of it. */
+export interface EnvironmentKeyList {
+  list(): { id: string; label: string; isAdmin: boolean }[];
+}
+
+export function keyRoutes(app: FastifyInstance, keys: KeyService, tokens: ApiTokens, environmentKeys?: EnvironmentKeyList): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['keys'];
 
@@ -71,14 +103,43 @@ export function keyRoutes(app: FastifyInstance, keys: KeyService, tokens: ApiTok
     },
   }, async (request, reply) => {
     const { api_key: _credential, ...input } = request.body;
-    const issued = await keys.create(input, principalOf(request).id);
+    const issued = await keys.create(input as KeyRequest, principalOf(request).id);
     return reply.status(201).send({ key: issued.key, ...keyJson(issued.stored), warning: WARNING, warnings: issued.warnings });
   });
 
   r.get('/api/auth/keys', {
     config: { access: { kind: 'admin' } },
-    schema: { tags, summary: 'List API keys (admin); never the full keys', response: { 200: Type.Array(KeySummary), ...errorResponses } },
-  }, async () => (await keys.list()).map((key) => ({ key: `${key.prefix}...`, ...keyJson(key), last_used_at: key.lastUsedAt })));
+    schema: {
+      tags, summary: 'List API keys (admin), oldest first; never the full keys. X-Total-Count is how many matched the search',
+      querystring: KeyListQuery,
+      response: { 200: Type.Array(KeySummary), ...errorResponses },
+    },
+  }, async (request, reply) => {
+    const { search = '', limit, offset = 0 } = request.query;
+    const page = await keys.page(search, limit, offset);
+    void reply.header('X-Total-Count', String(page.total));
+    return page.keys.map((key) => ({ key: `${key.prefix}...`, ...keyJson(key), last_used_at: key.lastUsedAt }));
+  });
+
+  r.patch('/api/auth/keys/:key_id', {
+    config: { access: { kind: 'admin' } },
+    schema: {
+      tags, summary: "Change a key's label, description, admin flag, expiry, rate limit, allowed IPs or disabled state (admin); absent fields are kept, null clears a limit",
+      params: KeyIdParams, body: KeyUpdateBody,
+      response: { 200: KeySummary, 409: Type.Ref('Error'), ...errorResponses },
+    },
+  }, async (request) => {
+    const key = await keys.update(request.params.key_id, request.body as KeyUpdateRequest, principalOf(request).id);
+    return { key: `${key.prefix}...`, ...keyJson(key), last_used_at: key.lastUsedAt };
+  });
+
+  r.get('/api/auth/environment-keys', {
+    config: { access: { kind: 'admin' } },
+    schema: {
+      tags, summary: 'Keys configured in the environment (admin): names and roles only, never values; change them in the environment',
+      response: { 200: Type.Array(EnvironmentKey), ...errorResponses },
+    },
+  }, async () => (environmentKeys?.list() ?? []).map((entry) => ({ id: entry.id, name: entry.label, is_admin: entry.isAdmin })));
 
   r.delete('/api/auth/keys/:key_id', {
     config: { access: { kind: 'admin' } },

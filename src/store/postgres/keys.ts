@@ -8,7 +8,7 @@
  */
 import type { PermissionSet } from '../../auth/grants.js';
 import type { AuditEvent } from '../audit-store.js';
-import type { KeyMatch, KeyStore, NewKey, RevokeOptions, RevokeOutcome, StoredKey } from '../key-store.js';
+import { takesAdminPower, type KeyMatch, type KeyStore, type KeyUpdate, type NewKey, type RevokeOptions, type RevokeOutcome, type StoredKey, type UpdateOutcome } from '../key-store.js';
 import { insertAuditEvent } from './audit.js';
 import type { PostgresDatabase, Queryable } from './database.js';
 import { isoOrNull, isoTime } from './times.js';
@@ -27,12 +27,13 @@ interface KeyRow {
   created_by: string | null;
   last_used_at: Date | null;
   generation: number;
+  disabled_at: Date | null;
 }
 
 const KEY_COLUMNS = `k.id, k.prefix, k.label, k.description, k.is_admin, k.collection_permissions, k.expires_at,
-  k.rate_limit, k.allowed_ips, k.created_at, k.created_by, k.last_used_at, k.generation`;
+  k.rate_limit, k.allowed_ips, k.created_at, k.created_by, k.last_used_at, k.generation, k.disabled_at`;
 const RETURNING = `RETURNING id, prefix, label, description, is_admin, collection_permissions, expires_at,
-  rate_limit, allowed_ips, created_at, created_by, last_used_at, generation`;
+  rate_limit, allowed_ips, created_at, created_by, last_used_at, generation, disabled_at`;
 const INSERT = `INSERT INTO api_keys (id, prefix, key_hash, label, description, is_admin, collection_permissions,
   expires_at, rate_limit, allowed_ips, created_at, created_by, generation)`;
 
@@ -94,7 +95,7 @@ export class PostgresKeyStore implements KeyStore {
       // revocation waits here, and its UPDATE below (a new snapshot) counts what the first left.
       await client.query(`SELECT id FROM api_keys WHERE is_admin AND revoked_at IS NULL ORDER BY id FOR UPDATE`);
       const revoked = await client.query(`UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL
-        AND (NOT is_admin OR (SELECT count(*) FROM api_keys o WHERE o.is_admin AND o.revoked_at IS NULL AND o.id <> $1) >= $3)`,
+        AND (NOT is_admin OR (SELECT count(*) FROM api_keys o WHERE o.is_admin AND o.revoked_at IS NULL AND o.disabled_at IS NULL AND o.id <> $1) >= $3)`,
       [id, new Date().toISOString(), options.requireOtherAdmins]);
       if (revoked.rowCount === 1) {
         await client.query(`DELETE FROM api_key_grace WHERE key_id = $1`, [id]);
@@ -129,6 +130,46 @@ export class PostgresKeyStore implements KeyStore {
       if (!rows[0]) return undefined;
       await audited(client, audit);
       return toKey(rows[0]);
+    });
+  }
+
+  async updateKey(id: string, update: KeyUpdate, options: RevokeOptions = { requireOtherAdmins: 0 }, audit?: AuditEvent): Promise<UpdateOutcome> {
+    return this.db.transaction(async (client): Promise<UpdateOutcome> => {
+      // The same lock order as revokeKey: every active admin row, then this key's row.
+      await client.query(`SELECT id FROM api_keys WHERE is_admin AND revoked_at IS NULL ORDER BY id FOR UPDATE`);
+      const found = await client.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.id = $1 AND k.revoked_at IS NULL FOR UPDATE`, [id]);
+      const current = found.rows[0];
+      if (!current) return { outcome: 'not_found' };
+      if (takesAdminPower(current.is_admin, current.disabled_at !== null, update)) {
+        const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM api_keys
+          WHERE is_admin AND revoked_at IS NULL AND disabled_at IS NULL AND id <> $1`, [id]);
+        if (Number(rows[0]!.n) < options.requireOtherAdmins) return { outcome: 'last_admin' };
+      }
+      const sets: string[] = [];
+      const params: unknown[] = [id];
+      const set = (column: string, value: unknown) => {
+        params.push(value);
+        sets.push(`${column} = $${params.length}`);
+      };
+      if (update.label !== undefined) set('label', update.label);
+      if (update.description !== undefined) set('description', update.description);
+      if (update.isAdmin !== undefined) set('is_admin', update.isAdmin);
+      if (update.expiresAt !== undefined) set('expires_at', update.expiresAt);
+      if (update.rateLimit !== undefined) set('rate_limit', update.rateLimit);
+      if (update.allowedIps !== undefined) set('allowed_ips', update.allowedIps ? JSON.stringify(update.allowedIps) : null);
+      if (update.disabled === true) {
+        params.push(new Date().toISOString());
+        sets.push(`disabled_at = COALESCE(disabled_at, $${params.length}::timestamptz)`);
+      } else if (update.disabled === false) {
+        sets.push('disabled_at = NULL');
+      }
+      let row = current;
+      if (sets.length > 0) {
+        const { rows } = await client.query<KeyRow>(`UPDATE api_keys SET ${sets.join(', ')} WHERE id = $1 ${RETURNING}`, params);
+        row = rows[0]!;
+      }
+      await audited(client, audit);
+      return { outcome: 'updated', key: toKey(row) };
     });
   }
 
@@ -179,5 +220,6 @@ function toKey(row: KeyRow): StoredKey {
     createdBy: row.created_by,
     lastUsedAt: isoOrNull(row.last_used_at),
     generation: row.generation,
+    disabledAt: isoOrNull(row.disabled_at),
   };
 }

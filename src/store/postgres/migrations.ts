@@ -176,4 +176,16 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Keys can be disabled and enabled again (SQLite migration 9); the announce trigger lists the
+    // new column so every replica drops its cached key when it changes.
+    version: 7,
+    sql: `
+      ALTER TABLE api_keys ADD COLUMN disabled_at timestamptz;
+      DROP TRIGGER api_keys_announce ON api_keys;
+      CREATE TRIGGER api_keys_announce AFTER INSERT OR DELETE OR UPDATE OF prefix, key_hash, label, description, is_admin,
+        collection_permissions, expires_at, rate_limit, allowed_ips, revoked_at, generation, disabled_at ON api_keys
+        FOR EACH ROW EXECUTE FUNCTION duckgate_announce_change();
+    `,
+  },
 ];
