@@ -27,6 +27,12 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandler
     if (apiError.status === 500) {
       request.log.error({ err: error }, 'unhandled error');
     }
+    // A refused statement is the client's mistake, but an operator debugging one needs to see it:
+    // who, which route, DuckDB's message. Never the SQL text or its parameters (they carry data).
+    if (apiError.code === 'sql_error') {
+      const principal = (request as { principal?: { id?: string } | null }).principal;
+      request.log.warn({ code: apiError.code, route: request.routeOptions.url ?? null, principal: principal?.id ?? null, error: apiError.message }, 'SQL error');
+    }
     if (apiError.status === 401 || apiError.status === 403 || apiError.status === 429) {
       options.onAuthFailure?.(apiError);
     }
