@@ -21,6 +21,8 @@ export interface RunningServer {
   control: ControlStore;
   url: string;
   close(): Promise<void>;
+  /** What a shutdown would wait for now: HTTP responses in progress, open WebSockets. */
+  inFlight(): { requests: number; sockets: number };
   /** Re-reads TLS_CERT and TLS_KEY (SIGHUP); throws, keeping the old pair, when they cannot be used. False without TLS. */
   reloadTls(): boolean;
 }
@@ -98,6 +100,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     store,
     control,
     url: listeningUrl(app, config),
+    inFlight: () => ({ requests: connections?.inFlight() ?? 0, sockets: running.app.sockets.size }),
     reloadTls: () => {
       if (!config.tls) return false;
       reloadTls(running.app.fastify.server, config.tls);
