@@ -14,8 +14,8 @@ export interface CliProcess {
 }
 
 /** Starts `duckgate serve` and resolves once it prints its listening line. */
-export async function startCli(env: Record<string, string>): Promise<CliProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve'], {
+export async function startCli(env: Record<string, string>, flags: string[] = []): Promise<CliProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', ...flags], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
