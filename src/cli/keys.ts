@@ -166,7 +166,7 @@ function permissionSummary(key: StoredKey): string {
     if (Array.isArray(grant)) return `${collection}: ${grant.join(' ')}`;
     const rules = grant as Record<string, unknown>;
     const levels = ['read', 'write', 'delete'].filter((level) => rules[level] === true);
-    const fields = Object.keys(rules).filter((name) => name.endsWith('_fields'));
+    const fields = Object.entries(rules).filter(([name, value]) => name.endsWith('_fields') && Array.isArray(value) && value.length > 0).map(([name]) => name);
     return `${collection}: ${levels.join(' ')}${fields.length > 0 ? ` (${fields.join(', ')})` : ''}`;
   });
   return parts.length === 0 ? 'none' : parts.join(', ');

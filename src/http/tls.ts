@@ -17,7 +17,11 @@ export interface TlsMaterial {
 /** Reads both files and checks they form a pair (a key that does not match its certificate throws). */
 export function readTlsMaterial(files: TlsFiles): TlsMaterial {
   const material = { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
-  createSecureContext(material);
+  try {
+    createSecureContext(material);
+  } catch (error) {
+    throw new Error(`TLS_CERT and TLS_KEY do not form a usable pair: ${error instanceof Error ? error.message : String(error)}`);
+  }
   return material;
 }
 
