@@ -40,7 +40,8 @@ export const ADMIN_HELP = `Dashboard account (ADMIN_USERNAME, on the store in DA
   npx duckgate admin set-password --generate         generate one and print it once
 `;
 
-export function mainHelp(version: string): string {
+/** `extra`: the help of commands that keep theirs beside their code (sync, backup). */
+export function mainHelp(version: string, extra: string[] = []): string {
   return `duckgate ${version}: an authenticated data API over DuckDB
 
 Usage:
@@ -48,12 +49,14 @@ Usage:
   npx duckgate keys ...                     manage API keys (see below)
   npx duckgate token <key_id>               mint a JWT for a key
   npx duckgate admin set-password           the dashboard account's password
+  npx duckgate sync ...                     source sync (see below)
+  npx duckgate backup ...                   back up and restore databases (see below)
   npx duckgate <command> --help             one command's help
   npx duckgate --version                    the version
 
 ${KEYS_HELP}
 ${ADMIN_HELP}
-Configuration (environment variables, all optional; see README.md):
+${extra.map((text) => `${text}\n`).join('')}Configuration (environment variables, all optional; see README.md):
   PORT, HOST                listen address (default 3000, 127.0.0.1)
   DATA_DIR                  where the databases live (default ./data)
   STORE_URL                 postgres://… : the control store in PostgreSQL (several replicas)

@@ -8,8 +8,19 @@ import { VERSION } from '../version.js';
 import { ADMIN_HELP, KEYS_HELP, SERVE_HELP, TOKEN_HELP, mainHelp } from './help.js';
 import { suggest, UsageError } from './usage.js';
 
-const COMMANDS = ['serve', 'keys', 'token', 'admin', 'help'] as const;
+const COMMANDS = ['serve', 'keys', 'token', 'admin', 'sync', 'backup', 'help'] as const;
 const HELP_OF: Record<string, string> = { serve: SERVE_HELP, keys: KEYS_HELP, token: TOKEN_HELP, admin: ADMIN_HELP };
+
+/** A command's help; `sync` and `backup` keep theirs beside their code, loaded only when asked. */
+async function helpOf(command: string): Promise<string | undefined> {
+  if (command === 'sync') return (await import('./sync.js')).SYNC_HELP;
+  if (command === 'backup') return (await import('./backup.js')).BACKUP_HELP;
+  return HELP_OF[command];
+}
+
+async function fullHelp(): Promise<string> {
+  return mainHelp(VERSION, [(await helpOf('sync'))!, (await helpOf('backup'))!]);
+}
 
 async function main(argv: string[]): Promise<number> {
   const command = argv.find((arg) => !arg.startsWith('-'));
@@ -21,12 +32,12 @@ async function main(argv: string[]): Promise<number> {
     }
     const unknown = argv.find((arg) => arg !== '--help' && arg !== '-h');
     if (unknown) throw new UsageError(`unknown option ${unknown}${suggestOption(unknown, ['help', 'version'])}`);
-    process.stdout.write(mainHelp(VERSION));
+    process.stdout.write(await fullHelp());
     return wantsHelp ? 0 : 2;
   }
   if (command === 'help') {
     const topic = argv[argv.indexOf('help') + 1];
-    process.stdout.write(topic && HELP_OF[topic] ? HELP_OF[topic] : mainHelp(VERSION));
+    process.stdout.write((topic && (await helpOf(topic))) || (await fullHelp()));
     return 0;
   }
   if (!(COMMANDS as readonly string[]).includes(command)) {
@@ -34,11 +45,19 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(`unknown command "${command}"${near ? ` (did you mean "${near}"?)` : ''}`);
   }
   if (wantsHelp) {
-    process.stdout.write(HELP_OF[command]!);
+    process.stdout.write((await helpOf(command))!);
     return 0;
   }
   if (command === 'serve') return (await import('./serve.js')).serveCommand(argv);
   if (command === 'keys' || command === 'token') return (await import('./keys.js')).keysCommand(argv);
+  if (command === 'sync') {
+    const [{ syncCommand }, { commandConfig }] = await Promise.all([import('./sync.js'), import('./config.js')]);
+    return syncCommand(commandConfig(), argv, process.env);
+  }
+  if (command === 'backup') {
+    const [{ backupCommand }, { commandConfig }] = await Promise.all([import('./backup.js'), import('./config.js')]);
+    return backupCommand(commandConfig(), argv);
+  }
   return (await import('./admin.js')).adminCommand(argv);
 }
 

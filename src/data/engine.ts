@@ -4,19 +4,16 @@
  * (400 for bad input, 404 for unknown names, 409 for conflicts) so any caller can render them.
  * Budgets (a deadline, a result budget) are plain options, so every protocol passes them alike.
  */
+import type { SyncTarget } from './sync/target.js';
 import type { DataLimits, ResultBudget, Truncation } from './limits.js';
 
 export type { DataLimits, ResultBudget, Truncation } from './limits.js';
 
-/** A JSON value as it travels in and out of the API. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
-
-/** ekoDB's filter language (seed 003). */
-export type ComparisonOperator = 'Eq' | 'Ne' | 'Gt' | 'Gte' | 'Lt' | 'Lte' | 'In';
-export type Filter =
-  | { type: 'Condition'; content: { field: string; operator: ComparisonOperator; value: Json } }
-  | { type: 'Logical'; content: { operator: 'And' | 'Or'; expressions: Filter[] } };
+/** JSON values and ekoDB's filter language (seed 003): the wire contract's types. */
+export type { Json, JsonObject } from '../contract/json.js';
+export type { ComparisonOperator, Filter } from '../contract/filter.js';
+import type { Filter } from '../contract/filter.js';
+import type { Json, JsonObject } from '../contract/json.js';
 
 export interface FindQuery {
   filter?: Filter;
@@ -145,11 +142,53 @@ export interface Database {
 
   query(sql: string, params: Json[] | Record<string, Json> | undefined, options: QueryOptions): Promise<QueryResult>;
 
+  /** Source sync's writer and state for this database (issue 15). */
+  syncTarget(): SyncTarget;
   /** Cheap liveness probe: false when the database cannot answer. */
   ping(): Promise<boolean>;
 }
 
-export interface DataEngine {
+/**
+ * The files behind databases, for backups (`data/backup/`): a consistent snapshot of one, and a
+ * verified file put in place as one. A restored database replaces what callers may have cached
+ * about it (schemas here; record caches elsewhere): they subscribe with `onDatabaseReplaced`.
+ */
+export interface DatabaseFiles {
+  /** Copies database `name` consistently to `destination` (see `checkpointedCopy`); answers the bytes copied. */
+  snapshotDatabase(name: string, destination: string): Promise<number>;
+  /** The files database `name` lives in now (its file and WAL), to measure it. */
+  databaseFiles(name: string): string[];
+  /** A free path in the data directory's file system to stage a file for `installDatabase` (a rename then). */
+  stagingPath(label: string): string;
+  /**
+   * Moves the file at `source` in as database `name`. An existing database is replaced only with
+   * `replace: true` (409 otherwise); it is closed first (requests in flight finish) and put back if
+   * the new file does not open.
+   */
+  installDatabase(name: string, source: string, options: { replace: boolean }): Promise<void>;
+  /** Called after `installDatabase` put a file in place as database `name`; answers the unsubscribe. */
+  onDatabaseReplaced(listener: (name: string) => void): () => void;
+}
+
+/**
+ * What one SQL statement may have written, as the engine reports it once the statement is over
+ * (committed or not). `tables` lists the tables (as named in the statement) it wrote; undefined
+ * means anything in the database (DDL, a statement whose target cannot be told).
+ */
+export interface SqlWrite {
+  database: string;
+  tables?: readonly string[];
+}
+
+export interface DataEngine extends DatabaseFiles {
+  /**
+   * Calls `listener` synchronously after every SQL statement that is not a SELECT, before the
+   * statement's call resolves, so a cache can drop what it wrote before the write is answered.
+   * Record, batch, sync and drop calls are not reported: their caller sees what they touch.
+   * Optional: an engine without it has every `query` call treated as a write to the whole database.
+   * Answers a function that stops the reports.
+   */
+  watchSqlWrites?(listener: (write: SqlWrite) => void): () => void;
   /** Names of every database, `default` first. */
   listDatabases(): string[];
   /** The named database; 404 `not_found` when it does not exist. */

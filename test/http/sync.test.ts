@@ -22,8 +22,8 @@ describe('sync (seed 002)', () => {
     assert.equal(await count('categories'), 2);
   });
 
-  test('POST /sync/:collection takes a bare array', async () => {
-    const res = await sync([{ externalId: 'p1', price: 9.5 }], '/sync/products');
+  test('POST /v1/sync/:collection takes a bare array', async () => {
+    const res = await sync([{ externalId: 'p1', price: 9.5 }], '/v1/sync/products');
     assert.deepEqual(res.json(), { products: { created: 1, updated: 0, unchanged: 0 } });
   });
 

@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { errors } from '../../errors.js';
-import type { DataEngine, Database, EngineOptions } from '../engine.js';
+import type { DataEngine, Database, EngineOptions, SqlWrite } from '../engine.js';
 import { DuckDBDatabase } from './database.js';
 import { assertDatabaseName } from './names.js';
 
@@ -14,6 +15,8 @@ export class DuckDBEngine implements DataEngine {
   /** Names being created or dropped right now, so two requests cannot race on one file. */
   private readonly busy = new Set<string>();
   private closing: Promise<void> | undefined;
+  private readonly replacedListeners = new Set<(name: string) => void>();
+  private readonly sqlWriteListeners = new Set<(write: SqlWrite) => void>();
 
   private constructor(private readonly options: EngineOptions) {}
 
@@ -41,7 +44,19 @@ export class DuckDBEngine implements DataEngine {
   }
 
   private openFile(name: string): Promise<DuckDBDatabase> {
-    return DuckDBDatabase.open(name, this.path(name), this.options);
+    return DuckDBDatabase.open(name, this.path(name), {
+      ...this.options,
+      onSqlWrite: (tables) => {
+        const write: SqlWrite = tables === undefined ? { database: name } : { database: name, tables };
+        for (const listener of this.sqlWriteListeners) listener(write);
+      },
+    });
+  }
+
+  watchSqlWrites(listener: (write: SqlWrite) => void): () => void {
+    const own = (write: SqlWrite): void => listener(write);
+    this.sqlWriteListeners.add(own);
+    return () => this.sqlWriteListeners.delete(own);
   }
 
   private assertOpen(): void {
@@ -86,6 +101,68 @@ export class DuckDBEngine implements DataEngine {
     } finally {
       this.busy.delete(name);
     }
+  }
+
+  snapshotDatabase(name: string, destination: string): Promise<number> {
+    this.assertOpen();
+    const database = this.databases.get(name);
+    if (database === undefined) throw errors.notFound(`Database '${name}' not found`);
+    return database.checkpointedCopy(destination);
+  }
+
+  databaseFiles(name: string): string[] {
+    this.database(name);
+    return [this.path(name), `${this.path(name)}.wal`];
+  }
+
+  stagingPath(label: string): string {
+    // Not `*.duckdb`: a staged file left by a crash is never opened as a database at start.
+    return join(this.options.dataDir, `.staging-${label.replace(/[^a-z0-9_-]/gi, '_')}-${randomBytes(6).toString('hex')}.tmp`);
+  }
+
+  async installDatabase(name: string, source: string, options: { replace: boolean }): Promise<void> {
+    this.assertOpen();
+    assertDatabaseName(name);
+    if (this.busy.has(name)) throw errors.conflict(`Database '${name}' is being created, dropped or restored`);
+    const existing = this.databases.get(name);
+    if (existing !== undefined && !options.replace) {
+      throw errors.conflict(`Database '${name}' exists; restore into a new name, or pass replace: true to overwrite it`);
+    }
+    const path = this.path(name);
+    const aside = `${path}.replaced`;
+    this.busy.add(name);
+    try {
+      if (existing !== undefined) {
+        // Unlisted first: new requests get 404 while in-flight ones finish on the old file.
+        this.databases.delete(name);
+        await existing.close();
+        renameSync(path, aside);
+        rmSync(`${path}.wal`, { force: true });
+      }
+      renameSync(source, path);
+      let opened: DuckDBDatabase;
+      try {
+        opened = await this.openFile(name);
+      } catch (error) {
+        rmSync(path, { force: true });
+        if (existing !== undefined) {
+          renameSync(aside, path);
+          this.databases.set(name, await this.openFile(name));
+        }
+        throw error;
+      }
+      this.databases.set(name, opened);
+      rmSync(aside, { force: true });
+    } finally {
+      this.busy.delete(name);
+    }
+    // Also for a new name: a cache may still hold entries of a database of that name dropped earlier.
+    for (const listener of this.replacedListeners) listener(name);
+  }
+
+  onDatabaseReplaced(listener: (name: string) => void): () => void {
+    this.replacedListeners.add(listener);
+    return () => this.replacedListeners.delete(listener);
   }
 
   close(): Promise<void> {

@@ -20,7 +20,7 @@ export function syncRoutes(app: FastifyInstance, engine: DataEngine): void {
   const tags = ['sync'];
 
   r.post('/v1/sync', {
-    config: { access: { kind: 'body-collections', level: 'write' } },
+    config: { msgpack: true, access: { kind: 'body-collections', level: 'write' } },
     schema: {
       tags, summary: 'Upsert records of several collections by externalId, in one transaction',
       querystring: DbQuery,
@@ -33,8 +33,8 @@ export function syncRoutes(app: FastifyInstance, engine: DataEngine): void {
     return engine.database(databaseOf(request.query)).sync(batches, callOptions(request));
   });
 
-  r.post('/sync/:collection', {
-    config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
+  r.post('/v1/sync/:collection', {
+    config: { msgpack: true, access: { kind: 'collection', level: 'write', param: 'collection' } },
     schema: {
       tags, summary: 'Upsert records of one collection by externalId, in one transaction',
       params: CollectionParams, querystring: DbQuery, body: SyncRecords,
