@@ -7,6 +7,7 @@ import type { DataEngine } from './data/engine.js';
 import { openDuckDBEngine } from './data/duckdb/index.js';
 import { withRecordCache } from './data/record-cache.js';
 import { buildApp, type App } from './http/app.js';
+import { reloadTls } from './http/tls.js';
 import { trackConnections, type ConnectionDrain } from './http/connection-drain.js';
 import { Redis } from 'ioredis';
 import { ensurePrivateDir, usePrivateUmask } from './private-files.js';
@@ -22,6 +23,10 @@ export interface RunningServer {
   control: ControlStore;
   url: string;
   close(): Promise<void>;
+  /** What a shutdown would wait for now: HTTP responses in progress, open WebSockets. */
+  inFlight(): { requests: number; sockets: number };
+  /** Re-reads TLS_CERT and TLS_KEY (SIGHUP); throws, keeping the old pair, when they cannot be used. False without TLS. */
+  reloadTls(): boolean;
 }
 
 export interface StartOptions {
@@ -39,7 +44,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   usePrivateUmask();
   const dataDir = ensurePrivateDir(config.dataDir);
   const jwtSecret = loadJwtSecret(config.jwtSecret, config.dataDir);
-  const control = await openControlStore(config);
+  const control = await openControlStoreOrExplain(config);
   const { keys: store, audit, accounts, sources } = control;
   // One client for every Redis user; commands time out so a stalled Redis cannot hold requests.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 1000, lazyConnect: false }) : undefined;
@@ -81,29 +86,44 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (dataDir.openToOthers) {
       app.fastify.log.warn({ dataDir: config.dataDir }, 'DATA_DIR can be entered by other users; its files are 0600, but consider chmod 700');
     }
-    const firstAdmin = await app.keys.ensureAdminKey();
-    const { generatedPassword } = await ensureAdminAccount(accounts, config.adminUsername, config.adminPassword);
-    if (firstAdmin || generatedPassword) {
-      (options.announce ?? ((text) => process.stdout.write(text)))(firstStartBanner(firstAdmin?.key, generatedPassword === undefined ? undefined : { username: config.adminUsername, password: generatedPassword }));
+    if (redis && config.redisUrl) {
+      const problem = await unreachable(redis, REDIS_PING_TIMEOUT_MS);
+      if (problem) {
+        app.fastify.log.warn({ redis: redactedUrl(config.redisUrl), problem },
+          'REDIS_URL is unreachable: rate limits and failure counters are kept in this process until it answers');
+      }
     }
     connections = trackConnections(app.fastify.server);
-    await app.fastify.listen({ port: config.port, host: config.host });
+    // Listen before generating anything: a busy port or a bad HOST must stop the start before a
+    // key or password is stored and shown for a server that never ran.
+    await listenOrExplain(app, config);
+    const firstAdmin = await app.keys.ensureAdminKey();
+    const { generatedPassword, passwordChanged } = await ensureAdminAccount(accounts, config.adminUsername, config.adminPassword);
+    // The change itself, never the password.
+    if (passwordChanged) app.fastify.log.info({ event: 'admin.password', actor: 'config', target: `user:${config.adminUsername}` }, 'admin password set from ADMIN_PASSWORD; earlier sessions ended');
+    if (generatedPassword) app.fastify.log.info({ event: 'admin.password', actor: 'first-start', target: `user:${config.adminUsername}` }, 'admin password generated (shown once, on standard output)');
+    if (firstAdmin || generatedPassword) {
+      (options.announce ?? ((text) => process.stdout.write(text)))(firstStartBanner(listeningUrl(app, config), firstAdmin?.key, generatedPassword === undefined ? undefined : { username: config.adminUsername, password: generatedPassword }));
+    }
   } catch (error) {
     await app?.fastify.close();
     await engine?.close();
     await closeStores();
     throw error;
   }
-  const address = app.fastify.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | undefined;
   const running = { app, engine };
   return {
     ...running,
     store,
     control,
-    url: `http://${host}:${port}`,
+    url: listeningUrl(app, config),
+    inFlight: () => ({ requests: connections?.inFlight() ?? 0, sockets: running.app.sockets.size }),
+    reloadTls: () => {
+      if (!config.tls) return false;
+      reloadTls(running.app.fastify.server, config.tls);
+      return true;
+    },
     close: () => (closing ??= (async () => {
       // Requests already running finish; connections with nothing left to answer close now.
       connections?.drain();
@@ -114,7 +134,75 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
 }
 
-function firstStartBanner(key: string | undefined, login: { username: string; password: string } | undefined): string {
+/** Errors that stop a start, worded for the operator (no stack trace, the setting to change). */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+const REDIS_PING_TIMEOUT_MS = 2000;
+
+function listeningUrl(app: App, config: Config): string {
+  const address = app.fastify.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `${config.tls ? 'https' : 'http'}://${host}:${port}`;
+}
+
+async function listenOrExplain(app: App, config: Config): Promise<void> {
+  try {
+    await app.fastify.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'EADDRINUSE') {
+      throw new StartupError(`port ${config.port} on ${config.host} is already in use (another duckgate still running? stop it, or set PORT)`);
+    }
+    if (code === 'EACCES') throw new StartupError(`port ${config.port} needs privileges this user lacks (set PORT above 1023, or put a proxy in front)`);
+    if (code === 'ENOTFOUND' || code === 'EADDRNOTAVAIL' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') {
+      throw new StartupError(`HOST "${config.host}" is not an address of this machine (${String(code)}); use 127.0.0.1, 0.0.0.0, ::, or one of its interfaces' addresses`);
+    }
+    throw error;
+  }
+}
+
+async function openControlStoreOrExplain(config: Config): Promise<ControlStore> {
+  try {
+    return await openControlStore(config);
+  } catch (error) {
+    if (!config.storeUrl) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new StartupError(`STORE_URL: cannot use PostgreSQL at ${redactedUrl(config.storeUrl)}: ${reason}`);
+  }
+}
+
+/** What went wrong reaching Redis within `timeoutMs`, or undefined once it answered PING. */
+async function unreachable(redis: Redis, timeoutMs: number): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${timeoutMs} ms`), timeoutMs);
+  });
+  try {
+    return await Promise.race([redis.ping().then(() => undefined, (error: unknown) => (error instanceof Error ? error.message : String(error))), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A service URL without its password, fit for a log line. */
+function redactedUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+/**
+ * Shown once, on standard output (never the log). Ends with one `export` line holding what the
+ * README's examples use, so a newcomer copies one line instead of three values.
+ */
+function firstStartBanner(url: string, key: string | undefined, login: { username: string; password: string } | undefined): string {
   const line = '='.repeat(78);
   const lines = [line, 'duckgate: first start. What follows is shown ONLY NOW; only hashes are kept.', ''];
   if (key) {
@@ -134,10 +222,23 @@ function firstStartBanner(key: string | undefined, login: { username: string; pa
       `    username: ${login.username}`,
       `    password: ${login.password}`,
       '',
-      'Sign in at the server\'s address (/). Change it with `duckgate admin set-password`.',
+      `Sign in at ${url}/ (the dashboard). Change it with \`npx duckgate admin set-password\`.`,
       '',
     );
   }
-  lines.push('Store them in a secrets manager: they cannot be shown again.', line, '');
+  const exports = [`DUCKGATE_URL=${url}`, ...(key ? [`DUCKGATE_KEY=${key}`] : []), ...(login ? [`DUCKGATE_PASSWORD=${shellQuote(login.password)}`] : [])];
+  lines.push(
+    `Dashboard: ${url}/`,
+    '',
+    'For the README\'s examples, in the shell you send requests from:',
+    '',
+    `export ${exports.join(' ')}`,
+    '',
+    'Store them in a secrets manager: they cannot be shown again.', line, '');
   return lines.join('\n');
+}
+
+/** Single-quoted for sh: generated passwords are URL-safe, but say so in the quoting, not by luck. */
+function shellQuote(value: string): string {
+  return /^[A-Za-z0-9_.,:@%+=\/-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
 }

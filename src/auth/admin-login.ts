@@ -53,13 +53,14 @@ export class AdminLogin {
  * changed, so sessions survive restarts), otherwise a generated one the first time, which is
  * returned so the caller can show it once.
  */
-export async function ensureAdminAccount(accounts: AccountStore, username: string, configuredPassword: string | undefined): Promise<{ generatedPassword?: string }> {
+export async function ensureAdminAccount(accounts: AccountStore, username: string, configuredPassword: string | undefined): Promise<{ generatedPassword?: string; passwordChanged?: boolean }> {
   const account = await accounts.getAccount(username);
   if (configuredPassword !== undefined) {
     if (!account || !(await verifyPassword(account.passwordHash, configuredPassword))) {
       // A changed ADMIN_PASSWORD changes the password (and ends every session): audited as any change.
       const event = sanitise({ kind: 'admin.password', actor: 'config', target: `user:${username}`, details: { source: 'ADMIN_PASSWORD' } }, Date.now());
       await accounts.setPassword(username, await hashPassword(configuredPassword), event);
+      return { passwordChanged: true };
     }
     return {};
   }

@@ -32,11 +32,27 @@ export function readCredential(headers: CredentialHeaders): Credential {
   return { kind: 'opaque', value };
 }
 
+/** `Bearer <token>`; the scheme's name is case-insensitive (RFC 7235 §2.1), so `bearer` counts too. */
 function bearerToken(header: string | undefined): string | undefined {
-  if (header === undefined || !header.startsWith('Bearer ')) return undefined;
-  const token = header.slice('Bearer '.length).trim();
-  return token === '' ? undefined : token;
+  const match = header === undefined ? null : /^bearer[ \t]+(.*)$/is.exec(header);
+  const token = match?.[1]!.trim();
+  return token === undefined || token === '' ? undefined : token;
 }
+
+/**
+ * Whether a value that matched no configured environment key could still have been meant as one:
+ * at least as long as the shortest accepted environment key, less one dropped character. Such a
+ * value is answered `invalid_api_key` (a wrong key), not `invalid_api_key_format`: a one-character
+ * typo in an environment key is a wrong key, not a malformed one. Values shaped like a managed
+ * key's prefix keep their format error, as their shape is fully known.
+ */
+export function couldBeEnvironmentKey(value: string): boolean {
+  if (/^dk_(live|test)_/.test(value)) return false;
+  return value.length >= MIN_ENVIRONMENT_KEY_LENGTH - 1;
+}
+
+/** The shortest environment key the configuration accepts (`src/config/parse.ts`, `secretKey`). */
+export const MIN_ENVIRONMENT_KEY_LENGTH = 16;
 
 function apiKeyHeader(header: string | string[] | undefined): string | undefined {
   // Node joins repeated unknown headers with ", "; an array only appears for set-cookie, but be exact anyway.

@@ -62,6 +62,8 @@ export interface KeyServiceOptions {
   environmentAdminKeys: number;
   /** Called after every change with the key's id, e.g. to drop its cached verification. */
   onChange?: (keyId: string) => void;
+  /** Called after every change with the audit event it wrote (never a key), e.g. for the server log. */
+  onAudited?: (event: AuditEvent) => void;
   /** What exists in the data engine, to warn about grants naming what does not (yet). */
   catalog?: PermissionCatalog;
 }
@@ -71,8 +73,9 @@ export class KeyService {
 
   async create(request: KeyRequest, createdBy: string | null): Promise<CreatedKey> {
     const { key, record } = newKey(request, createdBy);
-    const stored = await this.store.createKey(record, creation(record, createdBy));
-    this.changed(stored.id);
+    const event = creation(record, createdBy);
+    const stored = await this.store.createKey(record, event);
+    this.changed(stored.id, event);
     return { key, stored, warnings: await this.warnings(stored.isAdmin ? {} : stored.permissions) };
   }
 
@@ -122,11 +125,11 @@ export class KeyService {
     const key = await this.get(id);
     // The last-admin rule is the store's to enforce, in the same operation that revokes: a count
     // read here could be stale by the time the revocation lands (another process, another replica).
-    const outcome = await this.store.revokeKey(id, { requireOtherAdmins: this.options.environmentAdminKeys > 0 ? 0 : 1 },
-      auditEvent({ kind: 'key.revoked', actor, target: id, keyPrefix: key.prefix, details: { label: key.label } }));
+    const event = auditEvent({ kind: 'key.revoked', actor, target: id, keyPrefix: key.prefix, details: { label: key.label } });
+    const outcome = await this.store.revokeKey(id, { requireOtherAdmins: this.options.environmentAdminKeys > 0 ? 0 : 1 }, event);
     if (outcome === 'last_admin') throw errors.conflict('Cannot revoke the last admin key: create another admin key first');
     if (outcome === 'not_found') throw keyNotFound(id);
-    this.changed(id);
+    this.changed(id, event);
   }
 
   /** A new key under the same id; the old one works `graceSeconds` longer (never past its expiry). */
@@ -136,10 +139,10 @@ export class KeyService {
     }
     const generated = generateApiKey('live');
     const graceUntil = graceSeconds > 0 ? new Date(Date.now() + graceSeconds * 1000).toISOString() : null;
-    const stored = await this.store.replaceKeyHash(id, { hash: generated.hash, prefix: generated.prefix }, graceUntil,
-      auditEvent({ kind: 'key.regenerated', actor, target: id, keyPrefix: generated.prefix, details: { grace_until: graceUntil } }));
+    const event = auditEvent({ kind: 'key.regenerated', actor, target: id, keyPrefix: generated.prefix, details: { grace_until: graceUntil } });
+    const stored = await this.store.replaceKeyHash(id, { hash: generated.hash, prefix: generated.prefix }, graceUntil, event);
     if (!stored) throw keyNotFound(id);
-    this.changed(id);
+    this.changed(id, event);
     return { key: generated.key, stored, graceUntil };
   }
 
@@ -148,10 +151,10 @@ export class KeyService {
     const permissions = parsePermissions(input);
     // Read first for the prefix the event names: the event is written with the change, not after it.
     const current = await this.get(id);
-    const stored = await this.store.setPermissions(id, permissions,
-      auditEvent({ kind: 'key.permissions', actor, target: id, keyPrefix: current.prefix, details: { replaced: permissions } }));
+    const event = auditEvent({ kind: 'key.permissions', actor, target: id, keyPrefix: current.prefix, details: { replaced: permissions } });
+    const stored = await this.store.setPermissions(id, permissions, event);
     if (!stored) throw keyNotFound(id);
-    this.changed(id);
+    this.changed(id, event);
     return { stored, warnings: stored.isAdmin ? [] : await this.warnings(permissions) };
   }
 
@@ -160,10 +163,10 @@ export class KeyService {
     const update = parsePermissions(input);
     const current = await this.get(id);
     const { merged, changes } = mergePermissions(current.permissions, update);
-    const stored = await this.store.setPermissions(id, merged,
-      auditEvent({ kind: 'key.permissions', actor, target: id, keyPrefix: current.prefix, details: { changes } }));
+    const event = auditEvent({ kind: 'key.permissions', actor, target: id, keyPrefix: current.prefix, details: { changes } });
+    const stored = await this.store.setPermissions(id, merged, event);
     if (!stored) throw keyNotFound(id);
-    this.changed(id);
+    this.changed(id, event);
     return { stored, changes, warnings: stored.isAdmin ? [] : await this.warnings(update) };
   }
 
@@ -171,8 +174,9 @@ export class KeyService {
     return permissionWarnings(permissions, this.options.catalog);
   }
 
-  private changed(keyId: string): void {
+  private changed(keyId: string, event: AuditEvent): void {
     this.options.onChange?.(keyId);
+    this.options.onAudited?.(event);
   }
 
   /**
@@ -183,9 +187,10 @@ export class KeyService {
     if (this.options.environmentAdminKeys > 0 || (await this.store.countAdminKeys()) > 0) return undefined;
     // Conditional in the store: of several processes starting at once, one creates it.
     const { key, record } = newKey({ label: 'Initial admin key', description: 'Generated at first start', is_admin: true }, 'first-start');
-    const stored = await this.store.createFirstAdminKey(record, creation(record, 'first-start'));
+    const event = creation(record, 'first-start');
+    const stored = await this.store.createFirstAdminKey(record, event);
     if (!stored) return undefined;
-    this.changed(stored.id);
+    this.changed(stored.id, event);
     return { key, stored };
   }
 }

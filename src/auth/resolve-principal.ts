@@ -3,7 +3,7 @@
  * JWT → managed keys → ADMIN_API_KEY → VALID_API_KEYS → DUCKLING_API_KEY.
  */
 import { errors } from '../errors.js';
-import type { Credential } from './credential.js';
+import { couldBeEnvironmentKey, type Credential } from './credential.js';
 import type { EnvironmentKeys } from './environment-keys.js';
 import type { Principal } from './principal.js';
 
@@ -37,7 +37,7 @@ export async function resolvePrincipal(credential: Credential, sources: Principa
     }
     case 'opaque': {
       const principal = sources.environmentKeys.match(credential.value);
-      if (!principal) throw errors.invalidApiKeyFormat();
+      if (!principal) throw couldBeEnvironmentKey(credential.value) ? errors.invalidApiKey() : errors.invalidApiKeyFormat();
       return principal;
     }
   }

@@ -5,28 +5,26 @@
  */
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { sanitise } from '../auth/audit-trail.js';
 import { generatePassword, hashPassword, passwordProblem } from '../auth/passwords.js';
-import type { Config } from '../config/index.js';
 import { openControlStore } from '../store/index.js';
+import { assertStoreExists, commandConfig } from './config.js';
+import { parseOptions, suggest, UsageError } from './usage.js';
 
-export const ADMIN_HELP = `Dashboard account (ADMIN_USERNAME, on the store in DATA_DIR, or STORE_URL):
-  duckgate admin set-password                 prompt for a new password (twice, not echoed)
-  duckgate admin set-password --password-stdin   read it from standard input
-  duckgate admin set-password --generate      generate one and print it once
-`;
-
-export async function adminCommand(config: Config, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { 'password-stdin': { type: 'boolean' }, generate: { type: 'boolean' } },
-  });
+export async function adminCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseOptions('admin', args, { 'password-stdin': { type: 'boolean' }, generate: { type: 'boolean' } });
   if (positionals[1] !== 'set-password') {
-    process.stderr.write(`duckgate: unknown admin command "${positionals[1] ?? ''}"\n\n${ADMIN_HELP}`);
-    return 1;
+    const near = positionals[1] === undefined ? 'set-password' : suggest(positionals[1], ['set-password']);
+    throw new UsageError(`${positionals[1] === undefined ? 'admin needs an action' : `unknown admin action "${positionals[1]}"`}${near ? ` (did you mean "${near}"?)` : ''}`, 'admin');
   }
+  if (values.generate && values['password-stdin']) throw new UsageError('use --generate or --password-stdin, not both', 'admin');
+  // Without a terminal there is no prompt to type into: say how to give the password instead of
+  // reading an empty one and calling it too short.
+  if (!values.generate && !values['password-stdin'] && !process.stdin.isTTY) {
+    throw new UsageError('standard input is not a terminal, so there is nothing to prompt on: pipe the password with --password-stdin (printf %s "$NEW_PASSWORD" | npx duckgate admin set-password --password-stdin), or use --generate', 'admin');
+  }
+  const config = commandConfig();
+  assertStoreExists(config);
   if (config.adminPassword !== undefined) {
     process.stderr.write('duckgate: ADMIN_PASSWORD is set, and the server resets the password to it at every start; change or unset ADMIN_PASSWORD instead\n');
     return 1;
@@ -51,9 +49,9 @@ export async function adminCommand(config: Config, args: string[]): Promise<numb
   return 0;
 }
 
-/** From standard input when it is not a terminal (or when asked), else a prompt without echo, twice. */
+/** From standard input when asked, else a prompt without echo, twice. */
 async function readPassword(fromStdin: boolean): Promise<string | undefined> {
-  if (fromStdin || !process.stdin.isTTY) {
+  if (fromStdin) {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');

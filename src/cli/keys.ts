@@ -3,7 +3,6 @@
  * (SQLite in DATA_DIR, or PostgreSQL with STORE_URL), safe while servers run on it: the store
  * announces each change, and every server drops that key from its cache.
  */
-import { parseArgs } from 'node:util';
 import { EnvironmentKeys } from '../auth/environment-keys.js';
 import { renderPermissions } from '../auth/grants.js';
 import { loadJwtSecret } from '../auth/jwt-secret.js';
@@ -13,28 +12,16 @@ import { issueApiToken } from '../auth/tokens.js';
 import type { Config } from '../config/index.js';
 import { isApiError } from '../errors.js';
 import { openControlStore } from '../store/index.js';
+import { assertStoreExists, commandConfig } from './config.js';
+import { parseOptions, suggest, UsageError } from './usage.js';
 import type { KeyStore, StoredKey } from '../store/key-store.js';
-
-export const KEYS_HELP = `Key management (on the store in DATA_DIR, or STORE_URL; works while servers run):
-  duckgate keys create --label L [--description D] [--admin] [--permissions JSON]
-                       [--expires-at ISO] [--rate-limit N] [--allowed-ips a,b]
-  duckgate keys list
-  duckgate keys revoke <key_id>
-  duckgate keys regenerate <key_id> [--grace-seconds N]
-  duckgate keys permissions <key_id>                 show
-  duckgate keys permissions <key_id> --set JSON      replace (POST semantics)
-  duckgate keys permissions <key_id> --merge JSON    merge (PUT semantics)
-  duckgate token <key_id>                            mint a JWT for a key
-Add --json for machine-readable output.
-`;
 
 type Output = (value: unknown, human: string) => void;
 
-export async function keysCommand(config: Config, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
+const ACTIONS = ['create', 'list', 'revoke', 'regenerate', 'permissions'] as const;
+
+export async function keysCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(args[0] === 'token' ? 'token' : 'keys', args, {
       json: { type: 'boolean' },
       label: { type: 'string' },
       description: { type: 'string' },
@@ -46,8 +33,29 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
       'grace-seconds': { type: 'string' },
       set: { type: 'string' },
       merge: { type: 'string' },
-    },
   });
+  const [group, action, id] = positionals;
+  // Usage first, before any store is opened: a mistake costs nothing and says what was meant.
+  if (group === 'token') {
+    if (!action) throw new UsageError('token needs a <key_id> (see `npx duckgate keys list`)', 'token');
+  } else {
+    if (action === undefined) throw new UsageError(`keys needs an action: ${ACTIONS.join(', ')}`, 'keys');
+    if (!(ACTIONS as readonly string[]).includes(action)) {
+      const near = suggest(action, ACTIONS);
+      throw new UsageError(`unknown keys action "${action}"${near ? ` (did you mean "${near}"?)` : ''}`, 'keys');
+    }
+    if (action === 'create' && (values.label === undefined || values.label.trim() === '')) {
+      throw new UsageError('keys create needs --label: a name for the key, e.g. --label web-app', 'keys');
+    }
+    if (['revoke', 'regenerate', 'permissions'].includes(action) && !id) {
+      throw new UsageError(`keys ${action} needs a <key_id> (see \`npx duckgate keys list\`)`, 'keys');
+    }
+    if (values.set !== undefined && values.merge !== undefined) {
+      throw new UsageError('use --set (replace every permission) or --merge (change the named collections), not both', 'keys');
+    }
+  }
+  const config = commandConfig();
+  assertStoreExists(config);
   const out: Output = (value, human) => process.stdout.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${human}\n`);
   const control = await openControlStore(config, { applicationName: 'duckgate-cli' });
   const { keys: store } = control;
@@ -55,7 +63,6 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
   // audit event with it, into the same trail the server keeps.
   const service = new KeyService(store, { environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length });
   try {
-    const [group, action, id] = positionals;
     if (group === 'token') return await mintToken(config, store, action, out);
     switch (action) {
       case 'create': {
@@ -75,7 +82,7 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
       }
       case 'list': {
         const keys = await service.list();
-        out(keys.map((key) => ({ ...keyJson(key), last_used_at: key.lastUsedAt })), keys.length === 0 ? 'No keys.' : keys.map(describe).join('\n'));
+        out(keys.map((key) => ({ ...keyJson(key), last_used_at: key.lastUsedAt })), keys.length === 0 ? 'No managed keys (environment keys are not listed here).' : keyTable(keys));
         return 0;
       }
       case 'revoke':
@@ -104,8 +111,7 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
         return 0;
       }
       default:
-        process.stderr.write(`duckgate: unknown keys command "${action ?? ''}"\n\n${KEYS_HELP}`);
-        return 1;
+        throw new UsageError(`unknown keys action "${action ?? ''}"`, 'keys');
     }
   } catch (error) {
     if (!isApiError(error)) throw error;
@@ -136,8 +142,38 @@ function describe(key: StoredKey): string {
   return `${key.id}  ${key.prefix}...  ${key.label}  ${permissions}  created ${key.createdAt}  last used ${key.lastUsedAt ?? 'never'}`;
 }
 
+/** `keys list`: one row per key under a header, columns padded to their widest cell. */
+export function keyTable(keys: readonly StoredKey[]): string {
+  const rows = keys.map((key) => [
+    key.id,
+    `${key.prefix}...`,
+    key.label,
+    key.isAdmin ? 'admin' : permissionSummary(key),
+    key.createdAt.slice(0, 16).replace('T', ' '),
+    key.lastUsedAt ? key.lastUsedAt.slice(0, 16).replace('T', ' ') : 'never',
+    key.expiresAt ? key.expiresAt.slice(0, 16).replace('T', ' ') : '-',
+  ]);
+  const header = ['ID', 'PREFIX', 'LABEL', 'ACCESS', 'CREATED (UTC)', 'LAST USED', 'EXPIRES'];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** `users: read write (fields), posts: read`: the levels per collection, `(fields)` when field rules apply. */
+function permissionSummary(key: StoredKey): string {
+  const rendered = renderPermissions(key.permissions) as Record<string, unknown>;
+  const parts = Object.entries(rendered).map(([collection, grant]) => {
+    if (Array.isArray(grant)) return `${collection}: ${grant.join(' ')}`;
+    const rules = grant as Record<string, unknown>;
+    const levels = ['read', 'write', 'delete'].filter((level) => rules[level] === true);
+    const fields = Object.entries(rules).filter(([name, value]) => name.endsWith('_fields') && Array.isArray(value) && value.length > 0).map(([name]) => name);
+    return `${collection}: ${levels.join(' ')}${fields.length > 0 ? ` (${fields.join(', ')})` : ''}`;
+  });
+  return parts.length === 0 ? 'none' : parts.join(', ');
+}
+
 function required(value: string | undefined, name: string): string {
-  if (!value) throw Object.assign(new Error(`missing <${name}>`), { name: 'UsageError' });
+  if (!value) throw new UsageError(`missing <${name}>`, 'keys');
   return value;
 }
 
@@ -145,6 +181,6 @@ function parseJson(flag: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw Object.assign(new Error(`${flag} is not valid JSON`), { name: 'UsageError' });
+    throw new UsageError(`${flag} is not valid JSON`, 'keys');
   }
 }

@@ -15,6 +15,8 @@ export interface ShutdownSteps {
   salvage(): Promise<void>;
   /** Waits for the log lines written so far to reach their reader, at most `timeoutMs`. */
   flushLogs(timeoutMs: number): Promise<unknown>;
+  /** What the drain waits for now (for the line that says so). */
+  inFlight?(): { requests: number; sockets: number };
   /** One line for the operator. */
   say(line: string): void;
   exit(code: number): void;
@@ -23,6 +25,8 @@ export interface ShutdownSteps {
 export interface ShutdownOptions {
   /** SHUTDOWN_TIMEOUT_MS. */
   drainTimeoutMs: number;
+  /** The clock that tells a repeated delivery from a second Ctrl-C (tests). */
+  now?: () => number;
   /** How long the last log lines may take to be written. */
   flushTimeoutMs: number;
 }
@@ -30,22 +34,35 @@ export interface ShutdownOptions {
 /** The longest `salvage` may take once the drain deadline has passed. */
 const SALVAGE_TIMEOUT_MS = 1000;
 
+/**
+ * One Ctrl-C under `npm start` (or `npx`) arrives twice: from the terminal, to the whole foreground
+ * process group, and forwarded by npm a moment later. A repeat of the same signal this soon after
+ * the first is that echo, not a second Ctrl-C; a person pressing twice takes longer.
+ */
+const ECHO_WINDOW_MS = 250;
+
 /** A handler for SIGTERM and SIGINT: the first shuts down, a second one exits at once. */
 export function shutdownOnSignal(steps: ShutdownSteps, options: ShutdownOptions): (signal: NodeJS.Signals) => void {
-  let started = false;
+  const now = options.now ?? Date.now;
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
   return (signal) => {
-    if (started) {
-      steps.say(`duckgate: second ${signal}: exiting now, without waiting for the shutdown to finish`);
+    if (first) {
+      if (signal === first.signal && now() - first.at < ECHO_WINDOW_MS) return;
+      const waiting = steps.inFlight?.();
+      const cut = waiting && waiting.requests + waiting.sockets > 0 ? ` (${describe(waiting)} cut short)` : '';
+      steps.say(`duckgate: second ${signal}: exiting now, without waiting for the shutdown to finish${cut}`);
       steps.exit(1);
       return;
     }
-    started = true;
+    first = { signal, at: now() };
     void shutdown(steps, options, signal);
   };
 }
 
 async function shutdown(steps: ShutdownSteps, options: ShutdownOptions, signal: NodeJS.Signals): Promise<void> {
-  steps.say(`duckgate: ${signal} received, shutting down (requests in flight have ${options.drainTimeoutMs} ms)`);
+  const waiting = steps.inFlight?.();
+  const what = waiting ? `waiting for ${describe(waiting)}` : 'requests in flight';
+  steps.say(`duckgate: ${signal} received, shutting down: ${what}, at most ${options.drainTimeoutMs} ms (SHUTDOWN_TIMEOUT_MS); ${signal === 'SIGINT' ? 'Ctrl-C again' : 'a second signal'} exits now`);
   let code = 0;
   const closed = await settle(steps.close(), options.drainTimeoutMs);
   if (closed.kind === 'timeout') {
@@ -58,6 +75,12 @@ async function shutdown(steps: ShutdownSteps, options: ShutdownOptions, signal: 
   }
   await settle(steps.flushLogs(options.flushTimeoutMs), options.flushTimeoutMs);
   steps.exit(code);
+}
+
+function describe({ requests, sockets }: { requests: number; sockets: number }): string {
+  const parts = [`${requests} request${requests === 1 ? '' : 's'} in flight`];
+  if (sockets > 0) parts.push(`${sockets} WebSocket${sockets === 1 ? '' : 's'}`);
+  return parts.join(' and ');
 }
 
 type Settled = { kind: 'done' } | { kind: 'failed'; error: unknown } | { kind: 'timeout' };

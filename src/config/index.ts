@@ -2,6 +2,7 @@
  * The whole configuration (CONTRACT.md §1 plus the documented extensions), parsed and validated
  * once at start-up. Nothing else in the code reads `process.env`.
  */
+import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { passwordProblem } from '../auth/password-policy.js';
 import { DEFAULT_LIMITS, type DataLimits, type ResultBudget } from '../data/limits.js';
@@ -96,6 +97,14 @@ export interface Config {
   auditMaxEvents: number;
   /** `GET /ws` (Duckling's WebSocket protocol). */
   ws: WebSocketSettings;
+
+  // The first deployment (issue 16).
+  /** TLS_CERT / TLS_KEY: PEM files; set, the server speaks HTTPS (re-read on SIGHUP). */
+  tls?: TlsFiles;
+  /** HSTS_MAX_AGE: seconds of `Strict-Transport-Security` sent over TLS; 0 sends none. */
+  hstsMaxAge: number;
+  /** LOG_FORMAT: `pretty` (readable lines), `json` (one JSON object a line), `auto` (pretty on a terminal). */
+  logFormat: LogFormat;
   /** RECORD_CACHE_BYTES: bound of the point-read cache (`data/record-cache.ts`); 0 = off. */
   recordCacheBytes: number;
   /** Backups (issue 15 item 5). */
@@ -121,6 +130,14 @@ export interface AutomationSettings {
   /** AUTOMATION_LEASE_MS: how long the runner lease lasts unrenewed (a crashed holder is replaced after it). */
   leaseMs: number;
 }
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface WebSocketSettings {
   /** WS_AUTH_TIMEOUT_MS: the first message must authenticate within this, else close 1008. */
@@ -215,6 +232,9 @@ export function loadConfig(env: Env): Config {
     ...connections,
     auditSummaryWindowMs: integer('AUDIT_SUMMARY_WINDOW_MS', env.AUDIT_SUMMARY_WINDOW_MS, 60_000, 0, 86_400_000),
     auditMaxEvents: integer('AUDIT_MAX_EVENTS', env.AUDIT_MAX_EVENTS, 1_000_000, 0, 1_000_000_000),
+    tls: tlsFiles(env),
+    hstsMaxAge: integer('HSTS_MAX_AGE', env.HSTS_MAX_AGE, 31_536_000, 0, 63_072_000),
+    logFormat: oneOf('LOG_FORMAT', env.LOG_FORMAT, LOG_FORMATS, 'auto'),
     recordCacheBytes: recordCacheBytes(env),
     backup: {
       dir: path.resolve(dataDir, env.BACKUP_DIR?.trim() || 'backups'),
@@ -224,6 +244,23 @@ export function loadConfig(env: Env): Config {
     },
     automation: automationSettings(env),
   };
+}
+
+/** Both or neither, each a readable file: a typo must stop the start, not serve plain HTTP. */
+function tlsFiles(env: Env): TlsFiles | undefined {
+  const cert = env.TLS_CERT?.trim() || undefined;
+  const key = env.TLS_KEY?.trim() || undefined;
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined) throw new ConfigError('TLS_CERT', 'must be set with TLS_KEY (both PEM files)');
+  if (key === undefined) throw new ConfigError('TLS_KEY', 'must be set with TLS_CERT (both PEM files)');
+  for (const [name, file] of [['TLS_CERT', cert], ['TLS_KEY', key]] as const) {
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (error) {
+      throw new ConfigError(name, `must name a readable PEM file (${(error as { code?: string }).code ?? 'unreadable'}: ${path.resolve(file)})`);
+    }
+  }
+  return { certFile: path.resolve(cert), keyFile: path.resolve(key) };
 }
 
 function automationSettings(env: Env): AutomationSettings {

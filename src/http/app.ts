@@ -58,6 +58,7 @@ import { SourceSyncService } from '../data/sync/service.js';
 import type { SourceStore } from '../store/source-store.js';
 import { tableRoutes } from './routes/tables.js';
 import { installWebSockets, websocketRoutes } from './routes/ws.js';
+import { installHsts, readTlsMaterial } from './tls.js';
 import { automationRoutes } from './routes/automation.js';
 import { Automation } from '../automation/automation.js';
 import { LocalBackupStorage } from '../data/backup/local-storage.js';
@@ -127,7 +128,12 @@ export interface App {
 
 export async function buildApp(deps: AppDependencies): Promise<App> {
   const { config, engine } = deps;
+  const tls = config.tls ? readTlsMaterial(config.tls) : undefined;
+  const httpOptions = { maxHeaderSize: config.maxHeaderSize, ...connectionLimits(config) };
   const fastify = Fastify({
+    // With TLS_CERT/TLS_KEY, Fastify creates an https.Server, which takes the http options too.
+    // Its type stays http.Server's: everything used here (listen, upgrade, limits) is common to both.
+    ...(tls ? { https: { ...httpOptions, ...tls } } as unknown as Record<string, never> : {}),
     logger: deps.log === false ? false : {
       level: config.logLevel,
       // Credentials travel in these headers; they must never reach a log line.
@@ -139,7 +145,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     requestTimeout: config.requestReceiveTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     maxRequestsPerSocket: config.maxRequestsPerSocket,
-    http: { maxHeaderSize: config.maxHeaderSize, ...connectionLimits(config) },
+    http: httpOptions,
     clientErrorHandler,
     // Per-request access logs would cost more than authentication itself; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
@@ -174,6 +180,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   });
 
   const metrics = createMetrics();
+  if (tls) installHsts(fastify, config.hstsMaxAge);
   installErrorHandling(fastify, { onAuthFailure: (error) => metrics.authFailures.inc({ code: error.code }) });
   installRequestMetrics(fastify, metrics);
   // Before authentication's hooks: the deadline counts from arrival, and an upgrade is known as one.
@@ -261,6 +268,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const keys = new KeyService(deps.store, {
     environmentAdminKeys: [config.adminApiKey, config.ducklingApiKey].filter(Boolean).length,
     onChange: (keyId) => managedKeys.forgetKey(keyId),
+    // Who changed which key how, in the log as in the audit trail: the prefix, never the key.
+    onAudited: (event) => fastify.log.info({ event: event.kind, actor: event.actor, target: event.target, key_prefix: event.keyPrefix, details: event.details }, `${event.kind} ${event.target ?? ''}`.trim()),
     catalog: engine,
   });
   const events = authEvents(metrics, audit, fastify.log, { summaryWindowMs: config.auditSummaryWindowMs, adminUsername: config.adminUsername });

@@ -88,7 +88,7 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
     // Public routes need nobody; a credential in the body is read once the body is (preValidation).
     if (isPublic || credentialInBody) return;
     // Credential → principal → key's allow list → rate limit.
-    request.principal = principalOrThrow(await authenticator.resolve(request, reply));
+    request.principal = principalOrThrow(await authenticator.resolve(request, reply), undefined, urlCredential(request));
     // Route access (an unknown route has none to check: it answers 404, but only to a principal).
     if (access) await authorize(request, access, options.tables);
     // In-flight slot, per client like the rate limit: a few requests at once, a short queue, then
@@ -152,12 +152,25 @@ function report(request: FastifyRequest, ip: string, outcome: AuthOutcome, event
 }
 
 /** A route's rendering: the principal, or the outcome's error. Token exchange words its 401s its own way. */
-function principalOrThrow(outcome: AuthOutcome, bodyCredential?: BodyCredential): Principal {
+function principalOrThrow(outcome: AuthOutcome, bodyCredential?: BodyCredential, inUrl?: string): Principal {
   if (outcome.ok) return outcome.principal;
+  // Same code, a message that says why the key the caller did send was not seen.
+  if (inUrl && outcome.reason === 'credential' && outcome.code === 'missing_api_key') {
+    throw new ApiError(401, 'missing_api_key', `Missing API key: ?${inUrl}= in the URL is ignored (URLs end up in logs); send the key as Authorization: Bearer <key> or x-api-key: <key>`);
+  }
   if (bodyCredential?.exchange && outcome.reason === 'credential' && outcome.code !== 'missing_api_key') {
     throw new ApiError(401, 'invalid_api_key', 'API key not found or revoked');
   }
   throw outcome.error;
+}
+
+/** Query parameters a client may have put a credential in; never read as one, only named in the 401. */
+const URL_CREDENTIAL_PARAMETERS = ['api_key', 'apikey', 'key', 'token', 'access_token'] as const;
+
+function urlCredential(request: FastifyRequest): string | undefined {
+  const query = request.query as Record<string, unknown> | undefined;
+  if (!query || typeof query !== 'object') return undefined;
+  return URL_CREDENTIAL_PARAMETERS.find((name) => query[name] !== undefined);
 }
 
 /** Seed 003 sends the key as `{ "api_key": ... }`; without it, the headers are the credential. */

@@ -13,6 +13,8 @@ import type { Socket } from 'node:net';
 export interface ConnectionDrain {
   /** Closes idle and half-received connections now, busy ones when their response ends. */
   drain(): void;
+  /** Responses in progress now (what a shutdown waits for). */
+  inFlight(): number;
 }
 
 export function trackConnections(server: Server): ConnectionDrain {
@@ -45,6 +47,11 @@ export function trackConnections(server: Server): ConnectionDrain {
   });
 
   return {
+    inFlight() {
+      let total = 0;
+      for (const responses of busy.values()) total += responses;
+      return total;
+    },
     drain() {
       draining = true;
       for (const [socket, responses] of busy) {

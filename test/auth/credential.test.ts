@@ -17,8 +17,14 @@ test('Bearer wins over x-api-key; a non-Bearer Authorization falls back to x-api
 });
 
 test('no credential throws missing_api_key', () => {
-  for (const headers of [{}, { authorization: 'Bearer' }, { authorization: 'bearer lower-case' }, { 'x-api-key': '  ' }]) {
+  for (const headers of [{}, { authorization: 'Bearer' }, { authorization: 'bearer   ' }, { authorization: 'Bearerx-key-0123456789' }, { 'x-api-key': '  ' }]) {
     assert.throws(() => readCredential(headers), (e: unknown) => e instanceof ApiError && e.code === 'missing_api_key');
+  }
+});
+
+test('the Bearer scheme is case-insensitive (RFC 7235 §2.1)', () => {
+  for (const scheme of ['bearer', 'BEARER', 'Bearer', 'bEARER']) {
+    assert.deepEqual(readCredential({ authorization: `${scheme} some-env-key-0123` }), { kind: 'opaque', value: 'some-env-key-0123' });
   }
 });
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import { once } from 'node:events';
+import { shutdownOnSignal } from '../../src/cli/shutdown.js';
 import { loadConfig } from '../../src/config/index.js';
 import { ADMIN_KEY, tempDir } from '../helpers/server.js';
 import { startCli, stopCli, type CliProcess } from '../helpers/process.js';
@@ -135,10 +136,39 @@ describe('shutdown', () => {
       const { code, ms } = await exitWithin(cli, 5000, since);
       assert.equal(code, 1);
       assert.ok(ms < 4000, `exited ${ms} ms after the second signal`);
-      assert.match(cli.output(), /second SIGINT: exiting now/);
+      assert.match(cli.output(), /SIGTERM received, shutting down: waiting for 1 request in flight, at most 60000 ms \(SHUTDOWN_TIMEOUT_MS\)/);
+      assert.match(cli.output(), /second SIGINT: exiting now, without waiting for the shutdown to finish \(1 request in flight cut short\)/);
     } finally {
       end();
     }
+  });
+
+  test('one Ctrl-C delivered twice (terminal and npm) is one; a second Ctrl-C later exits now', () => {
+    let clock = 0;
+    const said: string[] = [];
+    const exits: number[] = [];
+    let closes = 0;
+    const onSignal = shutdownOnSignal({
+      close: () => {
+        closes++;
+        return new Promise(() => {});
+      },
+      salvage: async () => {},
+      flushLogs: async () => true,
+      inFlight: () => ({ requests: 2, sockets: 1 }),
+      say: (line) => said.push(line),
+      exit: (code) => exits.push(code),
+    }, { drainTimeoutMs: 60_000, flushTimeoutMs: 10, now: () => clock });
+    onSignal('SIGINT');
+    clock += 20;
+    onSignal('SIGINT');
+    assert.equal(closes, 1);
+    assert.deepEqual(exits, [], 'the echo of the first Ctrl-C does not exit');
+    assert.match(said[0]!, /SIGINT received, shutting down: waiting for 2 requests in flight and 1 WebSocket, at most 60000 ms \(SHUTDOWN_TIMEOUT_MS\); Ctrl-C again exits now/);
+    clock += 1000;
+    onSignal('SIGINT');
+    assert.deepEqual(exits, [1]);
+    assert.match(said[1]!, /second SIGINT: exiting now, without waiting for the shutdown to finish \(2 requests in flight and 1 WebSocket cut short\)/);
   });
 
   test('SHUTDOWN_TIMEOUT_MS: 10 s by default, from 100 ms to an hour', () => {

@@ -109,6 +109,23 @@ test('each bad resource budget names its variable in one line', () => {
   }
 });
 
+test('issue 16: LOG_FORMAT, HSTS_MAX_AGE and TLS files are validated at start', () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.logFormat, 'auto');
+  assert.equal(defaults.hstsMaxAge, 31_536_000);
+  assert.equal(defaults.tls, undefined);
+  assert.equal(loadConfig({ LOG_FORMAT: 'json' }).logFormat, 'json');
+  assert.equal(loadConfig({ HSTS_MAX_AGE: '0' }).hstsMaxAge, 0);
+  assert.throws(() => loadConfig({ LOG_FORMAT: 'Pretty' }), /^ConfigError: Invalid configuration: LOG_FORMAT must be one of auto, json, pretty/);
+  assert.throws(() => loadConfig({ HSTS_MAX_AGE: '-1' }), /Invalid configuration: HSTS_MAX_AGE must be a whole number/);
+  assert.throws(() => loadConfig({ TLS_KEY: '/etc/hostname' }), /Invalid configuration: TLS_CERT must be set with TLS_KEY/);
+  assert.throws(() => loadConfig({ TLS_CERT: '/no/such.crt', TLS_KEY: '/no/such.key' }), /Invalid configuration: TLS_CERT must name a readable PEM file \(ENOENT: \/no\/such\.crt\)/);
+  // Readable files pass the configuration check; whether they are a certificate and its key is
+  // checked when the server loads them (test/cli/tls.test.ts).
+  const file = path.resolve('package.json');
+  assert.deepEqual(loadConfig({ TLS_CERT: file, TLS_KEY: file }).tls, { certFile: file, keyFile: file });
+});
+
 test('CHANGE_CHANNEL: the store\'s own feed by default, Redis when REDIS_URL is set; redis without REDIS_URL is refused', () => {
   assert.equal(loadConfig({}).changeChannel, 'store');
   assert.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).changeChannel, 'redis');

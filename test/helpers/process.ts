@@ -14,8 +14,8 @@ export interface CliProcess {
 }
 
 /** Starts `duckgate serve` and resolves once it prints its listening line. */
-export async function startCli(env: Record<string, string>): Promise<CliProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve'], {
+export async function startCli(env: Record<string, string>, flags: string[] = []): Promise<CliProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', ...flags], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -26,7 +26,7 @@ export async function startCli(env: Record<string, string>): Promise<CliProcess>
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
     const onData = () => {
-      const match = /listening on (http:\/\/\S+)/.exec(output);
+      const match = /listening on (https?:\/\/\S+)/.exec(output);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);

@@ -184,7 +184,7 @@ describe('audit trail and monitoring', () => {
   });
 
   test('/metrics counts attempts, rate limits and IP denials', async () => {
-    await get(server, { key: 'garbage-credential' });
+    await get(server, { key: 'garbage' });
     const text = (await get(server, { url: '/metrics' })).body;
     assert.match(text, /auth_attempts_total\{result="failure",method="api-key",code="invalid_api_key_format"\} [1-9]/);
     assert.match(text, /auth_attempts_total\{result="success",method="api-key",code="ok"\} [1-9]/);

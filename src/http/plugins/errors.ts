@@ -28,6 +28,14 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandler
     if (apiError.status === 500) {
       request.log.error({ err: error }, 'unhandled error');
     }
+    // A refused statement is the client's mistake, but an operator debugging one needs to see it:
+    // who, which route, DuckDB's message. Never the SQL text or its parameters (they carry data).
+    if (apiError.code === 'sql_error') {
+      const principal = (request as { principal?: { id?: string } | null }).principal;
+      // DuckDB quotes the statement's line (`LINE 1: SELECT … 'literal'`): cut it, literals are data.
+      const error = apiError.message.split(/\n\s*LINE \d+:/)[0]!.trim();
+      request.log.warn({ code: apiError.code, route: request.routeOptions.url ?? null, principal: principal?.id ?? null, error }, 'SQL error');
+    }
     if (apiError.status === 401 || apiError.status === 403 || apiError.status === 429) {
       options.onAuthFailure?.(apiError);
     }
