@@ -5,6 +5,7 @@ import type { PrincipalResolver } from './auth/resolver.js';
 import type { Config } from './config/index.js';
 import type { DataEngine } from './data/engine.js';
 import { openDuckDBEngine } from './data/duckdb/index.js';
+import { openPostgresEngine } from './data/postgres/index.js';
 import { buildApp, type App } from './http/app.js';
 import { trackConnections, type ConnectionDrain } from './http/connection-drain.js';
 import { Redis } from 'ioredis';
@@ -52,13 +53,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let app: App | undefined;
   let connections: ConnectionDrain | undefined;
   try {
-    engine = await openDuckDBEngine({
-      dataDir: config.dataDir,
-      memoryLimit: config.duckdbMemoryLimit,
-      threads: config.duckdbThreads,
-      readConnections: config.duckdbReadConnections,
-      limits: config.dataLimits,
-    });
+    engine = await openDataEngine(config);
     app = await buildApp({ config, engine, store, audit, accounts, changes, redis, jwtSecret, log: options.log, resolver: options.resolver, logDestination: options.logDestination });
     if (dataDir.openToOthers) {
       app.fastify.log.warn({ dataDir: config.dataDir }, 'DATA_DIR can be entered by other users; its files are 0600, but consider chmod 700');
@@ -94,6 +89,26 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await closeStores();
     })()),
   };
+}
+
+/** The data plane: PostgreSQL shared by replicas when DATA_URL is set, else DuckDB files in DATA_DIR. */
+export function openDataEngine(config: Config): Promise<DataEngine> {
+  if (config.dataUrl !== undefined) {
+    return openPostgresEngine({
+      url: config.dataUrl,
+      schemaPrefix: config.dataSchemaPrefix,
+      poolSize: config.dataPoolSize,
+      statementTimeoutMs: config.queryTimeoutMs,
+      limits: config.dataLimits,
+    });
+  }
+  return openDuckDBEngine({
+    dataDir: config.dataDir,
+    memoryLimit: config.duckdbMemoryLimit,
+    threads: config.duckdbThreads,
+    readConnections: config.duckdbReadConnections,
+    limits: config.dataLimits,
+  });
 }
 
 function firstStartBanner(key: string | undefined, login: { username: string; password: string } | undefined): string {

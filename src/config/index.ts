@@ -37,6 +37,12 @@ export interface Config {
   trustedProxies: string[];
   storeUrl?: string;
   redisUrl?: string;
+  /** Set: the data plane lives in this PostgreSQL database (shared by replicas); unset: DuckDB in DATA_DIR. */
+  dataUrl?: string;
+  /** Schemas of duckgate databases on DATA_URL start with it. */
+  dataSchemaPrefix: string;
+  /** Connections to DATA_URL per process. */
+  dataPoolSize: number;
   /** Namespace of duckgate's keys in Redis, so several deployments can share one Redis. */
   redisKeyPrefix: string;
   /** Largest accepted request body, bytes. */
@@ -152,6 +158,9 @@ export function loadConfig(env: Env): Config {
     trustedProxies: ipList('TRUSTED_PROXIES', env.TRUSTED_PROXIES, false),
     storeUrl: url('STORE_URL', env.STORE_URL, ['postgres:', 'postgresql:']),
     redisUrl: url('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
+    dataUrl: url('DATA_URL', env.DATA_URL, ['postgres:', 'postgresql:']),
+    dataSchemaPrefix: schemaPrefix(env.DATA_SCHEMA_PREFIX),
+    dataPoolSize: integer('DATA_POOL_SIZE', env.DATA_POOL_SIZE, 10, 1, 1000),
     redisKeyPrefix: redisKeyPrefix(env.REDIS_KEY_PREFIX),
     bodyLimit: byteSize('BODY_LIMIT', env.BODY_LIMIT, 10 * 1024 * 1024),
     queryTimeoutMs: integer('QUERY_TIMEOUT_MS', env.QUERY_TIMEOUT_MS, 30_000, 10, 3_600_000),
@@ -175,6 +184,15 @@ export function loadConfig(env: Env): Config {
     auditSummaryWindowMs: integer('AUDIT_SUMMARY_WINDOW_MS', env.AUDIT_SUMMARY_WINDOW_MS, 60_000, 0, 86_400_000),
     auditMaxEvents: integer('AUDIT_MAX_EVENTS', env.AUDIT_MAX_EVENTS, 1_000_000, 0, 1_000_000_000),
   };
+}
+
+/** Lower-case letters, digits and `_`: a schema prefix that never needs care when quoted or compared. */
+function schemaPrefix(raw: string | undefined): string {
+  const prefix = (raw ?? 'duckgate_').trim();
+  if (!/^[a-z_][a-z0-9_]{0,31}$/.test(prefix)) {
+    throw new ConfigError('DATA_SCHEMA_PREFIX', `must be 1 to 32 of a-z, 0-9 and '_', not starting with a digit (got "${raw}")`);
+  }
+  return prefix;
 }
 
 type ConnectionSettings = Pick<Config, 'requestReceiveTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'maxRequestsPerSocket'
