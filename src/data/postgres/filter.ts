@@ -90,13 +90,13 @@ function compileIn(col: Column, values: readonly Json[], params: PgParam[]): str
   const terms: string[] = [];
   const arrayType = { number: 'double precision[]', string: 'text[]', boolean: 'boolean[]' } as const;
   for (const [of, list] of groups) {
-    // `IN (SELECT unnest(…))` is planned as a hash semi-join; `= ANY($n)` compared every row with
-    // every value (20,000 × 20,000 took 39 s).
-    const values = (cast: string): string => `(SELECT unnest(${push(params, list, cast)}))`;
-    if (col.kind === 'json') terms.push(`${jsonAs(name, of)} IN ${values(`::${arrayType[of]}`)}`);
+    // Known gap: on a table PostgreSQL has no statistics for yet, 20,000 values over 20,000 rows
+    // took 40 s here (DuckDB: milliseconds); after ANALYZE, 80 ms.
+    const values = (cast: string): string => `ANY(${push(params, list, cast)})`;
+    if (col.kind === 'json') terms.push(`${jsonAs(name, of)} = ${values(`::${arrayType[of]}`)}`);
     else if (col.kind === 'other') terms.push(`${name} = ANY(${push(params, list)})`);
-    else if (col.kind === 'string') terms.push(`${name} COLLATE "C" IN ${values('::text[]')}`);
-    else terms.push(`${name} IN ${values(`::${arrayType[of]}`)}`);
+    else if (col.kind === 'string') terms.push(`${name} COLLATE "C" = ${values('::text[]')}`);
+    else terms.push(`${name} = ${values(`::${arrayType[of]}`)}`);
   }
   for (const document of documents) {
     const { lhs, rhs } = operand(col, document, params);
