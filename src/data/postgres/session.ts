@@ -82,6 +82,10 @@ export class Sessions {
   async use<T>(work: (client: Client) => Promise<T>, deadline?: number): Promise<T> {
     assertBefore(deadline);
     const client = await this.connect(deadline);
+    // A connection that dies while checked out fails its query; without a listener its 'error'
+    // event would also be an uncaught exception.
+    const onError = (): void => undefined;
+    client.on('error', onError);
     let expired = false;
     let broken = false;
     const cancel = atDeadline(deadline, () => {
@@ -95,10 +99,15 @@ export class Sessions {
       // 57014: cancelled, by our deadline or by statement_timeout (the longest deadline anyone has).
       if (expired || sqlState(error) === '57014') throw errors.queryTimeout();
       // A connection-level failure: the client must not go back to the pool.
-      if (!isApiError(error) && sqlState(error) === undefined) broken = true;
+      const state = sqlState(error);
+      if (!isApiError(error) && (state === undefined || state.startsWith('08') || state.startsWith('57P'))) {
+        broken = true;
+        throw errors.unavailable('The data engine (PostgreSQL) lost the connection; nothing of this request was committed unless it said so');
+      }
       throw error;
     } finally {
       cancel();
+      client.off('error', onError);
       // A cancel that raced the end of the statement could hit the next user of this client: a
       // client whose deadline fired is closed rather than reused.
       client.release(expired || broken ? true : undefined);
