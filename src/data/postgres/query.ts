@@ -18,6 +18,7 @@ import { toApiError } from './errors.js';
 import { guardedQuery } from './guard.js';
 import { parseOne, type ParsedStatement } from './parser.js';
 import { readCursor } from './reader.js';
+import { assertSqlLength, toPgParams } from './params.js';
 
 /** Statements that would change the session (not the data) or talk a protocol of their own. */
 const CONNECTION_STATE = new Set([
@@ -74,23 +75,6 @@ export function statementKind(statement: ParsedStatement): StatementKind {
   if (kind === 'SELECT' && (statement.node.intoClause !== undefined || writesThroughCtes(statement.node))) return 'OTHER';
   if (kind !== 'OTHER' && kind !== 'SELECT' && writesThroughCtes(statement.node)) return kind;
   return kind;
-}
-
-/** Length is checked before anything parses the text, for every caller. */
-export function assertSqlLength(sql: string, maxBytes: number): void {
-  if (sql.length <= maxBytes / 3) return;
-  const bytes = Buffer.byteLength(sql, 'utf8');
-  if (bytes > maxBytes) throw errors.statementTooLarge(`SQL text is ${bytes} bytes; the limit is ${maxBytes} (MAX_SQL_LENGTH)`);
-}
-
-/** The caller's parameters as PostgreSQL takes them: positional only; objects and arrays as JSON text. */
-export function toPgParams(params: Json[] | Record<string, Json> | undefined): unknown[] {
-  if (params === undefined || params === null) return [];
-  if (!Array.isArray(params)) {
-    if (Object.keys(params).length === 0) return [];
-    throw errors.sqlError('Named parameters are not supported on PostgreSQL: use $1, $2… with an array of params');
-  }
-  return params.map((value) => (value !== null && typeof value === 'object' ? JSON.stringify(value) : value));
 }
 
 export async function query(ctx: PgContext, sql: string, params: Json[] | Record<string, Json> | undefined, options: QueryOptions): Promise<QueryResult> {
