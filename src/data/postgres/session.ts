@@ -58,6 +58,14 @@ export function sqlState(error: unknown): string | undefined {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
+/** The connection itself failed (not the statement): it must be dropped, and the caller told 503. */
+function isConnectionLoss(error: unknown, state: string | undefined): boolean {
+  if (state !== undefined) return state.startsWith('08') || state.startsWith('57P');
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true;
+  return error instanceof Error && /Connection terminated|not queryable|connection error|Connection ended/i.test(error.message);
+}
+
 export class Sessions {
   readonly pool: pg.Pool;
 
@@ -100,9 +108,9 @@ export class Sessions {
       if (expired || sqlState(error) === '57014') throw errors.queryTimeout();
       // A connection-level failure: the client must not go back to the pool.
       const state = sqlState(error);
-      if (!isApiError(error) && (state === undefined || state.startsWith('08') || state.startsWith('57P'))) {
+      if (!isApiError(error) && isConnectionLoss(error, state)) {
         broken = true;
-        throw errors.unavailable('The data engine (PostgreSQL) lost the connection; nothing of this request was committed unless it said so');
+        throw errors.unavailable('The data engine (PostgreSQL) lost the connection; what this request had not committed was rolled back');
       }
       throw error;
     } finally {
