@@ -26,6 +26,7 @@ Configuration (environment variables, all optional; see README.md):
   DATA_DIR                  where the databases live (default ./data)
   STORE_URL                 postgres://… : the control store in PostgreSQL (several replicas)
   REDIS_URL                 redis://… : limits and throttles shared by every replica
+  DATA_URL                  postgres://… : the data plane in PostgreSQL schemas, shared by replicas
   ADMIN_API_KEY             admin API key (>= 16 characters)
   DUCKLING_API_KEY          admin API key, Duckling's name for it
   VALID_API_KEYS            comma-separated client keys: full data access, no admin routes
@@ -119,7 +120,7 @@ async function serve(): Promise<number> {
   process.on('SIGTERM', onSignal);
   // Only now: whoever waits for this line to send SIGTERM must find the handlers in place, not the
   // default action (which ends the process on the spot, stores unclosed).
-  process.stdout.write(`duckgate ${VERSION} listening on ${server.url} (data in ${config.dataDir})\n`);
+  process.stdout.write(`duckgate ${VERSION} listening on ${server.url} (data in ${config.dataUrl === undefined ? config.dataDir : `PostgreSQL schemas ${config.dataSchemaPrefix}*`})\n`);
   return -1;
 }
 
