@@ -108,6 +108,21 @@ describe('PostgreSQL SQL: scoped callers', { skip: postgres.skip }, () => {
       assert.equal(await checksum(db), before);
     }));
 
+  test('a function or operator defined in the database cannot stand in for a built-in', () =>
+    withPg(async (db) => {
+      await seed(db);
+      await db.query('CREATE FUNCTION lower(integer) RETURNS text LANGUAGE sql AS $$ SELECT v FROM secret LIMIT 1 $$', undefined, ADMIN);
+      await db.query('CREATE FUNCTION cat(text, integer) RETURNS text LANGUAGE sql AS $$ SELECT v FROM secret LIMIT 1 $$', undefined, ADMIN);
+      await db.query('CREATE OPERATOR ||| (LEFTARG = text, RIGHTARG = integer, FUNCTION = cat)', undefined, ADMIN);
+      for (const sql of ['SELECT lower(1) AS x', "SELECT name ||| 1 AS x FROM users"]) {
+        const outcome = await attempt(db, sql);
+        assert.ok(isApiError(outcome) && outcome.status === 403, `${sql}: ${JSON.stringify(outcome)}`);
+        assertNoLeak(outcome, sql);
+      }
+      // Names nobody redefined still work.
+      assert.deepEqual((await db.query("SELECT upper('ab') AS x", undefined, guarded())).result, [{ x: 'AB' }]);
+    }));
+
   test('the statement runs read-only: a built-in that writes cannot', () =>
     withPg(async (db) => {
       await seed(db);

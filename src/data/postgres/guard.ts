@@ -127,6 +127,9 @@ export class GuardWalker {
   readonly relations = new Set<string>();
   /** CTE names the statement defines. */
   readonly ctes = new Set<string>();
+  /** Function names and operator symbols it calls: none may also be defined in the database's schema. */
+  readonly functions = new Set<string>();
+  readonly operators = new Set<string>();
   private nodes = 0;
   private tableRefs = 0;
 
@@ -208,6 +211,7 @@ export class GuardWalker {
           if (call === undefined) throw unsupported('table function');
           const name = builtinName(nameOf(call.funcname, 'function'), 'function');
           if (!TABLE_FUNCTIONS.has(name)) throw refuse(`Table function ${name} is not allowed in a restricted query`);
+          this.functions.add(name);
           if (items[1] !== undefined && Object.keys(items[1] as object).length > 0) throw unsupported('column definition list');
         }
         this.fields(node, depth);
@@ -221,12 +225,14 @@ export class GuardWalker {
       case 'FuncCall': {
         const name = builtinName(nameOf(node.funcname, 'function'), 'function');
         if (!ALLOWED_FUNCTIONS.has(name)) throw refuse(`Function ${name} is not allowed in a restricted query`);
+        this.functions.add(name);
         this.fields(node, depth, ['funcname']);
         return;
       }
       case 'A_Expr': {
         const operator = nameOf(node.name, 'operator');
         if (operator.length !== 1) throw refuse('Qualified operators are not allowed in a restricted query');
+        this.operators.add(operator[0]!);
         this.fields(node, depth, ['name']);
         return;
       }
@@ -273,6 +279,17 @@ export async function guardedQuery(
       try {
         await client.query('BEGIN');
         await client.query(`SELECT set_config('search_path', $1, true)`, [`pg_catalog, ${quoteIdent(ctx.schema)}`]);
+        // A function or operator an admin defined in this schema under a name the statement uses
+        // could be chosen over the built-in (a better argument match) and read anything: refused.
+        const shadowing = await client.query(
+          `SELECT p.proname AS name FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = $1 AND p.proname = ANY($2::text[])
+           UNION ALL
+           SELECT o.oprname FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+            WHERE n.nspname = $1 AND o.oprname = ANY($3::text[]) LIMIT 1`,
+          [ctx.schema, [...walker.functions], [...walker.operators]],
+        );
+        if (shadowing.rows.length > 0) throw refuse(`${(shadowing.rows[0] as { name: string }).name} is defined in this database, so a restricted query may not use it`);
         for (const cte of walker.ctes) {
           const found = await client.query('SELECT pg_catalog.to_regclass($1) AS r', [quoteIdent(cte)]);
           if ((found.rows[0] as { r: string | null }).r !== null) throw refuse(`A WITH query may not be named like a table (${cte})`);

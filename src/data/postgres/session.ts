@@ -96,13 +96,23 @@ export class Sessions {
     client.on('error', onError);
     let expired = false;
     let broken = false;
+    let onExpiry: (() => void) | undefined;
+    // The caller gets its 408 at the deadline even if the cancel cannot reach PostgreSQL (the
+    // connection is then closed, which ends the statement too).
+    const expiry = new Promise<never>((_, reject) => {
+      onExpiry = () => reject(errors.queryTimeout());
+    });
     const cancel = atDeadline(deadline, () => {
       expired = true;
       void this.cancel(client);
+      onExpiry?.();
     });
     try {
       assertBefore(deadline);
-      return await work(client);
+      const running = work(client);
+      // Whatever the abandoned work says after the deadline is of no interest to anyone.
+      running.catch(() => undefined);
+      return await (deadline === undefined ? running : Promise.race([running, expiry]));
     } catch (error) {
       // 57014: cancelled, by our deadline or by statement_timeout (the longest deadline anyone has).
       if (expired || sqlState(error) === '57014') throw errors.queryTimeout();
