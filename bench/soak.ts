@@ -13,13 +13,13 @@
  * (seconds), --lanes huge,deep,join,in,wide,slow,badkey, --slow-connections 5000, --readers 4,
  * --rows 100000, --timeout 35 (harness-side seconds per attack request), --env NAME=VALUE (a server
  * setting, repeatable), --keep (keep the data directory and server.log), --results <file> (default
- * bench/results/soak-latest.json). A smoke run:
+ * bench/results/soak-latest.json), --pin auto|off (CPU placement, see `Options.pin`). A smoke run:
  * `npm run bench:soak -- --baseline 5 --attack 20 --slow-connections 1000`.
  *
  * Missing a goal is reported, not a failure: the exit status is 1 only when the harness itself
  * could not run (the server would not start, the seed failed).
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -52,6 +52,13 @@ interface Options {
   keep: boolean;
   /** Where the JSON results go. */
   results: string;
+  /**
+   * CPU placement: the attack traffic comes from this process, which on a real deployment runs on
+   * another machine. `auto` (with 2+ CPUs and `taskset`) pins this process to the last CPU and the
+   * server and the well-behaved reader to the others, in both phases, so the harness's own work
+   * (thousands of sockets, floods) does not count as the server's; `off` leaves placement to the OS.
+   */
+  pin: 'auto' | 'off';
 }
 
 function parseOptions(argv: string[]): Options {
@@ -69,6 +76,7 @@ function parseOptions(argv: string[]): Options {
       env: { type: 'string', multiple: true, default: [] },
       keep: { type: 'boolean', default: false },
       results: { type: 'string', default: env('results', DEFAULT_RESULTS_FILE) },
+      pin: { type: 'string', default: env('pin', 'auto') },
     },
   });
   const number = (name: string, raw: string, min: number): number => {
@@ -97,7 +105,28 @@ function parseOptions(argv: string[]): Options {
     serverEnv,
     keep: values.keep,
     results: path.resolve(values.results),
+    pin: values.pin === 'off' ? 'off' : 'auto',
   };
+}
+
+/** Which CPUs the server and the reader get, and which the attacking harness gets (see `Options.pin`). */
+interface Placement {
+  server: string;
+  attacker: string;
+}
+
+function placement(pin: Options['pin']): Placement | undefined {
+  const cpus = os.availableParallelism();
+  if (pin === 'off' || cpus < 2) return undefined;
+  const probe = spawnSync('taskset', ['--version'], { stdio: 'ignore' });
+  if (probe.status !== 0) return undefined;
+  return { server: cpus === 2 ? '0' : `0-${cpus - 2}`, attacker: String(cpus - 1) };
+}
+
+/** Sets every thread of `pid` to `cpus` (the children are pinned before they start working). */
+function pinProcess(pid: number, cpus: string): void {
+  const result = spawnSync('taskset', ['-a', '-cp', cpus, String(pid)], { stdio: 'ignore' });
+  if (result.status !== 0) throw new Error(`taskset could not pin process ${pid} to CPUs ${cpus}`);
 }
 
 /** The server under test: its process, its log file, and what it has cost so far. */
@@ -110,9 +139,10 @@ class Server {
     proc.once('exit', (code, signal) => (this.exit = { code, signal, atMs: Math.round(performance.now() - started) }));
   }
 
-  static async start(dataDir: string, logFile: string, env: Record<string, string>): Promise<Server> {
+  static async start(dataDir: string, logFile: string, env: Record<string, string>, cpus: string | undefined): Promise<Server> {
     const log = openSync(logFile, 'a');
-    const proc = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve'], {
+    const command = cpus === undefined ? [process.execPath] : ['taskset', '-c', cpus, process.execPath];
+    const proc = spawn(command[0]!, [...command.slice(1), '--import', 'tsx', CLI, 'serve'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
@@ -231,9 +261,10 @@ interface AuditFigures {
 class Reader {
   private constructor(private readonly proc: ChildProcess) {}
 
-  static async start(url: string, key: string, options: Options): Promise<Reader> {
+  static async start(url: string, key: string, options: Options, cpus: string | undefined): Promise<Reader> {
     const proc = fork(READER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const [ready] = (await once(proc, 'message')) as [ReaderReply];
+    if (cpus !== undefined && proc.pid !== undefined) pinProcess(proc.pid, cpus);
     if (ready.type !== 'ready') throw new Error(`the reader did not start: ${JSON.stringify(ready)}`);
     const reader = new Reader(proc);
     reader.send({ type: 'start', url, key, rows: options.rows, concurrency: options.readers, timeoutMs: 10_000, phase: 'baseline' });
@@ -298,7 +329,7 @@ async function hold(server: Server, seconds: number): Promise<boolean> {
 interface Results {
   when: string;
   machine: { cpus: number; model: string; totalMemoryGiB: number; loadAverage1mAtEnd: number };
-  settings: { baselineSeconds: number; attackSeconds: number; lanes: string[]; slowConnections: number; readers: number; rows: number; timeoutMs: number; serverEnv: Record<string, string> };
+  settings: { baselineSeconds: number; attackSeconds: number; lanes: string[]; slowConnections: number; readers: number; rows: number; timeoutMs: number; serverEnv: Record<string, string>; cpus: Placement | 'os' };
   reader: PhaseFigures[];
   attacks: AttackFigures | undefined;
   server: {
@@ -422,7 +453,12 @@ async function main(): Promise<void> {
   try {
     progress(`seeding ${options.rows} rows into ${dataDir}`);
     await withChild({ role: 'seed', dataDir, rows: options.rows }, async (child) => child.detail);
-    server = await Server.start(dataDir, logFile, options.serverEnv);
+    const cpus = placement(options.pin);
+    server = await Server.start(dataDir, logFile, options.serverEnv, cpus?.server);
+    if (cpus !== undefined) {
+      pinProcess(process.pid, cpus.attacker);
+      progress(`CPUs: server and well-behaved reader on ${cpus.server}, the attacking harness on ${cpus.attacker} (--pin off to let the OS place them)`);
+    }
     server.watch();
     progress(`server at ${server.url} (pid ${server.proc.pid}), logging to ${logFile}`);
     const readerKey = await createKey(server.url, { label: 'soak-reader', collection_permissions: { bench_items: ['read'] } });
@@ -433,7 +469,7 @@ async function main(): Promise<void> {
     await sleep(1000);
     const start = { log: server.logBytes(), auditId: server.audit()?.lastId ?? 0 };
     progress(`baseline: ${options.readers} well-behaved readers alone for ${options.baseline} s`);
-    reader = await Reader.start(server.url, readerKey, options);
+    reader = await Reader.start(server.url, readerKey, options, cpus?.server);
     await hold(server, options.baseline);
     const afterBaseline = { log: server.logBytes() - start.log, audit: server.audit(start.auditId) };
 
@@ -468,7 +504,7 @@ async function main(): Promise<void> {
     const partial: Omit<Results, 'goals'> = {
       when: new Date().toISOString(),
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '?', totalMemoryGiB: Math.round(os.totalmem() / GIB), loadAverage1mAtEnd: Math.round((os.loadavg()[0] ?? 0) * 100) / 100 },
-      settings: { baselineSeconds: options.baseline, attackSeconds: options.attack, lanes: options.lanes, slowConnections: options.slowConnections, readers: options.readers, rows: options.rows, timeoutMs: options.timeoutMs, serverEnv: options.serverEnv },
+      settings: { baselineSeconds: options.baseline, attackSeconds: options.attack, lanes: options.lanes, slowConnections: options.slowConnections, readers: options.readers, rows: options.rows, timeoutMs: options.timeoutMs, serverEnv: options.serverEnv, cpus: cpus ?? 'os' },
       reader: readerFigures,
       attacks: attackFigures,
       server: {

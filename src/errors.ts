@@ -1,11 +1,16 @@
 /**
- * The error catalogue (CONTRACT.md §3) in one place. Every layer throws these; one HTTP error
- * handler renders them as `{ error, code, details? }`. Callers branch on `code`, never on text.
+ * The errors every layer throws; one HTTP error handler renders them as `{ error, code, details? }`.
+ * Codes come from the closed catalogue in `contract/errors.ts` (the type admits no other); callers
+ * branch on `code`, never on text.
  */
+import type { ErrorCode } from './contract/errors.js';
+
+export type { ErrorCode } from './contract/errors.js';
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,
     /** Response headers that belong to this error (`Retry-After` on a 429). */
@@ -34,7 +39,7 @@ export const errors = {
 
   notFound: (message: string) => new ApiError(404, 'not_found', message),
   conflict: (message: string) => new ApiError(409, 'conflict', message),
-  badRequest: (code: string, message: string, details?: unknown) => new ApiError(400, code, message, details),
+  badRequest: (code: ErrorCode, message: string, details?: unknown) => new ApiError(400, code, message, details),
   sqlError: (message: string) => new ApiError(400, 'sql_error', message),
   /** The request's deadline (QUERY_TIMEOUT_MS from its arrival) passed. */
   queryTimeout: () => new ApiError(408, 'query_timeout', 'Request cancelled at its deadline (QUERY_TIMEOUT_MS)'),
@@ -47,6 +52,8 @@ export const errors = {
   statementTooLarge: (message: string) => new ApiError(400, 'statement_too_large', message),
   filterTooLarge: (message: string) => new ApiError(400, 'filter_too_large', message),
   tooManyFields: (message: string) => new ApiError(400, 'too_many_fields', message),
+  /** An ekoDB option duckgate does not implement (`ttl`, `transaction_id`): refused, never ignored. */
+  unsupportedOption: (message: string) => new ApiError(400, 'unsupported_option', message),
 } as const;
 
 export function isApiError(value: unknown): value is ApiError {

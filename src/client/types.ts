@@ -1,11 +1,20 @@
 /**
- * Request and response shapes of the duckgate HTTP API (CONTRACT.md §4-§5), written by hand to
- * match the server's TypeBox schemas in `src/http/routes/*.ts`. The client imports nothing from
- * the server so that it stays free of Node-only code and runs in browsers.
+ * Request and response shapes of the duckgate HTTP API (CONTRACT.md §4-§5). The wire bodies the
+ * server validates (filters, find bodies, permissions, batch and query answers, error codes) are
+ * the contract's TypeBox schemas in `src/contract/`, taken here as types only (`Static<>`, through
+ * `import type`): no schema code and nothing of the server reaches the client, which runs in browsers.
  */
+import type {
+  BatchResult as ContractBatchResult, CollectionGrant as ContractCollectionGrant, CollectionPermissions as ContractCollectionPermissions,
+  CollectionRules as ContractCollectionRules, ComparisonOperator as ContractComparisonOperator, DeleteResult as ContractDeleteResult,
+  ErrorCode as ContractErrorCode, Filter as ContractFilter, FindBody, Json as ContractJson, JsonObject as ContractJsonObject,
+  PermissionLevel as ContractPermissionLevel, SortField as ContractSortField, StatusMessage as ContractStatusMessage,
+} from '../contract/index.js';
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
+export type Json = ContractJson;
+export type JsonObject = ContractJsonObject;
+/** Every `code` the server can answer (the closed catalogue, README "Errors"). */
+export type ErrorCode = ContractErrorCode;
 
 /**
  * A stored record: any JSON object, always with its `id` on the way out. Generic parameters take
@@ -20,29 +29,15 @@ export interface DbOption {
 
 // ── Records (ekoDB shapes, seed 003) ─────────────────────────────────────────────────────────
 
-export type ComparisonOperator = 'Eq' | 'Ne' | 'Gt' | 'Gte' | 'Lt' | 'Lte' | 'In';
+export type ComparisonOperator = ContractComparisonOperator;
 
 /** ekoDB's filter language. */
-export type Filter =
-  | { type: 'Condition'; content: { field: string; operator: ComparisonOperator; value: Json } }
-  | { type: 'Logical'; content: { operator: 'And' | 'Or'; expressions: Filter[] } };
+export type Filter = ContractFilter;
 
-export interface SortField {
-  field: string;
-  /** Default true. */
-  ascending?: boolean;
-}
+export type SortField = ContractSortField;
 
-/** Body of `POST /api/find/:collection`. */
-export interface FindQuery {
-  filter?: Filter;
-  sort?: SortField[];
-  /** 1 to 10000. */
-  limit?: number;
-  skip?: number;
-  select_fields?: string[];
-  exclude_fields?: string[];
-}
+/** Body of `POST /api/find/:collection`; a `limit` above the row budget is clamped to it. */
+export type FindQuery = FindBody;
 
 export interface ListOptions extends DbOption {
   /** 1 to 10000; the server's default is 100. */
@@ -50,17 +45,10 @@ export interface ListOptions extends DbOption {
   skip?: number;
 }
 
-export interface DeleteResult {
-  status: string;
-  message: string;
-  id: string;
-}
+export type DeleteResult = ContractDeleteResult;
 
 /** Each item of a batch succeeds or fails on its own. */
-export interface BatchResult {
-  successful: string[];
-  failed: { id?: string; error: string }[];
-}
+export type BatchResult = ContractBatchResult;
 
 export interface BatchUpdate<T extends object = JsonObject> {
   id: string;
@@ -71,10 +59,7 @@ export interface CollectionList {
   collections: string[];
 }
 
-export interface StatusMessage {
-  status: string;
-  message: string;
-}
+export type StatusMessage = ContractStatusMessage;
 
 // ── SQL, tables, databases (Duckling shapes, seed 000) ───────────────────────────────────────
 
@@ -132,23 +117,16 @@ export type SyncResult = Record<string, SyncCounts>;
 
 // ── Keys and permissions (seed 003) ──────────────────────────────────────────────────────────
 
-export type PermissionLevel = 'read' | 'write' | 'delete';
+export type PermissionLevel = ContractPermissionLevel;
 
 /** Field rules for one collection; the array form `["read","write"]` grants levels only. */
-export interface CollectionRules {
-  read?: boolean;
-  write?: boolean;
-  delete?: boolean;
-  select_fields?: string[] | null;
-  exclude_fields?: string[] | null;
-  writable_fields?: string[] | null;
-}
+export type CollectionRules = ContractCollectionRules;
 
 /** One collection's grant: levels, or field rules. */
-export type CollectionGrant = PermissionLevel[] | CollectionRules;
+export type CollectionGrant = ContractCollectionGrant;
 
 /** Collection (or `*`, `<db>.<collection>`, `<db>.*`) → its grant. */
-export type CollectionPermissions = Record<string, CollectionGrant>;
+export type CollectionPermissions = ContractCollectionPermissions;
 
 /** Body of `POST /api/auth/register`. */
 export interface RegisterKeyRequest {

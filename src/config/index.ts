@@ -7,6 +7,7 @@ import { passwordProblem } from '../auth/password-policy.js';
 import { DEFAULT_LIMITS, type DataLimits, type ResultBudget } from '../data/limits.js';
 import { FILES_RESERVED, defaultMaxConnections, openFileLimit } from './fd-limit.js';
 import { ConfigError, byteSize, duration, integer, ipList, list, oneOf, secretKey, url } from './parse.js';
+import { corsOrigins } from './cors.js';
 
 export { ConfigError } from './parse.js';
 
@@ -45,6 +46,8 @@ export interface Config {
   dataPoolSize: number;
   /** Namespace of duckgate's keys in Redis, so several deployments can share one Redis. */
   redisKeyPrefix: string;
+  /** CORS_ORIGINS: unset = CORS off; `['*']` = any origin; else exact origins (see `cors.ts`). */
+  corsOrigins?: string[];
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
   /** Every data request's deadline, counted from its arrival: past it, 408 `query_timeout`. */
@@ -162,6 +165,7 @@ export function loadConfig(env: Env): Config {
     dataSchemaPrefix: schemaPrefix(env.DATA_SCHEMA_PREFIX),
     dataPoolSize: integer('DATA_POOL_SIZE', env.DATA_POOL_SIZE, 10, 1, 1000),
     redisKeyPrefix: redisKeyPrefix(env.REDIS_KEY_PREFIX),
+    corsOrigins: corsOrigins(env.CORS_ORIGINS),
     bodyLimit: byteSize('BODY_LIMIT', env.BODY_LIMIT, 10 * 1024 * 1024),
     queryTimeoutMs: integer('QUERY_TIMEOUT_MS', env.QUERY_TIMEOUT_MS, 30_000, 10, 3_600_000),
     dataLimits,

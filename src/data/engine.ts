@@ -8,15 +8,11 @@ import type { DataLimits, ResultBudget, Truncation } from './limits.js';
 
 export type { DataLimits, ResultBudget, Truncation } from './limits.js';
 
-/** A JSON value as it travels in and out of the API. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
-
-/** ekoDB's filter language (seed 003). */
-export type ComparisonOperator = 'Eq' | 'Ne' | 'Gt' | 'Gte' | 'Lt' | 'Lte' | 'In';
-export type Filter =
-  | { type: 'Condition'; content: { field: string; operator: ComparisonOperator; value: Json } }
-  | { type: 'Logical'; content: { operator: 'And' | 'Or'; expressions: Filter[] } };
+/** JSON values and ekoDB's filter language (seed 003): the wire contract's types. */
+export type { Json, JsonObject } from '../contract/json.js';
+export type { ComparisonOperator, Filter } from '../contract/filter.js';
+import type { Filter } from '../contract/filter.js';
+import type { Json, JsonObject } from '../contract/json.js';
 
 export interface FindQuery {
   filter?: Filter;

@@ -36,6 +36,9 @@ import { auditRoutes } from './routes/audit.js';
 import { installDeadline } from './plugins/deadline.js';
 import { clientErrorHandler, installErrorHandling } from './plugins/errors.js';
 import { installJsonBodyParser } from './plugins/json-body.js';
+import { installMsgpack } from './plugins/msgpack.js';
+import { installCors } from './plugins/cors.js';
+import { validatorOptions } from './plugins/validators.js';
 import { createMetrics, installRequestMetrics, watchConnections, watchInFlight, type Metrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -119,7 +122,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     // Per-request access logs would cost more than authentication itself; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
-    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+    // Query strings and path parameters are coerced from text; bodies are not (see `validators.ts`).
+    ...validatorOptions(),
   });
 
   // Past the cap, Node closes new connections at once: the file handles left keep the databases open.
@@ -129,6 +133,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   // answer 400 instead of the 415 a client can act on.
   fastify.removeContentTypeParser('text/plain');
   installJsonBodyParser(fastify, config.maxJsonDepth);
+  // Before authentication's hooks: a msgpack client's 401 or 429 is in msgpack too.
+  installMsgpack(fastify, config.maxJsonDepth);
 
   const routes: RouteInfo[] = [];
   fastify.addHook('onRoute', (route) => {
@@ -152,6 +158,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   installDeadline(fastify, config.queryTimeoutMs);
   watchConnections(metrics, fastify.server);
   const sockets = await installWebSockets(fastify, config.ws.maxMessageBytes);
+  // Before authentication's hook: a preflight carries no credential and is answered here.
+  await installCors(fastify, config.corsOrigins);
   await installOpenApi(fastify, VERSION);
 
   const environmentKeys = new EnvironmentKeys({

@@ -1,10 +1,10 @@
-/** Schemas shared by several route files: one source for validation, types and `/openapi.json`. */
+/**
+ * HTTP-only schemas shared by several route files (query strings, path parameters, error
+ * responses). The wire bodies themselves live in `src/contract/` and are re-exported here.
+ */
 import { Type, type Static } from 'typebox';
 
-export const ErrorBody = Type.Object(
-  { error: Type.String(), code: Type.String(), details: Type.Optional(Type.Unknown()) },
-  { $id: 'Error', description: 'Every error: CONTRACT.md §3' },
-);
+export { ErrorBody, RecordBody, Records, BatchResult, StatusMessage } from '../contract/index.js';
 
 export const errorResponses = {
   400: Type.Ref('Error'),
@@ -16,9 +16,6 @@ export const errorResponses = {
 /** Data routes add 408 `query_timeout`: every one of them runs under the request's deadline. */
 export const dataErrorResponses = { ...errorResponses, 408: Type.Ref('Error') } as const;
 
-/** A stored record: any JSON object; `id` is always present on the way out. */
-export const RecordBody = Type.Object({}, { additionalProperties: true, description: 'A JSON object' });
-export const Records = Type.Array(RecordBody);
 
 export const DbQuery = Type.Object({
   db: Type.Optional(Type.String({ description: 'Database name (default `default`)', maxLength: 63 })),
@@ -49,11 +46,5 @@ export const Paging = Type.Object({
 
 export const JsonValue = Type.Unknown({ description: 'Any JSON value' });
 
-export const BatchResult = Type.Object({
-  successful: Type.Array(Type.String()),
-  failed: Type.Array(Type.Object({ id: Type.Optional(Type.String()), error: Type.String() })),
-});
-
-export const StatusMessage = Type.Object({ status: Type.String(), message: Type.String() });
 
 export type DbQueryT = Static<typeof DbQuery>;

@@ -33,3 +33,20 @@ test('every registered route appears in the document', async () => {
     assert.equal(anonymous, route.public, `${route.method} ${route.url}: security ${JSON.stringify(operation.security)}`);
   }
 });
+
+test('the error codes are an enum, and the filter and permission bodies are described', async () => {
+  const { ERROR_CODES, COMPARISON_OPERATORS, LOGICAL_OPERATORS } = await import('../../src/contract/index.js');
+  const doc = (await server.request({ method: 'GET', url: '/openapi.json', key: null })).json();
+  assert.deepEqual(doc.components.schemas.Error.properties.code.enum, ERROR_CODES);
+  // The filter: a recursive component, Condition or Logical, with the operators listed.
+  const find = doc.paths['/api/find/{collection}'].post.requestBody.content['application/json'].schema;
+  assert.equal(find.properties.filter.$ref, '#/components/schemas/Filter');
+  const text = JSON.stringify(doc.components.schemas.Filter);
+  for (const operator of [...COMPARISON_OPERATORS, ...LOGICAL_OPERATORS]) assert.ok(text.includes(`"${operator}"`), operator);
+  assert.ok(text.includes('#/components/schemas/Filter'), 'Logical expressions refer back to Filter');
+  // Permissions: per collection, a list of levels or the rules object with its field lists.
+  const register = doc.paths['/api/auth/register'].post.requestBody.content['application/json'].schema;
+  const grant = JSON.stringify(register.properties.collection_permissions);
+  for (const field of ['read', 'write', 'delete', 'select_fields', 'exclude_fields', 'writable_fields']) assert.ok(grant.includes(`"${field}"`), field);
+  assert.equal(register.properties.collection_permissions.additionalProperties.anyOf.length, 2);
+});

@@ -131,6 +131,26 @@ function compileIn(col: Column, values: readonly Json[], params: SqlParam[]): st
   return terms.length === 1 ? terms[0]! : `(${terms.join(' OR ')})`;
 }
 
+/** `%`, `_` and the escape character itself, in user text, match only themselves. */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Contains, StartsWith, EndsWith: a LIKE whose pattern is the caller's text with every `%` and `_`
+ * escaped, bound as a parameter (`ESCAPE '\\'`), so `50%` matches the text "50%" and nothing else.
+ * Text fields only: a JSON field compares its string value, any other typed field its text form.
+ */
+function compileText(col: Column, operator: 'Contains' | 'StartsWith' | 'EndsWith', value: Json, params: SqlParam[]): string {
+  if (typeof value !== 'string') throw invalidFilter(`Operator ${operator} on '${col.name}' needs a string value`);
+  if (col.kind === 'number' || col.kind === 'boolean') throw invalidFilter(`Operator ${operator} on '${col.name}' needs a text field; it holds ${expectation(col.kind)}`);
+  const name = quoteIdent(col.name);
+  const lhs = col.kind === 'string' ? name : col.kind === 'json' ? `(${name} ->> '$')` : `CAST(${name} AS VARCHAR)`;
+  const text = escapeLike(value);
+  const pattern = operator === 'Contains' ? `%${text}%` : operator === 'StartsWith' ? `${text}%` : `%${text}`;
+  return `${lhs} LIKE ${pushParam(params, pattern)} ESCAPE '\\'`;
+}
+
 function compile(table: TableSchema, filter: unknown, state: Compilation, depth: number): string {
   if (depth > MAX_FILTER_DEPTH) throw invalidFilter(`Filter nests deeper than ${MAX_FILTER_DEPTH} levels`);
   if (++state.terms > state.limits.maxFilterTerms) {
@@ -141,8 +161,15 @@ function compile(table: TableSchema, filter: unknown, state: Compilation, depth:
   const content = filter.content;
   if (filter.type === 'Logical') {
     const operator = content.operator;
-    if (operator !== 'And' && operator !== 'Or') throw invalidFilter(`Unknown logical operator '${String(operator)}'`);
+    if (operator !== 'And' && operator !== 'Or' && operator !== 'Not') throw invalidFilter(`Unknown logical operator '${String(operator)}'`);
     if (!Array.isArray(content.expressions)) throw invalidFilter('Logical filter needs an expressions array');
+    if (operator === 'Not') {
+      // ekoDB's QueryBuilder.not() wraps one condition: `{ operator: 'Not', expressions: [c] }`.
+      if (content.expressions.length !== 1) throw invalidFilter('Logical Not takes exactly one expression');
+      // IS NOT TRUE, not NOT: a record whose field is missing (NULL) does not match the inner
+      // condition, so it matches its negation, as ekoDB's Ne and NotIn treat a missing field.
+      return `((${compile(table, content.expressions[0], state, depth + 1)}) IS NOT TRUE)`;
+    }
     if (content.expressions.length === 0) return operator === 'And' ? 'TRUE' : 'FALSE';
     const parts = content.expressions.map((e) => compile(table, e, state, depth + 1));
     return `(${parts.join(operator === 'And' ? ' AND ' : ' OR ')})`;
@@ -151,14 +178,18 @@ function compile(table: TableSchema, filter: unknown, state: Compilation, depth:
   const col = column(table, content.field, 'filter');
   const operator = content.operator;
   const value = content.value === undefined ? null : content.value;
-  if (operator === 'In') {
-    if (!Array.isArray(value)) throw invalidFilter(`Operator In on '${col.name}' needs an array value`);
+  if (operator === 'In' || operator === 'NotIn') {
+    if (!Array.isArray(value)) throw invalidFilter(`Operator ${operator} on '${col.name}' needs an array value`);
     if (value.length > state.limits.maxInValues) {
-      throw errors.filterTooLarge(`Operator In on '${col.name}' has ${value.length} values; at most ${state.limits.maxInValues} are allowed (MAX_IN_VALUES)`);
+      throw errors.filterTooLarge(`Operator ${operator} on '${col.name}' has ${value.length} values; at most ${state.limits.maxInValues} are allowed (MAX_IN_VALUES)`);
     }
     const candidates = value.filter((v) => v !== null);
-    if (candidates.length === 0) return 'FALSE';
-    return compileIn(col, candidates, params);
+    if (operator === 'In') return candidates.length === 0 ? 'FALSE' : compileIn(col, candidates, params);
+    // A missing field is not in any list (Mongo's `$nin`, ekoDB's `nin`).
+    return candidates.length === 0 ? 'TRUE' : `((${compileIn(col, candidates, params)}) IS NOT TRUE)`;
+  }
+  if (operator === 'Contains' || operator === 'StartsWith' || operator === 'EndsWith') {
+    return compileText(col, operator, value, params);
   }
   if (typeof operator !== 'string' || !(operator in COMPARISON)) throw invalidFilter(`Unknown operator '${String(operator)}'`);
   if (value === null) {

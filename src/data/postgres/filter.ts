@@ -9,7 +9,7 @@ import type { Json } from '../engine.js';
 import type { DataLimits } from '../limits.js';
 import { foldIdentifier } from '../identifiers.js';
 import { isPlainObject } from '../duckdb/fields.js';
-import { MAX_FILTER_DEPTH } from '../duckdb/filter.js';
+import { escapeLike, MAX_FILTER_DEPTH } from '../duckdb/filter.js';
 import { quoteIdent } from '../duckdb/names.js';
 import { expectation, type Column, type TableSchema } from '../duckdb/schema.js';
 
@@ -105,6 +105,20 @@ function compileIn(col: Column, values: readonly Json[], params: PgParam[]): str
   return terms.length === 1 ? terms[0]! : `(${terms.join(' OR ')})`;
 }
 
+/**
+ * Contains, StartsWith, EndsWith as on DuckDB: LIKE with the caller's `%` and `_` escaped, bound as
+ * a parameter; text fields (a JSON field by its string value, another typed field by its text).
+ */
+function compileText(col: Column, operator: 'Contains' | 'StartsWith' | 'EndsWith', value: Json, params: PgParam[]): string {
+  if (typeof value !== 'string') throw invalidFilter(`Operator ${operator} on '${col.name}' needs a string value`);
+  if (col.kind === 'number' || col.kind === 'boolean') throw invalidFilter(`Operator ${operator} on '${col.name}' needs a text field; it holds ${expectation(col.kind)}`);
+  const name = quoteIdent(col.name);
+  const lhs = col.kind === 'string' ? `${name} COLLATE "C"` : col.kind === 'json' ? jsonAs(name, 'string') : `(${name})::text COLLATE "C"`;
+  const text = escapeLike(value);
+  const pattern = operator === 'Contains' ? `%${text}%` : operator === 'StartsWith' ? `${text}%` : `%${text}`;
+  return `${lhs} LIKE ${push(params, pattern, '::text')} ESCAPE '\\'`;
+}
+
 function compile(table: TableSchema, filter: unknown, state: Compilation, depth: number): string {
   if (depth > MAX_FILTER_DEPTH) throw invalidFilter(`Filter nests deeper than ${MAX_FILTER_DEPTH} levels`);
   if (++state.terms > state.limits.maxFilterTerms) {
@@ -114,8 +128,13 @@ function compile(table: TableSchema, filter: unknown, state: Compilation, depth:
   const content = filter.content;
   if (filter.type === 'Logical') {
     const operator = content.operator;
-    if (operator !== 'And' && operator !== 'Or') throw invalidFilter(`Unknown logical operator '${String(operator)}'`);
+    if (operator !== 'And' && operator !== 'Or' && operator !== 'Not') throw invalidFilter(`Unknown logical operator '${String(operator)}'`);
     if (!Array.isArray(content.expressions)) throw invalidFilter('Logical filter needs an expressions array');
+    if (operator === 'Not') {
+      if (content.expressions.length !== 1) throw invalidFilter('Logical Not takes exactly one expression');
+      // IS NOT TRUE: a missing field (NULL) matches the negation, as on DuckDB.
+      return `((${compile(table, content.expressions[0], state, depth + 1)}) IS NOT TRUE)`;
+    }
     if (content.expressions.length === 0) return operator === 'And' ? 'TRUE' : 'FALSE';
     const parts = content.expressions.map((e) => compile(table, e, state, depth + 1));
     return `(${parts.join(operator === 'And' ? ' AND ' : ' OR ')})`;
@@ -124,14 +143,17 @@ function compile(table: TableSchema, filter: unknown, state: Compilation, depth:
   const col = column(table, content.field, 'filter');
   const operator = content.operator;
   const value = content.value === undefined ? null : content.value;
-  if (operator === 'In') {
-    if (!Array.isArray(value)) throw invalidFilter(`Operator In on '${col.name}' needs an array value`);
+  if (operator === 'In' || operator === 'NotIn') {
+    if (!Array.isArray(value)) throw invalidFilter(`Operator ${operator} on '${col.name}' needs an array value`);
     if (value.length > state.limits.maxInValues) {
-      throw errors.filterTooLarge(`Operator In on '${col.name}' has ${value.length} values; at most ${state.limits.maxInValues} are allowed (MAX_IN_VALUES)`);
+      throw errors.filterTooLarge(`Operator ${operator} on '${col.name}' has ${value.length} values; at most ${state.limits.maxInValues} are allowed (MAX_IN_VALUES)`);
     }
     const candidates = value.filter((v) => v !== null);
-    if (candidates.length === 0) return 'FALSE';
-    return compileIn(col, candidates, state.params);
+    if (operator === 'In') return candidates.length === 0 ? 'FALSE' : compileIn(col, candidates, state.params);
+    return candidates.length === 0 ? 'TRUE' : `((${compileIn(col, candidates, state.params)}) IS NOT TRUE)`;
+  }
+  if (operator === 'Contains' || operator === 'StartsWith' || operator === 'EndsWith') {
+    return compileText(col, operator, value, state.params);
   }
   if (typeof operator !== 'string' || !(operator in COMPARISON)) throw invalidFilter(`Unknown operator '${String(operator)}'`);
   if (value === null) {

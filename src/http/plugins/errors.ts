@@ -7,6 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, isApiError } from '../../errors.js';
+import { answersInMsgpack, MSGPACK } from './msgpack.js';
 
 export interface ErrorHandlerOptions {
   /** Called for every 401/403/429 the auth path produces, e.g. to count failures by code. */
@@ -17,7 +18,7 @@ const FASTIFY_CODES: Record<string, (e: FastifyError) => ApiError> = {
   FST_ERR_CTP_INVALID_JSON_BODY: () => new ApiError(400, 'invalid_json', 'Request body is not valid JSON'),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new ApiError(400, 'invalid_json', 'Request body is empty but Content-Type is application/json'),
   FST_ERR_CTP_BODY_TOO_LARGE: () => new ApiError(413, 'payload_too_large', 'Request body is larger than the server accepts'),
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new ApiError(415, 'unsupported_media_type', 'Content-Type must be application/json'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new ApiError(415, 'unsupported_media_type', 'Content-Type must be application/json (or application/msgpack on the record routes)'),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new ApiError(400, 'invalid_content_length', 'Content-Length does not match the body'),
 };
 
@@ -37,6 +38,8 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandler
     if (!request.raw.complete) reply.header('Connection', 'close');
     const body: { error: string; code: string; details?: unknown } = { error: apiError.message, code: apiError.code };
     if (apiError.details !== undefined) body.details = apiError.details;
+    // Fastify drops the Content-Type before an error is rendered; a msgpack client's errors stay msgpack.
+    if (answersInMsgpack(request)) reply.type(MSGPACK);
     return reply.status(apiError.status).send(body);
   });
 

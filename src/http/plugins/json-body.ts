@@ -7,12 +7,18 @@
 import type { FastifyInstance } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { ApiError } from '../../errors.js';
+import { bodyless } from './msgpack.js';
 
 export function installJsonBodyParser(app: FastifyInstance, maxDepth: number): void {
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
-    if (text.trim() === '') return done(invalidJson('Request body is empty but Content-Type is application/json'), undefined);
+    if (text.trim() === '') {
+      // ekoDB's client sends `DELETE` (delete, deleteCollection) with this Content-Type and no body:
+      // where a body is optional, an empty one is no body. A POST or PUT still needs one.
+      if (bodyless(request.method)) return done(null, undefined);
+      return done(invalidJson('Request body is empty but Content-Type is application/json'), undefined);
+    }
     if (nestingExceeds(text, maxDepth)) {
       return done(new ApiError(400, 'json_too_deep', `Request body nests deeper than ${maxDepth} levels`), undefined);
     }

@@ -11,10 +11,10 @@ import type { Principal } from '../../auth/principal.js';
 import type { ApiTokens } from '../../auth/tokens.js';
 import { principalOf } from '../access.js';
 import { errorResponses } from '../schemas.js';
+import { CollectionPermissions } from '../../contract/index.js';
 
-const Permissions = Type.Record(Type.String(), Type.Unknown(), {
-  description: 'collection → ["read","write","delete"] or { read, write, delete, select_fields, exclude_fields, writable_fields }',
-});
+// The shape is the contract's; what a set of permissions means is `auth/grants.ts`'s to check.
+const Permissions = CollectionPermissions;
 
 const KeyFields = {
   key_id: Type.String(),

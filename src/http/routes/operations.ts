@@ -16,20 +16,41 @@ const Health = Type.Object({
   databases: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('error')])),
 });
 
+const ApiHealth = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('error')]),
+  timestamp: Type.String(),
+  databases: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('error')])),
+});
+
 export function operationRoutes(app: FastifyInstance, engine: DataEngine, metrics: Metrics): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['operations'];
   const startedAt = Date.now();
 
+  /** Pings every database the caller can see: `/health` and `/api/health` share it (same tenant scoping). */
+  const check = async (principal: Principal) => {
+    const names = visibleDatabases(engine, principal);
+    const answers = await Promise.all(names.map((name) => pingDatabase(engine, name)));
+    const databases = Object.fromEntries(names.map((name, i) => [name, answers[i] ? 'ok' : 'error'] as const));
+    return { healthy: answers.every(Boolean), timestamp: new Date().toISOString(), databases };
+  };
+
   r.get('/health', {
     config: { access: { kind: 'authenticated' } },
     schema: { tags, summary: 'Healthy when every database the caller can see answers; 503 otherwise', response: { 200: Health, 503: Health, ...errorResponses } },
   }, async (request, reply) => {
-    const names = visibleDatabases(engine, principalOf(request));
-    const answers = await Promise.all(names.map((name) => pingDatabase(engine, name)));
-    const databases = Object.fromEntries(names.map((name, i) => [name, answers[i] ? 'ok' : 'error'] as const));
-    const healthy = answers.every(Boolean);
-    return reply.status(healthy ? 200 : 503).send({ status: healthy ? 'healthy' : 'unhealthy', timestamp: new Date().toISOString(), databases });
+    const { healthy, ...rest } = await check(principalOf(request));
+    return reply.status(healthy ? 200 : 503).send({ status: healthy ? 'healthy' : 'unhealthy', ...rest });
+  });
+
+  // ekoDB's client `health()` reads `GET /api/health` and is true only for `status: "ok"`
+  // (docs/decisions.md, "/api/health answers in ekoDB's shape").
+  r.get('/api/health', {
+    config: { access: { kind: 'authenticated' } },
+    schema: { tags, summary: "Health in ekoDB's shape: `ok` when every database the caller can see answers; 503 `error` otherwise", response: { 200: ApiHealth, 503: ApiHealth, ...errorResponses } },
+  }, async (request, reply) => {
+    const { healthy, ...rest } = await check(principalOf(request));
+    return reply.status(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'error', ...rest });
   });
 
   r.get('/status', {

@@ -1,13 +1,13 @@
 /** `POST /api/query` (seed 000's shape): SQL under DuckDB's locked configuration. */
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DataEngine, Json } from '../../data/engine.js';
 import { databaseOf } from '../access.js';
 import { sendQueryAnswer } from '../json-stream.js';
 import { markTruncated, readOptions, type ResultLimits } from '../result-budget.js';
 import { sqlPolicy } from '../scoping.js';
-import { ReadQuery, RecordBody, dataErrorResponses } from '../schemas.js';
+import { ReadQuery, dataErrorResponses } from '../schemas.js';
+import { QueryAnswer, QueryBody } from '../../contract/index.js';
 
 export function queryRoutes(app: FastifyInstance, engine: DataEngine, limits: ResultLimits): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -18,20 +18,9 @@ export function queryRoutes(app: FastifyInstance, engine: DataEngine, limits: Re
       summary: 'Run one SQL statement',
       description: 'Admins may run any statement; full-data keys SELECT, INSERT, UPDATE and DELETE; scoped keys one SELECT over the tables and fields they may read. External file access, ATTACH and configuration changes are off for everyone.',
       querystring: ReadQuery,
-      body: Type.Object({
-        // Its length is the data layer's to judge (MAX_SQL_LENGTH → 400 statement_too_large).
-        sql: Type.String({ minLength: 1 }),
-        params: Type.Optional(Type.Union([Type.Array(Type.Unknown()), Type.Record(Type.String(), Type.Unknown())])),
-      }, { additionalProperties: false }),
+      body: QueryBody,
       response: {
-        200: Type.Object({
-          result: Type.Array(RecordBody),
-          columns: Type.Array(Type.String()),
-          rowCount: Type.Integer(),
-          elapsedMs: Type.Number(),
-          truncated: Type.Boolean({ description: 'True when the result budget cut the answer short (header `Duckgate-Truncated` too)' }),
-          truncatedBy: Type.Optional(Type.Union([Type.Literal('rows'), Type.Literal('bytes')])),
-        }),
+        200: QueryAnswer,
         ...dataErrorResponses,
       },
     },

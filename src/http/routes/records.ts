@@ -7,33 +7,12 @@ import { databaseOf, principalOf } from '../access.js';
 import { callOptions, markTruncated, readOptions, type ResultLimits } from '../result-budget.js';
 import { assertQueryableFields, assertWritable, readView, writeAnswer } from '../scoping.js';
 import { LEVELS } from '../../auth/grants.js';
+import { assertQueryOptions, recordWithoutOptions } from '../ekodb-options.js';
 import { hasCollectionAccess } from '../../auth/permissions.js';
+import { DeleteResult, FindBody, type FindBody as FindBodyT } from '../../contract/index.js';
 import {
   BatchResult, CollectionParams, DbQuery, Paging, ReadQuery, RecordBody, RecordParams, Records, StatusMessage, dataErrorResponses as errorResponses,
 } from '../schemas.js';
-
-const FieldList = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 });
-
-const FilterSchema = Type.Object(
-  {
-    type: Type.Union([Type.Literal('Condition'), Type.Literal('Logical')]),
-    content: Type.Object({}, { additionalProperties: true }),
-  },
-  { description: "ekoDB filter: `{ type: 'Condition', content: { field, operator, value } }` or `{ type: 'Logical', content: { operator: 'And'|'Or', expressions } }`" },
-);
-
-const FindBody = Type.Object(
-  {
-    filter: Type.Optional(FilterSchema),
-    sort: Type.Optional(Type.Array(Type.Object({ field: Type.String({ maxLength: 64 }), ascending: Type.Optional(Type.Boolean()) }), { maxItems: 16 })),
-    // Above the row budget: clamped to it, with `Duckgate-Truncated: rows` when rows were left out.
-    limit: Type.Optional(Type.Integer({ minimum: 1 })),
-    skip: Type.Optional(Type.Integer({ minimum: 0 })),
-    select_fields: Type.Optional(FieldList),
-    exclude_fields: Type.Optional(FieldList),
-  },
-  { additionalProperties: false },
-);
 
 const MAX_BATCH = 10000;
 
@@ -42,20 +21,23 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine, limits: R
   const tags = ['records'];
 
   r.post('/api/insert/:collection', {
-    config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
+    config: { msgpack: true, access: { kind: 'collection', level: 'write', param: 'collection' } },
     schema: { tags, summary: 'Insert a record (creates the collection on first write)', params: CollectionParams, querystring: DbQuery, body: RecordBody, response: { 201: RecordBody, ...errorResponses } },
   }, async (request, reply) => {
-    assertWritable(request, request.params.collection, [request.body]);
-    const record = await engine.database(databaseOf(request.query)).insert(request.params.collection, request.body as JsonObject, callOptions(request));
+    assertQueryOptions(request.query);
+    const body = recordWithoutOptions(request.body as JsonObject);
+    assertWritable(request, request.params.collection, [body]);
+    const record = await engine.database(databaseOf(request.query)).insert(request.params.collection, body, callOptions(request));
     return reply.status(201).send(writeAnswer(request, request.params.collection, record));
   });
 
   r.post('/api/find/:collection', {
-    config: { access: { kind: 'collection', level: 'read', param: 'collection' } },
+    config: { msgpack: true, access: { kind: 'collection', level: 'read', param: 'collection' } },
     schema: { tags, summary: 'Find records with a filter, sort and paging', params: CollectionParams, querystring: ReadQuery, body: FindBody, response: { 200: Records, ...errorResponses } },
   }, async (request, reply) => {
     const { collection } = request.params;
-    const { select_fields, exclude_fields, ...query } = request.body as FindQuery;
+    assertQueryOptions(request.query);
+    const { select_fields, exclude_fields, bypass_cache: _cache, bypass_ripple: _ripple, ...query }: FindBodyT = request.body;
     // Filters and sorts are bounded by what the grant lets the caller read, not by what it chose
     // to have returned: selecting `name` while sorting by `age` is fine when `age` is readable.
     assertQueryableFields(readView(request, collection), collection, query.filter, query.sort);
@@ -66,7 +48,7 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine, limits: R
   });
 
   r.get('/api/find/:collection', {
-    config: { access: { kind: 'collection', level: 'read', param: 'collection' } },
+    config: { msgpack: true, access: { kind: 'collection', level: 'read', param: 'collection' } },
     schema: { tags, summary: 'List records', params: CollectionParams, querystring: Paging, response: { 200: Records, ...errorResponses } },
   }, async (request, reply) => {
     const { limit, skip } = request.query;
@@ -77,63 +59,70 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine, limits: R
   });
 
   r.get('/api/find/:collection/:id', {
-    config: { access: { kind: 'collection', level: 'read', param: 'collection' } },
+    config: { msgpack: true, access: { kind: 'collection', level: 'read', param: 'collection' } },
     schema: { tags, summary: 'Find one record by id', params: RecordParams, querystring: DbQuery, response: { 200: RecordBody, ...errorResponses } },
   }, async (request) => engine.database(databaseOf(request.query))
     .findById(request.params.collection, request.params.id, readView(request, request.params.collection), callOptions(request)));
 
   r.put('/api/update/:collection/:id', {
-    config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
+    config: { msgpack: true, access: { kind: 'collection', level: 'write', param: 'collection' } },
     schema: { tags, summary: 'Update some fields of a record; answers the whole record', params: RecordParams, querystring: DbQuery, body: RecordBody, response: { 200: RecordBody, ...errorResponses } },
   }, async (request) => {
-    assertWritable(request, request.params.collection, [request.body]);
-    const updated = await engine.database(databaseOf(request.query)).update(request.params.collection, request.params.id, request.body as JsonObject, callOptions(request));
+    assertQueryOptions(request.query);
+    const patch = recordWithoutOptions(request.body as JsonObject);
+    assertWritable(request, request.params.collection, [patch]);
+    const updated = await engine.database(databaseOf(request.query)).update(request.params.collection, request.params.id, patch, callOptions(request));
     return writeAnswer(request, request.params.collection, updated);
   });
 
   r.delete('/api/delete/:collection/:id', {
-    config: { access: { kind: 'collection', level: 'delete', param: 'collection' } },
-    schema: { tags, summary: 'Delete a record', params: RecordParams, querystring: DbQuery, response: { 200: Type.Object({ status: Type.String(), message: Type.String(), id: Type.String() }), ...errorResponses } },
+    config: { msgpack: true, access: { kind: 'collection', level: 'delete', param: 'collection' } },
+    schema: { tags, summary: 'Delete a record', params: RecordParams, querystring: DbQuery, response: { 200: DeleteResult, ...errorResponses } },
   }, async (request) => {
+    assertQueryOptions(request.query);
     await engine.database(databaseOf(request.query)).delete(request.params.collection, request.params.id, callOptions(request));
     return { status: 'success', message: 'Record deleted', id: request.params.id };
   });
 
   r.post('/api/batch/insert/:collection', {
-    config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
+    config: { msgpack: true, access: { kind: 'collection', level: 'write', param: 'collection' } },
     schema: {
       tags, summary: 'Insert many records; each succeeds or fails on its own', params: CollectionParams, querystring: DbQuery,
       body: Type.Object({ inserts: Type.Array(Type.Object({ data: RecordBody }), { maxItems: MAX_BATCH }) }),
       response: { 200: BatchResult, ...errorResponses },
     },
   }, async (request) => {
-    const records = request.body.inserts.map((item) => item.data as JsonObject);
+    assertQueryOptions(request.query);
+    const records = request.body.inserts.map((item) => recordWithoutOptions(item.data as JsonObject));
     assertWritable(request, request.params.collection, records);
     return engine.database(databaseOf(request.query)).batchInsert(request.params.collection, records, callOptions(request));
   });
 
   r.put('/api/batch/update/:collection', {
-    config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
+    config: { msgpack: true, access: { kind: 'collection', level: 'write', param: 'collection' } },
     schema: {
       tags, summary: 'Update many records; each succeeds or fails on its own', params: CollectionParams, querystring: DbQuery,
       body: Type.Object({ updates: Type.Array(Type.Object({ id: Type.String({ maxLength: 256 }), data: RecordBody }), { maxItems: MAX_BATCH }) }),
       response: { 200: BatchResult, ...errorResponses },
     },
   }, async (request) => {
-    const updates = request.body.updates.map((u) => ({ id: u.id, data: u.data as JsonObject }));
+    assertQueryOptions(request.query);
+    const updates = request.body.updates.map((u) => ({ id: u.id, data: recordWithoutOptions(u.data as JsonObject) }));
     assertWritable(request, request.params.collection, updates.map((u) => u.data));
     return engine.database(databaseOf(request.query)).batchUpdate(request.params.collection, updates, callOptions(request));
   });
 
   r.delete('/api/batch/delete/:collection', {
-    config: { access: { kind: 'collection', level: 'delete', param: 'collection' } },
+    config: { msgpack: true, access: { kind: 'collection', level: 'delete', param: 'collection' } },
     schema: {
       tags, summary: 'Delete many records; each succeeds or fails on its own', params: CollectionParams, querystring: DbQuery,
       body: Type.Object({ deletes: Type.Array(Type.Object({ id: Type.String({ maxLength: 256 }) }), { maxItems: MAX_BATCH }) }),
       response: { 200: BatchResult, ...errorResponses },
     },
-  }, async (request) => engine.database(databaseOf(request.query))
-    .batchDelete(request.params.collection, request.body.deletes.map((d) => d.id), callOptions(request)));
+  }, async (request) => {
+    assertQueryOptions(request.query);
+    return engine.database(databaseOf(request.query)).batchDelete(request.params.collection, request.body.deletes.map((d) => d.id), callOptions(request));
+  });
 
   r.get('/api/collections', {
     config: { access: { kind: 'database' } },

@@ -20,7 +20,7 @@ export function syncRoutes(app: FastifyInstance, engine: DataEngine): void {
   const tags = ['sync'];
 
   r.post('/v1/sync', {
-    config: { access: { kind: 'body-collections', level: 'write' } },
+    config: { msgpack: true, access: { kind: 'body-collections', level: 'write' } },
     schema: {
       tags, summary: 'Upsert records of several collections by externalId, in one transaction',
       querystring: DbQuery,
@@ -34,7 +34,7 @@ export function syncRoutes(app: FastifyInstance, engine: DataEngine): void {
   });
 
   r.post('/sync/:collection', {
-    config: { access: { kind: 'collection', level: 'write', param: 'collection' } },
+    config: { msgpack: true, access: { kind: 'collection', level: 'write', param: 'collection' } },
     schema: {
       tags, summary: 'Upsert records of one collection by externalId, in one transaction',
       params: CollectionParams, querystring: DbQuery, body: SyncRecords,

@@ -11,6 +11,7 @@ import secureJson from 'secure-json-parse';
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { ApiError } from '../../errors.js';
+import { QueryParams } from '../../contract/index.js';
 import { nestingExceeds } from '../plugins/json-body.js';
 
 /** Duckling's SDK sends string ids (`${Date.now()}-${n}`); numbers are echoed as given too. */
@@ -24,7 +25,7 @@ const QueryMessage = Type.Object({
   // Its length is the data layer's to judge (MAX_SQL_LENGTH → statement_too_large), as on HTTP.
   sql: Type.String({ minLength: 1 }),
   // Duckling's SDK sends `params: undefined` (dropped by JSON) or an array; `$name` objects work as on HTTP.
-  params: Type.Optional(Type.Union([Type.Array(Type.Unknown()), Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
+  params: Type.Optional(Type.Union([QueryParams, Type.Null()])),
 });
 
 export const ClientMessage = Type.Union([AuthMessage, PingMessage, QueryMessage]);
