@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -82,7 +82,7 @@ try {
   await admin.end();
   rmSync(dataDir, { recursive: true, force: true });
 }
-process.stdout.write(`key verification through ManagedKeys, ${KEYS} keys per store\n`);
+process.stdout.write(`key verification through ManagedKeys, ${KEYS} keys per store (load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})\n`);
 process.stdout.write('| store | first use, mean µs | first use, p99 µs | cached, mean µs |\n|---|---|---|---|\n');
 for (const row of rows) {
   process.stdout.write(`| ${row.store} | ${row.firstUseMeanUs.toFixed(0)} | ${row.firstUseP99Us.toFixed(0)} | ${row.cachedMeanUs.toFixed(1)} |\n`);

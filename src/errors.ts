@@ -54,6 +54,13 @@ export const errors = {
   tooManyFields: (message: string) => new ApiError(400, 'too_many_fields', message),
   /** An ekoDB option duckgate does not implement (`ttl`, `transaction_id`): refused, never ignored. */
   unsupportedOption: (message: string) => new ApiError(400, 'unsupported_option', message),
+
+  // Source sync (issue 15).
+  /** One sync per database at a time. */
+  syncRunning: (database: string) => new ApiError(409, 'sync_running', `A sync of database '${database}' is already running`),
+  noSource: (database: string) => new ApiError(409, 'no_source', `Database '${database}' has no source (set one with PUT /api/databases/${database})`),
+  /** The source refused the connection or a query: the message says why (never the password). */
+  sourceUnavailable: (message: string) => new ApiError(502, 'source_unavailable', message),
 } as const;
 
 export function isApiError(value: unknown): value is ApiError {

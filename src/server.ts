@@ -11,6 +11,7 @@ import { trackConnections, type ConnectionDrain } from './http/connection-drain.
 import { Redis } from 'ioredis';
 import { ensurePrivateDir, usePrivateUmask } from './private-files.js';
 import { openControlStore, type ControlStore } from './store/index.js';
+import { RedisChangeFeed } from './store/redis-changes.js';
 import type { KeyStore } from './store/key-store.js';
 
 export interface RunningServer {
@@ -39,13 +40,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const dataDir = ensurePrivateDir(config.dataDir);
   const jwtSecret = loadJwtSecret(config.jwtSecret, config.dataDir);
   const control = await openControlStore(config);
-  const { keys: store, audit, accounts, changes } = control;
+  const { keys: store, audit, accounts, sources } = control;
   // One client for every Redis user; commands time out so a stalled Redis cannot hold requests.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 1000, lazyConnect: false }) : undefined;
   // Failures surface as failed commands, which their users log (once per outage); without a
   // listener ioredis would also print every reconnection attempt.
   redis?.on('error', () => {});
+  // With CHANGE_CHANNEL=redis, changes arrive over Redis pub/sub, relayed from the store's own feed.
+  let log: App['fastify']['log'] | undefined;
+  const changes = config.changeChannel === 'redis' && redis
+    ? new RedisChangeFeed({
+      redis,
+      source: control.changes,
+      keyPrefix: config.redisKeyPrefix,
+      onRelay: (relaying) => log?.info(relaying ? 'relaying control store changes to Redis' : 'no longer relaying control store changes to Redis'),
+    })
+    : control.changes;
   const closeStores = async () => {
+    if (changes !== control.changes) await changes.close();
     await control.close();
     redis?.disconnect();
   };
@@ -54,7 +66,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let connections: ConnectionDrain | undefined;
   try {
     engine = await openDataEngine(config);
-    app = await buildApp({ config, engine, store, audit, accounts, changes, redis, jwtSecret, log: options.log, resolver: options.resolver, logDestination: options.logDestination });
+    app = await buildApp({
+      config, engine, store, audit, accounts, changes, sources, redis, jwtSecret, log: options.log, resolver: options.resolver, logDestination: options.logDestination,
+      automation: control.automation,
+    });
+    log = app.fastify.log;
+    log.info({ changeChannel: config.changeChannel }, `control-plane changes arrive over ${changes === control.changes ? control.kind : 'redis'}`);
     if (dataDir.openToOthers) {
       app.fastify.log.warn({ dataDir: config.dataDir }, 'DATA_DIR can be entered by other users; its files are 0600, but consider chmod 700');
     }

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { errors } from '../errors.js';
+import { credentialCaches, type NamespacedCache } from './credential-cache.js';
 
 export const ISSUER = 'duckgate';
 
@@ -122,32 +123,32 @@ export interface TokenClaims {
 }
 
 /**
- * Verified claims by token, bounded (oldest out first). `jwtVerify` costs ≈ 200 µs of CPU, so each
+ * Verified claims by token, in a namespace of the credential cache (`credential-cache.ts`), tagged
+ * with the token's id so that its logout drops it. `jwtVerify` costs ≈ 200 µs of CPU, so each
  * distinct token is verified once; entries are dropped when read after their token expired. A
  * token whose `jti` was logged out is refused on every read, cached or not.
  */
 export class VerifiedTokens<T extends TokenClaims> {
-  private readonly entries = new Map<string, T>();
+  private readonly entries: NamespacedCache<T>;
 
   constructor(
     private readonly verify: (token: string) => Promise<T>,
     private readonly revoked: { has(jti: string): boolean | Promise<boolean> },
-    private readonly capacity = 10_000,
-  ) {}
+    cache: NamespacedCache<T> | { namespace: string; capacity?: number },
+  ) {
+    this.entries = 'get' in cache ? cache : credentialCaches({ maxEntriesPerNamespace: cache.capacity ?? 10_000 }).namespace<T>(cache.namespace);
+  }
 
   /** The claims of `token`, verifying it the first time; 401 once it has expired or was logged out. */
   async get(token: string): Promise<T> {
     let claims = this.entries.get(token);
     if (!claims) {
+      const ticket = this.entries.ticket();
       claims = await this.verify(token);
-      if (this.entries.size >= this.capacity) {
-        const oldest = this.entries.keys().next().value;
-        if (oldest !== undefined) this.entries.delete(oldest);
-      }
-      this.entries.set(token, claims);
+      this.entries.set(token, claims, { tokenId: claims.jti }, ticket);
     }
     if (claims.expiresAtMs <= Date.now()) {
-      this.entries.delete(token);
+      this.entries.removeByTokenId(claims.jti);
       throw errors.invalidToken();
     }
     if (await this.revoked.has(claims.jti)) throw errors.invalidToken();

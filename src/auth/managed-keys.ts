@@ -8,12 +8,15 @@
  * through to the store until the feed is back. Expiry is checked against the clock on every request.
  */
 import { hasValidChecksum, hashApiKey } from './api-key.js';
+import { credentialCaches, type CredentialCaches, type NamespacedCache } from './credential-cache.js';
 import type { KeyMatch, KeyStore, StoredKey } from '../store/key-store.js';
 import type { Principal } from './principal.js';
 import type { ManagedKeyVerifier } from './resolve-principal.js';
 
 export interface ManagedKeysOptions {
-  /** Upper bound on cached hashes, so a flood of random well-formed keys cannot grow memory. */
+  /** Where entries are cached (the seam in `credential-cache.ts`); by default a memory one of its own. */
+  caches?: CredentialCaches;
+  /** Upper bound on cached hashes (without `caches`), so a flood of random well-formed keys cannot grow memory. */
   cacheSize?: number;
   /** `last_used_at` is written at most this often per key. */
   touchIntervalMs?: number;
@@ -32,22 +35,21 @@ interface CachedHash {
 }
 
 export class ManagedKeys implements ManagedKeyVerifier {
-  private readonly byHash = new Map<string, CachedHash>();
-  private readonly byId = new Map<string, StoredKey | null>();
-  /** The hashes cached for each key id (current and grace), so a change to a key drops them all. */
-  private readonly hashesById = new Map<string, Set<string>>();
+  /** Presented key hash -> what it matched (null: nothing), tagged with the hash and the key id. */
+  private readonly byHash: NamespacedCache<CachedHash>;
+  /** Key id -> the key (null: none), tagged with the key id. */
+  private readonly byId: NamespacedCache<StoredKey | null>;
   private readonly lastTouched = new Map<string, number>();
   private readonly pendingTouches = new Map<string, string>();
   private readonly flusher: NodeJS.Timeout;
-  private readonly cacheSize: number;
   private readonly touchIntervalMs: number;
   private readonly onError: (error: unknown) => void;
-  /** Moves with every eviction: a lookup that overlapped one does not cache what it read. */
-  private epoch = 0;
   private caching: boolean;
 
   constructor(private readonly store: KeyStore, options: ManagedKeysOptions = {}) {
-    this.cacheSize = options.cacheSize ?? 50_000;
+    const caches = options.caches ?? credentialCaches({ maxEntriesPerNamespace: options.cacheSize });
+    this.byHash = caches.namespace<CachedHash>('key-hash');
+    this.byId = caches.namespace<StoredKey | null>('key-id');
     this.touchIntervalMs = options.touchIntervalMs ?? 60_000;
     this.onError = options.onError ?? (() => {});
     this.caching = options.cacheWithoutFeed === true;
@@ -63,9 +65,9 @@ export class ManagedKeys implements ManagedKeyVerifier {
     const hash = hashApiKey(key);
     let cached = this.caching ? this.byHash.get(hash) : undefined;
     if (!cached) {
-      const epoch = this.epoch;
+      const ticket = this.byHash.ticket();
       cached = { match: (await this.store.findKeyByHash(hash)) ?? null };
-      if (this.caching && epoch === this.epoch) this.rememberHash(hash, cached);
+      if (this.caching) this.byHash.set(hash, cached, { keyHash: hash, keyId: cached.match?.key.id }, ticket);
     }
     const match = cached.match;
     if (!match || isPast(match.validUntil)) return undefined;
@@ -77,9 +79,9 @@ export class ManagedKeys implements ManagedKeyVerifier {
   async principalById(id: string): Promise<Principal | undefined> {
     let key = this.caching ? this.byId.get(id) : undefined;
     if (key === undefined) {
-      const epoch = this.epoch;
+      const ticket = this.byId.ticket();
       key = (await this.store.getKey(id)) ?? null;
-      if (this.caching && epoch === this.epoch) this.remember(this.byId, id, key);
+      if (this.caching) this.byId.set(id, key, { keyId: id }, ticket);
     }
     if (!key || isPast(key.expiresAt)) return undefined;
     this.touch(key.id);
@@ -94,19 +96,14 @@ export class ManagedKeys implements ManagedKeyVerifier {
 
   /** Key `id` changed (here or anywhere on the store): its entries go, the very next request reads it. */
   forgetKey(id: string): void {
-    this.epoch++;
-    this.byId.delete(id);
-    const hashes = this.hashesById.get(id);
-    if (hashes) for (const hash of hashes) this.byHash.delete(hash);
-    this.hashesById.delete(id);
+    this.byId.removeByKeyId(id);
+    this.byHash.removeByKeyId(id);
   }
 
   /** Drops everything cached. */
   invalidate(): void {
-    this.epoch++;
     this.byHash.clear();
     this.byId.clear();
-    this.hashesById.clear();
   }
 
   /** The change feed is down: changes may be missed, so read through to the store until `resumed`. */
@@ -148,38 +145,6 @@ export class ManagedKeys implements ManagedKeyVerifier {
     if (last !== undefined && now - last < this.touchIntervalMs) return;
     this.lastTouched.set(id, now);
     this.pendingTouches.set(id, new Date(now).toISOString());
-  }
-
-  private rememberHash(hash: string, entry: CachedHash): void {
-    const evicted = this.remember(this.byHash, hash, entry);
-    if (evicted !== undefined) this.unindex(evicted.key, evicted.value.match?.key.id);
-    const id = entry.match?.key.id;
-    if (id === undefined) return;
-    let hashes = this.hashesById.get(id);
-    if (!hashes) this.hashesById.set(id, (hashes = new Set()));
-    hashes.add(hash);
-  }
-
-  private unindex(hash: string, id: string | undefined): void {
-    if (id === undefined) return;
-    const hashes = this.hashesById.get(id);
-    hashes?.delete(hash);
-    if (hashes?.size === 0) this.hashesById.delete(id);
-  }
-
-  /** Sets `key`; answers the entry evicted to make room, if any. */
-  private remember<V>(map: Map<string, V>, key: string, value: V): { key: string; value: V } | undefined {
-    let evicted: { key: string; value: V } | undefined;
-    if (map.size >= this.cacheSize && !map.has(key)) {
-      // Evict the oldest entry (Map keeps insertion order): bounded, and cheap on the hot path.
-      const oldest = map.keys().next().value;
-      if (oldest !== undefined) {
-        evicted = { key: oldest, value: map.get(oldest)! };
-        map.delete(oldest);
-      }
-    }
-    map.set(key, value);
-    return evicted;
   }
 }
 

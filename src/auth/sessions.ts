@@ -6,6 +6,7 @@
  */
 import { errors } from '../errors.js';
 import type { AccountStore, AdminAccount } from '../store/account-store.js';
+import type { CredentialCaches } from './credential-cache.js';
 import { signToken, verifyToken, VerifiedTokens, type SigningSecrets, type TokenKind } from './jwt.js';
 import type { Principal } from './principal.js';
 import type { RevokedTokens } from './revoked-tokens.js';
@@ -14,6 +15,8 @@ import type { TokenKindVerifier } from './token-kinds.js';
 export const SESSION_TOKEN: TokenKind = { audience: 'duckgate:session', typ: 'dk-session+jwt' };
 
 export interface SessionOptions extends SigningSecrets {
+  /** Where verified sessions are cached (the replica's credential cache); by default one of its own. */
+  caches?: CredentialCaches;
   /** JWT_EXPIRES_IN, seconds. */
   lifetimeSeconds: number;
   /** ADMIN_USERNAME: sessions of any other user (a renamed admin) are refused. */
@@ -33,7 +36,7 @@ export class SessionTokens implements TokenKindVerifier {
   private readonly verified: VerifiedTokens<SessionClaims>;
 
   constructor(private readonly options: SessionOptions) {
-    this.verified = new VerifiedTokens((token) => this.verifyClaims(token), options.revoked, 1000);
+    this.verified = new VerifiedTokens((token) => this.verifyClaims(token), options.revoked, options.caches?.namespace<SessionClaims>('session-token') ?? { namespace: 'session-token', capacity: 1000 });
   }
 
   async issue(account: AdminAccount): Promise<{ token: string; expiresAtMs: number }> {

@@ -6,12 +6,15 @@
  * live again and they start over. The caller hears of each loss and recovery once (metrics, log).
  */
 import type { ChangeFeed } from '../store/changes.js';
+import type { CredentialCaches } from './credential-cache.js';
 import type { ManagedKeys } from './managed-keys.js';
 import type { RevokedTokens } from './revoked-tokens.js';
 
 export interface StoreSyncTargets {
   keys: ManagedKeys;
   revoked: RevokedTokens;
+  /** The credential cache: a logged-out token's cached verification goes by its id. */
+  caches?: Pick<CredentialCaches, 'removeByTokenId'>;
   /** An account's password changed (sessions read the account from the store on every request). */
   account?: (username: string) => void;
 }
@@ -33,6 +36,7 @@ export function followStoreChanges(feed: ChangeFeed, targets: StoreSyncTargets, 
         case 'key':
           return targets.keys.forgetKey(change.keyId);
         case 'token':
+          targets.caches?.removeByTokenId(change.jti);
           return targets.revoked.add(change.jti, change.expiresAt);
         case 'account':
           return targets.account?.(change.username);

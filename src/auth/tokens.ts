@@ -5,6 +5,7 @@
  * apply to tokens already issued. `POST /api/logout` can also end one token by its `jti`.
  */
 import { errors } from '../errors.js';
+import type { CredentialCaches } from './credential-cache.js';
 import { signToken, verifyToken, VerifiedTokens, type SigningSecrets, type TokenKind } from './jwt.js';
 import type { Principal } from './principal.js';
 import type { RevokedTokens } from './revoked-tokens.js';
@@ -23,6 +24,8 @@ export interface TokenServiceOptions extends SigningSecrets {
   resolveSubject: (subject: string, generation: string) => Promise<Principal | undefined>;
   revoked: RevokedTokens;
   cacheSize?: number;
+  /** Where verified tokens are cached (the replica's credential cache); by default one of its own of `cacheSize`. */
+  caches?: CredentialCaches;
 }
 
 interface ApiTokenClaims {
@@ -52,7 +55,7 @@ export class ApiTokens implements TokenKindVerifier {
   private readonly verified: VerifiedTokens<ApiTokenClaims>;
 
   constructor(private readonly options: TokenServiceOptions) {
-    this.verified = new VerifiedTokens((token) => this.verifyClaims(token), options.revoked, options.cacheSize);
+    this.verified = new VerifiedTokens((token) => this.verifyClaims(token), options.revoked, options.caches?.namespace<ApiTokenClaims>('api-token') ?? { namespace: 'api-token', capacity: options.cacheSize });
   }
 
   /** A token for `principal`, which must have authenticated with an API key (never a token). */

@@ -5,8 +5,10 @@ import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { LogDestination } from '../log-destination.js';
 import { startServer } from '../server.js';
 import { ADMIN_HELP, adminCommand } from './admin.js';
+import { BACKUP_HELP, backupCommand } from './backup.js';
 import { KEYS_HELP, keysCommand } from './keys.js';
 import { shutdownOnSignal } from './shutdown.js';
+import { SYNC_HELP, syncCommand } from './sync.js';
 import { VERSION } from '../version.js';
 
 const HELP = `duckgate ${VERSION}: an authenticated data API over DuckDB
@@ -16,11 +18,15 @@ Usage:
   duckgate keys ...         manage API keys (see below)
   duckgate token <key_id>   mint a JWT for a key
   duckgate admin ...        the dashboard account (see below)
+  duckgate sync ...         source sync (see below)
+  duckgate backup ...       back up and restore databases (see below)
   duckgate --help           this text
   duckgate --version        the version
 
 ${KEYS_HELP}
 ${ADMIN_HELP}
+${SYNC_HELP}
+${BACKUP_HELP}
 Configuration (environment variables, all optional; see README.md):
   PORT, HOST                listen address (default 3000, 127.0.0.1)
   DATA_DIR                  where the databases live (default ./data)
@@ -67,6 +73,14 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'admin') {
     const config = configOrExit();
     return config ? adminCommand(config, argv) : 1;
+  }
+  if (command === 'sync') {
+    const config = configOrExit();
+    return config ? syncCommand(config, argv, process.env) : 1;
+  }
+  if (command === 'backup') {
+    const config = configOrExit();
+    return config ? backupCommand(config, argv) : 1;
   }
   process.stderr.write(`duckgate: unknown command "${command}"\n\n${HELP}`);
   return 1;

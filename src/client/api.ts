@@ -103,7 +103,7 @@ export abstract class DuckgateApi {
 
   /** Upsert one collection's records by `externalId`, all or nothing. */
   syncCollection<T extends { externalId: string } = SyncRecord>(collection: string, records: T[], options: DbOption = {}): Promise<SyncResult> {
-    return this.call({ method: 'POST', path: `/sync/${seg(collection)}`, query: { db: options.db }, body: records });
+    return this.call({ method: 'POST', path: `/v1/sync/${seg(collection)}`, query: { db: options.db }, body: records });
   }
 
   // ── Databases ──────────────────────────────────────────────────────────────────────────────

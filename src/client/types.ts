@@ -228,7 +228,11 @@ export interface LoginResponse {
 export type AuditKind =
   | 'auth.failure' | 'auth.login' | 'auth.login_failed' | 'auth.logout' | 'admin.password'
   | 'key.created' | 'key.regenerated' | 'key.revoked' | 'key.permissions'
-  | 'database.created' | 'database.dropped' | 'collection.dropped';
+  | 'database.created' | 'database.dropped' | 'collection.dropped'
+  | 'database.source_set' | 'database.source_removed' | 'database.source_tested'
+  | 'sync.full' | 'sync.incremental' | 'sync.table' | 'sync.validated' | 'sync.cleared'
+  | 'backup.created' | 'backup.restored' | 'backup.deleted'
+  | 'automation.started' | 'automation.stopped' | 'automation.schedule_set' | 'automation.schedule_deleted' | 'automation.job';
 
 export interface AuditFilters {
   kind?: AuditKind | AuditKind[];

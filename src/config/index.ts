@@ -48,6 +48,12 @@ export interface Config {
   redisKeyPrefix: string;
   /** CORS_ORIGINS: unset = CORS off; `['*']` = any origin; else exact origins (see `cors.ts`). */
   corsOrigins?: string[];
+  /**
+   * How control-plane changes reach every replica: `store` (PostgreSQL LISTEN/NOTIFY, or the SQLite
+   * change log) or `redis` (pub/sub, relayed from the store by one replica). Default: `redis` when
+   * REDIS_URL is set.
+   */
+  changeChannel: ChangeChannel;
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
   /** Every data request's deadline, counted from its arrival: past it, 408 `query_timeout`. */
@@ -96,6 +102,28 @@ export interface Config {
   auditMaxEvents: number;
   /** `GET /ws` (Duckling's WebSocket protocol). */
   ws: WebSocketSettings;
+  /** Backups (issue 15 item 5). */
+  backup: BackupSettings;
+  /** The automation runner (issue 15 item 4). */
+  automation: AutomationSettings;
+}
+
+export interface BackupSettings {
+  /** BACKUP_DIR: where the local backup storage keeps backups (default `<DATA_DIR>/backups`). */
+  dir: string;
+  /** BACKUP_MIN_FREE: a backup or restore that would leave less free space than this is refused (507). */
+  minFreeBytes: number;
+  /** BACKUP_KEEP: newest backups kept per database after each backup; 0 = no count limit. */
+  keep: number;
+  /** BACKUP_MAX_AGE_DAYS: older backups are deleted (never a database's newest); 0 = no age limit. */
+  maxAgeDays: number;
+}
+
+export interface AutomationSettings {
+  /** AUTOMATION_TICK_MS: how often each runner checks for due jobs and renews its lease. */
+  tickMs: number;
+  /** AUTOMATION_LEASE_MS: how long the runner lease lasts unrenewed (a crashed holder is replaced after it). */
+  leaseMs: number;
 }
 
 export interface WebSocketSettings {
@@ -111,6 +139,8 @@ export interface WebSocketSettings {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const CHANGE_CHANNELS = ['store', 'redis'] as const;
+export type ChangeChannel = (typeof CHANGE_CHANNELS)[number];
 
 type Env = Record<string, string | undefined>;
 
@@ -139,13 +169,17 @@ export function loadConfig(env: Env): Config {
   const host = (env.HOST ?? '127.0.0.1').trim();
   if (host === '') throw new ConfigError('HOST', 'must not be empty');
   const connections = connectionSettings(env);
+  const redisUrl = url('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']);
+  const changeChannel = oneOf('CHANGE_CHANNEL', env.CHANGE_CHANNEL?.trim(), CHANGE_CHANNELS, redisUrl ? 'redis' : 'store');
+  if (changeChannel === 'redis' && !redisUrl) throw new ConfigError('CHANGE_CHANNEL', 'redis needs REDIS_URL');
 
   const { dataLimits, resultCeiling } = budgets(env);
+  const dataDir = path.resolve(env.DATA_DIR?.trim() || './data');
 
   return {
     port: integer('PORT', env.PORT, 3000, 0, 65535),
     host,
-    dataDir: path.resolve(env.DATA_DIR?.trim() || './data'),
+    dataDir,
     ducklingApiKey: secretKey('DUCKLING_API_KEY', env.DUCKLING_API_KEY),
     adminApiKey: secretKey('ADMIN_API_KEY', env.ADMIN_API_KEY),
     validApiKeys,
@@ -160,12 +194,13 @@ export function loadConfig(env: Env): Config {
     allowedIps: env.ALLOWED_IPS?.trim() ? ipList('ALLOWED_IPS', env.ALLOWED_IPS, true) : ['*'],
     trustedProxies: ipList('TRUSTED_PROXIES', env.TRUSTED_PROXIES, false),
     storeUrl: url('STORE_URL', env.STORE_URL, ['postgres:', 'postgresql:']),
-    redisUrl: url('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
+    redisUrl,
     dataUrl: url('DATA_URL', env.DATA_URL, ['postgres:', 'postgresql:']),
     dataSchemaPrefix: schemaPrefix(env.DATA_SCHEMA_PREFIX),
     dataPoolSize: integer('DATA_POOL_SIZE', env.DATA_POOL_SIZE, 10, 1, 1000),
     redisKeyPrefix: redisKeyPrefix(env.REDIS_KEY_PREFIX),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
+    changeChannel,
     bodyLimit: byteSize('BODY_LIMIT', env.BODY_LIMIT, 10 * 1024 * 1024),
     queryTimeoutMs: integer('QUERY_TIMEOUT_MS', env.QUERY_TIMEOUT_MS, 30_000, 10, 3_600_000),
     dataLimits,
@@ -187,7 +222,22 @@ export function loadConfig(env: Env): Config {
     ...connections,
     auditSummaryWindowMs: integer('AUDIT_SUMMARY_WINDOW_MS', env.AUDIT_SUMMARY_WINDOW_MS, 60_000, 0, 86_400_000),
     auditMaxEvents: integer('AUDIT_MAX_EVENTS', env.AUDIT_MAX_EVENTS, 1_000_000, 0, 1_000_000_000),
+    backup: {
+      dir: path.resolve(dataDir, env.BACKUP_DIR?.trim() || 'backups'),
+      minFreeBytes: byteSize('BACKUP_MIN_FREE', env.BACKUP_MIN_FREE, 1024 ** 3),
+      keep: integer('BACKUP_KEEP', env.BACKUP_KEEP, 7, 0, 100_000),
+      maxAgeDays: integer('BACKUP_MAX_AGE_DAYS', env.BACKUP_MAX_AGE_DAYS, 0, 0, 36_500),
+    },
+    automation: automationSettings(env),
   };
+}
+
+function automationSettings(env: Env): AutomationSettings {
+  const tickMs = integer('AUTOMATION_TICK_MS', env.AUTOMATION_TICK_MS, 10_000, 100, 3_600_000);
+  const leaseMs = integer('AUTOMATION_LEASE_MS', env.AUTOMATION_LEASE_MS, 60_000, 300, 86_400_000);
+  // A lease shorter than two ticks would lapse between its holder's renewals.
+  if (leaseMs < 2 * tickMs) throw new ConfigError('AUTOMATION_LEASE_MS', `must be at least twice AUTOMATION_TICK_MS (${2 * tickMs})`);
+  return { tickMs, leaseMs };
 }
 
 /** Lower-case letters, digits and `_`: a schema prefix that never needs care when quoted or compared. */

@@ -32,6 +32,8 @@ export const ERROR_CATALOGUE = {
   invalid_permissions: { status: 400, meaning: 'unknown level, or a contradiction: no level named, field rules on a grant with no level, a field both selected and excluded, one name spelt twice (nothing is stored)' },
   invalid_key: { status: 400, meaning: 'a bad label, `expires_at`, `rate_limit`, `allowed_ips` or `grace_seconds`' },
   sql_error: { status: 400, meaning: "DuckDB refused the SQL; the message is DuckDB's" },
+  invalid_source: { status: 400, meaning: 'a source URL that is not `mysql://` or `mariadb://` with a user, host and database (the message never repeats the password)' },
+  invalid_backup_id: { status: 400, meaning: 'a backup id that is not one duckgate made (`<database>-<UTC time>-<6 hex>`)' },
   not_a_token: { status: 400, meaning: '`POST /api/logout` with an API key (revoke keys with `DELETE /api/auth/keys/:key_id`)' },
   missing_api_key: { status: 401, meaning: 'no `x-api-key`, and no `Authorization: Bearer …`' },
   invalid_api_key_format: { status: 401, meaning: 'not a JWT, not an environment key, not `dk_live_`/`dk_test_` + 32 characters' },
@@ -44,13 +46,18 @@ export const ERROR_CATALOGUE = {
   query_timeout: { status: 408, meaning: 'a data request ran past `QUERY_TIMEOUT_MS` after its arrival (queueing included) and was cancelled; a write it interrupted is rolled back' },
   request_timeout: { status: 408, meaning: "the request's headers or body did not arrive within `HEADERS_TIMEOUT_MS` / `REQUEST_RECEIVE_TIMEOUT_MS`; the connection is closed" },
   conflict: { status: 409, meaning: 'duplicate id, existing database, dropping `default`, revoking the last admin key' },
+  sync_running: { status: 409, meaning: 'a sync (or validation, or clear-all) of that database is already running: one at a time per database' },
+  no_source: { status: 409, meaning: 'a sync route, or a sync schedule, on a database that has no source' },
   payload_too_large: { status: 413, meaning: 'body over `BODY_LIMIT`' },
   unsupported_media_type: { status: 415, meaning: 'a body that is not `application/json` (or `application/msgpack` on the record routes)' },
   rate_limited: { status: 429, meaning: "over `API_RATE_LIMIT` (or the key's `rate_limit`), too many failed authentications from one IP, or a throttled login; `Retry-After` says when to come back" },
   too_many_in_flight: { status: 429, meaning: 'the client already has `MAX_IN_FLIGHT_PER_CLIENT` requests running and `MAX_QUEUED_PER_CLIENT` waiting; `Retry-After: 1`' },
+  backup_verification_failed: { status: 422, meaning: "a restore whose file's SHA-256, or a table's row count or checksum, differs from the backup's manifest; nothing is restored (`details` lists each difference)" },
   headers_too_large: { status: 431, meaning: 'request headers over `MAX_HEADER_SIZE`' },
   internal_error: { status: 500, meaning: 'an unexpected failure; its details go to the server log, never to the client' },
+  source_unavailable: { status: 502, meaning: 'the source cannot be reached or refused a query (`POST /api/databases/:name/test`, `GET /sync/validate`), or the stored source password cannot be decrypted' },
   unavailable: { status: 503, meaning: 'a dependency (a database, the control store) cannot answer now; retry' },
+  insufficient_storage: { status: 507, meaning: 'a backup or restore would leave less than `BACKUP_MIN_FREE` free' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, request, setSessionEndedHandler } from './api';
 import { Collections } from './pages/Collections';
+import { Database } from './pages/Database';
 import { Keys } from './pages/Keys';
 import { Query } from './pages/Query';
 import { SignIn } from './pages/SignIn';
@@ -19,12 +20,13 @@ type Auth =
   | { state: 'signed-in'; session: Session };
 
 const ENDED = 'Your session has ended. Please sign in again.';
-const TITLES: Record<Page, string> = { signin: 'Sign in', keys: 'API keys', collections: 'Collections', query: 'Query', status: 'Status' };
+const TITLES: Record<Page, string> = { signin: 'Sign in', keys: 'API keys', collections: 'Collections', query: 'Query', status: 'Status', database: 'Database' };
 const NAV: { page: Exclude<Page, 'signin'>; label: string }[] = [
   { page: 'keys', label: 'Keys' },
   { page: 'collections', label: 'Collections' },
   { page: 'query', label: 'Query' },
   { page: 'status', label: 'Status' },
+  { page: 'database', label: 'Database' },
 ];
 /** setTimeout's ceiling (about 24.8 days); longer sessions are re-armed on the next load. */
 const MAX_TIMER = 2_147_483_647;
@@ -140,6 +142,7 @@ export function App() {
       {page === 'collections' ? <Collections params={route.params} /> : null}
       {page === 'query' ? <Query params={route.params} /> : null}
       {page === 'status' ? <Status /> : null}
+      {page === 'database' ? <Database params={route.params} /> : null}
     </>
   );
 }

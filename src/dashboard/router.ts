@@ -1,8 +1,8 @@
 /** Hash routing (`#/keys?x=y`): the server only serves `/` and `/assets/*`. */
 import { useEffect, useState } from 'preact/hooks';
 
-export type Page = 'signin' | 'keys' | 'collections' | 'query' | 'status';
-export const PAGES: readonly Page[] = ['signin', 'keys', 'collections', 'query', 'status'];
+export type Page = 'signin' | 'keys' | 'collections' | 'query' | 'status' | 'database';
+export const PAGES: readonly Page[] = ['signin', 'keys', 'collections', 'query', 'status', 'database'];
 
 export interface Route {
   page: Page | null;

@@ -4,6 +4,7 @@
  * (400 for bad input, 404 for unknown names, 409 for conflicts) so any caller can render them.
  * Budgets (a deadline, a result budget) are plain options, so every protocol passes them alike.
  */
+import type { SyncTarget } from './sync/target.js';
 import type { DataLimits, ResultBudget, Truncation } from './limits.js';
 
 export type { DataLimits, ResultBudget, Truncation } from './limits.js';
@@ -142,10 +143,34 @@ export interface Database {
   query(sql: string, params: Json[] | Record<string, Json> | undefined, options: QueryOptions): Promise<QueryResult>;
 
   /** Cheap liveness probe: false when the database cannot answer. */
+  /** Source sync's writer and state for this database (issue 15). */
+  syncTarget(): SyncTarget;
   ping(): Promise<boolean>;
 }
 
-export interface DataEngine {
+/**
+ * The files behind databases, for backups (`data/backup/`): a consistent snapshot of one, and a
+ * verified file put in place as one. A restored database replaces what callers may have cached
+ * about it (schemas here; record caches elsewhere): they subscribe with `onDatabaseReplaced`.
+ */
+export interface DatabaseFiles {
+  /** Copies database `name` consistently to `destination` (see `checkpointedCopy`); answers the bytes copied. */
+  snapshotDatabase(name: string, destination: string): Promise<number>;
+  /** The files database `name` lives in now (its file and WAL), to measure it. */
+  databaseFiles(name: string): string[];
+  /** A free path in the data directory's file system to stage a file for `installDatabase` (a rename then). */
+  stagingPath(label: string): string;
+  /**
+   * Moves the file at `source` in as database `name`. An existing database is replaced only with
+   * `replace: true` (409 otherwise); it is closed first (requests in flight finish) and put back if
+   * the new file does not open.
+   */
+  installDatabase(name: string, source: string, options: { replace: boolean }): Promise<void>;
+  /** Called after `installDatabase` put a file in place as database `name`; answers the unsubscribe. */
+  onDatabaseReplaced(listener: (name: string) => void): () => void;
+}
+
+export interface DataEngine extends DatabaseFiles {
   /** Names of every database, `default` first. */
   listDatabases(): string[];
   /** The named database; 404 `not_found` when it does not exist. */

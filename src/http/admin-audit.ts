@@ -15,6 +15,8 @@ export interface AuditedAction {
   kind: AuditKind;
   /** What was acted on (`database:sales`, `collection:sales.orders`); called after validation. */
   target(request: FastifyRequest): string;
+  /** What else the event carries (a backup id, `replace: true`); called after success. Never a secret. */
+  details?(request: FastifyRequest): Record<string, unknown> | undefined;
 }
 
 declare module 'fastify' {
@@ -28,7 +30,7 @@ export function installAdminAudit(app: FastifyInstance, trail: Pick<AuditTrail, 
   app.addHook('onSend', async (request, reply, payload) => {
     const action = request.routeOptions.config.audit;
     if (action !== undefined && reply.statusCode >= 200 && reply.statusCode < 300) {
-      await trail.recordDurable({ kind: action.kind, target: action.target(request), ...auditContext(request) });
+      await trail.recordDurable({ kind: action.kind, target: action.target(request), details: action.details?.(request) ?? null, ...auditContext(request) });
     }
     return payload;
   });

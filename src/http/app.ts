@@ -18,11 +18,13 @@ import { AdminLogin } from '../auth/admin-login.js';
 import { LoginThrottle } from '../auth/login-throttle.js';
 import { RevokedTokens } from '../auth/revoked-tokens.js';
 import { followStoreChanges } from '../auth/store-sync.js';
+import { credentialCaches } from '../auth/credential-cache.js';
 import { SESSION_TOKEN, SessionTokens } from '../auth/sessions.js';
 import { TokensByKind } from '../auth/token-kinds.js';
 import { API_TOKEN, ApiTokens } from '../auth/tokens.js';
 import type { AccountStore } from '../store/account-store.js';
 import type { ChangeFeed } from '../store/changes.js';
+import { RedisChangeFeed } from '../store/redis-changes.js';
 import type { KeyStore } from '../store/key-store.js';
 import type { Config } from '../config/index.js';
 import type { DataEngine } from '../data/engine.js';
@@ -39,7 +41,7 @@ import { installJsonBodyParser } from './plugins/json-body.js';
 import { installMsgpack } from './plugins/msgpack.js';
 import { installCors } from './plugins/cors.js';
 import { validatorOptions } from './plugins/validators.js';
-import { createMetrics, installRequestMetrics, watchConnections, watchInFlight, type Metrics } from './plugins/metrics.js';
+import { createMetrics, installRequestMetrics, watchChangeRelay, watchConnections, watchInFlight, type Metrics } from './plugins/metrics.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { databaseRoutes } from './routes/databases.js';
@@ -49,8 +51,18 @@ import { queryRoutes } from './routes/query.js';
 import { recordRoutes } from './routes/records.js';
 import { sessionRoutes } from './routes/session.js';
 import { syncRoutes } from './routes/sync.js';
+import { sourceSyncRoutes } from './routes/source-sync.js';
+import { SourceSecret } from '../auth/source-secret.js';
+import { SourceSyncService } from '../data/sync/service.js';
+import type { SourceStore } from '../store/source-store.js';
 import { tableRoutes } from './routes/tables.js';
 import { installWebSockets, websocketRoutes } from './routes/ws.js';
+import { automationRoutes } from './routes/automation.js';
+import { Automation } from '../automation/automation.js';
+import { LocalBackupStorage } from '../data/backup/local-storage.js';
+import { BackupService } from '../data/backup/service.js';
+import type { SourceSync } from '../data/sync/types.js';
+import type { AutomationStore } from '../store/automation-store.js';
 import type { OpenSockets } from './ws/sockets.js';
 
 export interface AppDependencies {
@@ -62,6 +74,8 @@ export interface AppDependencies {
   audit: AuditStore;
   /** The dashboard account and logged-out tokens (the same control-plane store). */
   accounts: AccountStore;
+  /** Source connections and sync logs (issue 15; the same control-plane store). */
+  sources: SourceStore;
   /** Announces control-plane changes made anywhere on the store; unset (benches): caches never drop what others change. */
   changes?: ChangeFeed;
   /** Set with REDIS_URL: rate-limit counters shared by every replica. */
@@ -80,6 +94,8 @@ export interface AppDependencies {
   resolver?: PrincipalResolver;
   /** Where the built dashboard is (default: this package's `dist/dashboard`). */
   dashboardDir?: string;
+  /** Automation schedules and the runner lease (the same control-plane store); unset: no `/automation` runner routes. */
+  automation?: AutomationStore;
 }
 
 export interface RouteInfo {
@@ -101,6 +117,11 @@ export interface App {
   audit: AuditTrail;
   /** The open WebSockets of `GET /ws`. */
   sockets: OpenSockets;
+  /** Source sync of every database (issue 15): the automation runner and the CLI drive it too. */
+  sourceSync: SourceSyncService;
+  backups: BackupService;
+  /** Unset without `AppDependencies.automation`. */
+  automation?: Automation;
 }
 
 export async function buildApp(deps: AppDependencies): Promise<App> {
@@ -168,7 +189,10 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     ducklingApiKey: config.ducklingApiKey,
     secrets: { secret: deps.jwtSecret, previousSecret: jwtSecretPrevious(config) },
   });
+  // The credential cache seam, chosen once: keys by hash and id, verified tokens by token id.
+  const caches = credentialCaches();
   const managedKeys = new ManagedKeys(deps.store, {
+    caches,
     onError: (error) => fastify.log.error({ err: error }, 'key store'),
     cacheWithoutFeed: deps.changes === undefined,
   });
@@ -198,7 +222,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const revoked = await RevokedTokens.open(deps.accounts, (error) => fastify.log.error({ err: error }, 'revoked tokens'));
   fastify.addHook('onClose', async () => revoked.close());
   if (deps.changes) {
-    const unwatch = followStoreChanges(deps.changes, { keys: managedKeys, revoked }, {
+    const unwatch = followStoreChanges(deps.changes, { keys: managedKeys, revoked, caches }, {
       lost: (error) => {
         metrics.storeFeedLive.set(0);
         metrics.storeFeedLosses.inc();
@@ -210,6 +234,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
       },
     });
     fastify.addHook('onClose', async () => unwatch());
+    const changes = deps.changes;
+    if (changes instanceof RedisChangeFeed) watchChangeRelay(metrics, () => changes.isRelay);
   }
   const apiTokens = new ApiTokens({
     ...secrets,
@@ -217,8 +243,9 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     resolveSubject: async (subject, generation) =>
       (subject.startsWith('env:') ? environmentKeys.forToken(subject, generation) : managedKeys.principalForToken(subject, generation)),
     revoked,
+    caches,
   });
-  const sessions = new SessionTokens({ ...secrets, lifetimeSeconds: config.jwtExpiresIn, username: config.adminUsername, accounts: deps.accounts, revoked });
+  const sessions = new SessionTokens({ ...secrets, caches, lifetimeSeconds: config.jwtExpiresIn, username: config.adminUsername, accounts: deps.accounts, revoked });
   const tokens = new TokensByKind([[API_TOKEN, apiTokens], [SESSION_TOKEN, sessions]], revoked);
   const login = await AdminLogin.create({
     username: config.adminUsername,
@@ -259,16 +286,47 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     authenticator, resolver, engine, limits: resultLimits, settings: config.ws, queryTimeoutMs: config.queryTimeoutMs,
     maxJsonDepth: config.maxJsonDepth, metrics, log: fastify.log, changes: deps.changes,
   });
-  databaseRoutes(fastify, engine);
+  const sourceSync = new SourceSyncService({ engine, sources: deps.sources, secret: SourceSecret.load(config.dataDir) });
+  fastify.addHook('onClose', async () => sourceSync.close());
+  databaseRoutes(fastify, engine, sourceSync);
   syncRoutes(fastify, engine);
+  sourceSyncRoutes(fastify, sourceSync);
   operationRoutes(fastify, engine, metrics);
   keyRoutes(fastify, keys, apiTokens);
   auditRoutes(fastify, audit);
   sessionRoutes(fastify, { login, sessions, tokens, authenticator, events, sessionSeconds: config.jwtExpiresIn });
+  const { backups, automation } = await installAutomation(fastify, deps, audit, sourceSync);
   dashboardRoutes(fastify, deps.dashboardDir);
 
   await fastify.ready();
-  return { fastify, metrics, routes, keys, audit, sockets };
+  automation?.begin();
+  return { fastify, metrics, routes, keys, audit, sockets, sourceSync, backups, automation };
+}
+
+/** Backups (local storage in BACKUP_DIR) and, with an automation store, the runner and its routes. */
+async function installAutomation(fastify: FastifyInstance, deps: AppDependencies, audit: AuditTrail, sourceSync: Pick<SourceSync, 'incremental'>): Promise<{ backups: BackupService; automation?: Automation }> {
+  const { config, engine } = deps;
+  const storage = new LocalBackupStorage(config.backup.dir);
+  // What a crash left half-written; no backup runs yet in this process.
+  await storage.sweep();
+  const retention = { keep: config.backup.keep, maxAgeDays: config.backup.maxAgeDays };
+  const backups = new BackupService({
+    engine, storage, dataDir: config.dataDir, minFreeBytes: config.backup.minFreeBytes, retention,
+    checks: { memoryLimit: config.duckdbMemoryLimit, threads: config.duckdbThreads },
+  });
+  const automation = deps.automation === undefined ? undefined : new Automation({
+    store: deps.automation, engine, backups, sync: sourceSync, pruneSyncLogs: (before) => deps.sources.pruneSyncLogs(before), retention,
+    hasSource: async (database) => (await deps.sources.getSource(database)) !== undefined,
+    tickMs: config.automation.tickMs, leaseMs: config.automation.leaseMs,
+    onError: (error) => fastify.log.error({ err: error }, 'automation runner'),
+    onRun: (schedule, outcome) => audit.record({
+      kind: 'automation.job', actor: 'automation', target: `schedule:${schedule.database}/${schedule.kind}`, code: outcome.status === 'ok' ? null : 'job_failed',
+      details: { status: outcome.status, error: outcome.error, durationMs: outcome.durationMs },
+    }),
+  });
+  if (automation !== undefined) fastify.addHook('onClose', async () => automation.close());
+  automationRoutes(fastify, backups, automation);
+  return { backups, automation };
 }
 
 function jwtSecretPrevious(config: Config): Uint8Array | undefined {

@@ -22,6 +22,22 @@ export const AUDIT_KINDS = [
   'database.created',
   'database.dropped',
   'collection.dropped',
+  'database.source_set',
+  'database.source_removed',
+  'database.source_tested',
+  'sync.full',
+  'sync.incremental',
+  'sync.table',
+  'sync.validated',
+  'sync.cleared',
+  'backup.created',
+  'backup.restored',
+  'backup.deleted',
+  'automation.started',
+  'automation.stopped',
+  'automation.schedule_set',
+  'automation.schedule_deleted',
+  'automation.job',
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];

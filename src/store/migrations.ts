@@ -161,4 +161,63 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN INSERT INTO control_changes (kind, ref, at) VALUES ('account', NEW.username, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')); END;
     `,
   },
+  {
+    // Source sync (issue 15): a database's source connection (the password only as AES-256-GCM
+    // ciphertext, see auth/source-secret.ts) and one log row per sync run.
+    version: 7,
+    sql: `
+      CREATE TABLE data_sources (
+        database TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        sealed_password TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE sync_logs (
+        id TEXT PRIMARY KEY,
+        database TEXT NOT NULL,
+        type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        total_records INTEGER NOT NULL,
+        run TEXT NOT NULL
+      );
+      CREATE INDEX sync_logs_finished ON sync_logs (finished_at);
+      CREATE INDEX sync_logs_database ON sync_logs (database, finished_at);
+    `,
+  },
+  {
+    // Automation (issue 15 item 4): job schedules per database and kind, the lease that lets one
+    // runner at a time act on them (several replicas on one store), and the runner's on/off switch.
+    version: 8,
+    sql: `
+      CREATE TABLE automation_schedules (
+        database_name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        interval_seconds INTEGER NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        options TEXT NOT NULL DEFAULT '{}',
+        next_run_at TEXT NOT NULL,
+        last_run_at TEXT,
+        last_status TEXT,
+        last_error TEXT,
+        last_duration_ms INTEGER,
+        runs INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (database_name, kind)
+      );
+      CREATE TABLE automation_leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+      );
+      CREATE TABLE automation_settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
 ];

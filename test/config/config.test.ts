@@ -108,3 +108,12 @@ test('each bad resource budget names its variable in one line', () => {
     }, JSON.stringify(env));
   }
 });
+
+test('CHANGE_CHANNEL: the store\'s own feed by default, Redis when REDIS_URL is set; redis without REDIS_URL is refused', () => {
+  assert.equal(loadConfig({}).changeChannel, 'store');
+  assert.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).changeChannel, 'redis');
+  assert.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', CHANGE_CHANNEL: 'store' }).changeChannel, 'store');
+  for (const env of [{ CHANGE_CHANNEL: 'redis' }, { CHANGE_CHANNEL: 'kafka', REDIS_URL: 'redis://127.0.0.1:6379' }]) {
+    assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigError && /^Invalid configuration: CHANGE_CHANNEL/.test(error.message) && !error.message.includes('\n'));
+  }
+});

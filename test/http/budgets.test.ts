@@ -124,7 +124,7 @@ describe('result budgets over HTTP', () => {
       ['POST', '/api/batch/insert/people', { inserts: [{ data: { id: 'n1', ...wide } }] }],
       ['PUT', '/api/batch/update/people', { updates: [{ id: 'p0001', data: wide }] }],
       ['POST', '/v1/sync', { people: [{ externalId: 'e1', ...wide }] }],
-      ['POST', '/sync/people', [{ externalId: 'e1', ...wide }]],
+      ['POST', '/v1/sync/people', [{ externalId: 'e1', ...wide }]],
     ] as [Method, string, object][]) {
       const res = await call(method, url, payload);
       assert.equal(res.statusCode, 400, `${method} ${url}: ${res.body}`);
@@ -225,7 +225,7 @@ describe('one deadline per request over HTTP', () => {
         ['PUT', '/api/batch/update/people', { updates: [{ id: 'p1', data: { name: 'Cy' } }] }],
         ['DELETE', '/api/batch/delete/people', { deletes: [{ id: 'p1' }] }],
         ['POST', '/v1/sync', { people: [{ externalId: 'e1' }] }],
-        ['POST', '/sync/people', [{ externalId: 'e2' }]],
+        ['POST', '/v1/sync/people', [{ externalId: 'e2' }]],
         ['POST', '/api/query', { sql: 'DELETE FROM people' }],
       ]);
     }).then(async () => {

@@ -73,11 +73,11 @@ describe('MessagePack on the record routes', () => {
     assert.deepEqual(rest.body, [{ id: 'a', n: 10 }]);
   });
 
-  test('/v1/sync and /sync/:collection take and answer msgpack', async () => {
+  test('/v1/sync and /v1/sync/:collection take and answer msgpack', async () => {
     const many = await mp('POST', '/v1/sync', { mp_menu: [{ externalId: 'm1', name: 'Soup' }] });
     assert.equal(many.status, 200);
     assert.deepEqual(many.body, { mp_menu: { created: 1, updated: 0, unchanged: 0 } });
-    const one = await mp('POST', '/sync/mp_menu', [{ externalId: 'm1', name: 'Stew' }]);
+    const one = await mp('POST', '/v1/sync/mp_menu', [{ externalId: 'm1', name: 'Stew' }]);
     assert.deepEqual(one.body, { mp_menu: { created: 0, updated: 1, unchanged: 0 } });
   });
 

@@ -90,7 +90,7 @@ describe('names are resolved to the real table before any grant is checked', () 
         ['POST', `/api/batch/insert/${name}`, { inserts: [{ data: { amount: 1 } }] }],
         ['PUT', `/api/batch/update/${name}`, { updates: [{ id: 'i1', data: { amount: 1 } }] }],
         ['DELETE', `/api/batch/delete/${name}`, { deletes: [{ id: 'i1' }] }],
-        ['POST', `/sync/${name}`, [{ externalId: 'x', amount: 1 }]],
+        ['POST', `/v1/sync/${name}`, [{ externalId: 'x', amount: 1 }]],
         ['POST', '/v1/sync', { [decodeURIComponent(name)]: [{ externalId: 'x', amount: 1 }] }],
       ];
       for (const [method, url, body] of requests) {

@@ -67,7 +67,7 @@ describe('collection permissions (seed 003, CONTRACT.md §5)', () => {
     assert.match(denied.json().error, /salary/);
     assert.equal((await server.request({ method: 'GET', url: '/api/find/users/u1' })).json().salary, 100, 'nothing written');
     assert.equal((await call('POST', '/api/batch/insert/users', { inserts: [{ data: { name: 'ok' } }, { data: { salary: 5 } }] })).statusCode, 403);
-    assert.equal((await call('POST', '/sync/users', [{ externalId: 'e', salary: 1 }])).statusCode, 403);
+    assert.equal((await call('POST', '/v1/sync/users', [{ externalId: 'e', salary: 1 }])).statusCode, 403);
   });
 
   test('without read, a write answers the id only (issue 11, defect 2)', async () => {
@@ -83,7 +83,7 @@ describe('collection permissions (seed 003, CONTRACT.md §5)', () => {
     assert.deepEqual(inserted.json(), { id: 'bob' });
     assert.deepEqual((await call('POST', '/api/batch/insert/staff', { inserts: [{ data: { id: 'cy', salary: 1 } }] })).json(), { successful: ['cy'], failed: [] });
     assert.deepEqual((await call('PUT', '/api/batch/update/staff', { updates: [{ id: 'cy', data: { salary: 2 } }] })).json(), { successful: ['cy'], failed: [] });
-    assert.deepEqual((await call('POST', '/sync/staff', [{ externalId: 'e1', salary: 3 }])).json(), { staff: { created: 1, updated: 0, unchanged: 0 } });
+    assert.deepEqual((await call('POST', '/v1/sync/staff', [{ externalId: 'e1', salary: 3 }])).json(), { staff: { created: 1, updated: 0, unchanged: 0 } });
     assert.deepEqual((await call('POST', '/v1/sync', { staff: [{ externalId: 'e1', salary: 4 }] })).json(), { staff: { created: 0, updated: 1, unchanged: 0 } });
 
     const { key: readWrite } = await createKey(server, { collection_permissions: { staff: { read: true, write: true, exclude_fields: ['salary'] } } });
@@ -91,7 +91,7 @@ describe('collection permissions (seed 003, CONTRACT.md §5)', () => {
   });
 
   test('writable_fields bound externalId too, except as the match key of sync (issue 11, defect 5)', async () => {
-    await server.request({ method: 'POST', url: '/sync/venues', payload: [{ externalId: 'v1', name: 'First' }, { externalId: 'v2', name: 'Second' }] });
+    await server.request({ method: 'POST', url: '/v1/sync/venues', payload: [{ externalId: 'v1', name: 'First' }, { externalId: 'v2', name: 'Second' }] });
     const v1 = (await server.request({ method: 'POST', url: '/api/find/venues', payload: { filter: { type: 'Condition', content: { field: 'externalId', operator: 'Eq', value: 'v1' } } } })).json()[0];
     const { key } = await createKey(server, { collection_permissions: { venues: { read: true, write: true, writable_fields: ['name'] } } });
     const call = as(server, key);
@@ -103,7 +103,7 @@ describe('collection permissions (seed 003, CONTRACT.md §5)', () => {
     assert.equal((await call('PUT', '/api/batch/update/venues', { updates: [{ id: v1.id, data: { externalId: 'v2' } }] })).statusCode, 403);
     assert.equal((await server.request({ method: 'GET', url: `/api/find/venues/${v1.id}` })).json().externalId, 'v1', 'nothing retargeted');
     // As the match key of sync it is not a field being written.
-    assert.equal((await call('POST', '/sync/venues', [{ externalId: 'v1', name: 'Renamed' }])).statusCode, 200);
+    assert.equal((await call('POST', '/v1/sync/venues', [{ externalId: 'v1', name: 'Renamed' }])).statusCode, 200);
     assert.equal((await call('POST', '/v1/sync', { venues: [{ externalId: 'v2', name: 'Renamed too' }] })).statusCode, 200);
     // Granted explicitly, it is writable like any field.
     const { key: owner } = await createKey(server, { collection_permissions: { venues: { read: true, write: true, writable_fields: ['name', 'externalId'] } } });

@@ -27,8 +27,8 @@ for (const backend of dataBackends()) {
       assert.equal(await count('categories'), 2);
     });
 
-    test('POST /sync/:collection takes a bare array', async () => {
-      const res = await sync([{ externalId: 'p1', price: 9.5 }], '/sync/products');
+    test('POST /v1/sync/:collection takes a bare array', async () => {
+      const res = await sync([{ externalId: 'p1', price: 9.5 }], '/v1/sync/products');
       assert.deepEqual(res.json(), { products: { created: 1, updated: 0, unchanged: 0 } });
     });
 

@@ -122,6 +122,8 @@ describe('three replicas on one PostgreSQL store and one Redis', { skip }, () =>
       ADMIN_PASSWORD: PASSWORD,
       REDIS_URL: REDIS_TEST_URL,
       REDIS_KEY_PREFIX: `dg-replicas-${randomBytes(6).toString('hex')}`,
+      // The store's own channel (LISTEN/NOTIFY): replicas-redis-channel.test.ts runs the Redis one.
+      CHANGE_CHANNEL: 'store',
     };
     const viaProxy = schema.url.replace('127.0.0.1:5432', `127.0.0.1:${proxy.port}`);
     // All three at the same moment, on an empty schema: migrations and the first admin key race.
@@ -268,7 +270,10 @@ describe('three replicas on one PostgreSQL store and one Redis', { skip }, () =>
       }
     };
     const writers = Array.from({ length: 4 }, writer);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Kill once some writes were acknowledged and more are in flight (on a loaded machine a write
+    // can take longer than any fixed pause).
+    const deadline = Date.now() + 30_000;
+    while (acknowledged.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     r2.child.kill('SIGKILL');
     await once(r2.child, 'exit').catch(() => {});
     stop = true;

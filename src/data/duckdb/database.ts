@@ -1,3 +1,5 @@
+import { constants } from 'node:fs';
+import { copyFile, stat } from 'node:fs/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { tightenFile } from '../../private-files.js';
 import type {
@@ -23,6 +25,8 @@ import { query } from './query.js';
 import * as records from './records.js';
 import { SchemaCache } from './schema.js';
 import { sync } from './sync.js';
+import { DuckDBSyncTarget } from './sync-target.js';
+import type { SyncTarget } from '../sync/target.js';
 import * as tables from './tables.js';
 
 export interface InstanceOptions {
@@ -51,10 +55,13 @@ export function instanceConfig(options: InstanceOptions): Record<string, string>
 /** One `.duckdb` file: a writer connection, a pool of readers, and the caches they share. */
 export class DuckDBDatabase implements Database {
   private closing: Promise<void> | undefined;
+  private target: DuckDBSyncTarget | undefined;
 
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly ctx: DatabaseContext,
+    /** The `.duckdb` file (its WAL is `${path}.wal`). */
+    readonly path: string,
   ) {}
 
   static async open(name: string, path: string, options: InstanceOptions): Promise<DuckDBDatabase> {
@@ -67,7 +74,7 @@ export class DuckDBDatabase implements Database {
     try {
       const writer = new Writer(await connect());
       const readers = new ReadPool(await Promise.all(Array.from({ length: Math.max(1, options.readConnections) }, connect)));
-      return new DuckDBDatabase(instance, { name, writer, readers, schemas: new SchemaCache(version), version, limits: dataLimits(options.limits) });
+      return new DuckDBDatabase(instance, { name, writer, readers, schemas: new SchemaCache(version), version, limits: dataLimits(options.limits) }, path);
     } catch (error) {
       instance.closeSync();
       throw error;
@@ -134,6 +141,31 @@ export class DuckDBDatabase implements Database {
 
   query(sql: string, params: Json[] | Record<string, Json> | undefined, options: QueryOptions): Promise<QueryResult> {
     return query(this.ctx, sql, params, options);
+  }
+
+  /**
+   * A consistent copy of this database's file at `destination` (and its WAL beside it, should one
+   * survive the checkpoint). Holds the writer for the checkpoint and the copy, so no write lands
+   * half-way; readers go on meanwhile (they never touch the file's committed blocks). The copy is a
+   * reflink where the file system offers one, else a plain copy. Answers the bytes copied.
+   */
+  async checkpointedCopy(destination: string): Promise<number> {
+    return this.ctx.writer.use(async (connection) => {
+      await connection.exec('CHECKPOINT');
+      await copyFile(this.path, destination, constants.COPYFILE_FICLONE);
+      let bytes = (await stat(destination)).size;
+      const wal = await stat(`${this.path}.wal`).catch(() => undefined);
+      if (wal !== undefined && wal.size > 0) {
+        await copyFile(`${this.path}.wal`, `${destination}.wal`);
+        bytes += wal.size;
+      }
+      return bytes;
+    });
+  }
+
+  syncTarget(): SyncTarget {
+    this.target ??= new DuckDBSyncTarget(this.ctx);
+    return this.target;
   }
 
   async ping(): Promise<boolean> {

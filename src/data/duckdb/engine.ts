@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { errors } from '../../errors.js';
 import type { DataEngine, Database, EngineOptions } from '../engine.js';
@@ -14,6 +15,7 @@ export class DuckDBEngine implements DataEngine {
   /** Names being created or dropped right now, so two requests cannot race on one file. */
   private readonly busy = new Set<string>();
   private closing: Promise<void> | undefined;
+  private readonly replacedListeners = new Set<(name: string) => void>();
 
   private constructor(private readonly options: EngineOptions) {}
 
@@ -86,6 +88,68 @@ export class DuckDBEngine implements DataEngine {
     } finally {
       this.busy.delete(name);
     }
+  }
+
+  snapshotDatabase(name: string, destination: string): Promise<number> {
+    this.assertOpen();
+    const database = this.databases.get(name);
+    if (database === undefined) throw errors.notFound(`Database '${name}' not found`);
+    return database.checkpointedCopy(destination);
+  }
+
+  databaseFiles(name: string): string[] {
+    this.database(name);
+    return [this.path(name), `${this.path(name)}.wal`];
+  }
+
+  stagingPath(label: string): string {
+    // Not `*.duckdb`: a staged file left by a crash is never opened as a database at start.
+    return join(this.options.dataDir, `.staging-${label.replace(/[^a-z0-9_-]/gi, '_')}-${randomBytes(6).toString('hex')}.tmp`);
+  }
+
+  async installDatabase(name: string, source: string, options: { replace: boolean }): Promise<void> {
+    this.assertOpen();
+    assertDatabaseName(name);
+    if (this.busy.has(name)) throw errors.conflict(`Database '${name}' is being created, dropped or restored`);
+    const existing = this.databases.get(name);
+    if (existing !== undefined && !options.replace) {
+      throw errors.conflict(`Database '${name}' exists; restore into a new name, or pass replace: true to overwrite it`);
+    }
+    const path = this.path(name);
+    const aside = `${path}.replaced`;
+    this.busy.add(name);
+    try {
+      if (existing !== undefined) {
+        // Unlisted first: new requests get 404 while in-flight ones finish on the old file.
+        this.databases.delete(name);
+        await existing.close();
+        renameSync(path, aside);
+        rmSync(`${path}.wal`, { force: true });
+      }
+      renameSync(source, path);
+      let opened: DuckDBDatabase;
+      try {
+        opened = await this.openFile(name);
+      } catch (error) {
+        rmSync(path, { force: true });
+        if (existing !== undefined) {
+          renameSync(aside, path);
+          this.databases.set(name, await this.openFile(name));
+        }
+        throw error;
+      }
+      this.databases.set(name, opened);
+      rmSync(aside, { force: true });
+    } finally {
+      this.busy.delete(name);
+    }
+    // Also for a new name: a cache may still hold entries of a database of that name dropped earlier.
+    for (const listener of this.replacedListeners) listener(name);
+  }
+
+  onDatabaseReplaced(listener: (name: string) => void): () => void {
+    this.replacedListeners.add(listener);
+    return () => this.replacedListeners.delete(listener);
   }
 
   close(): Promise<void> {

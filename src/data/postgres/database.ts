@@ -20,6 +20,8 @@ import * as records from './records.js';
 import { PgSchemaCache } from './schema.js';
 import type { Sessions } from './session.js';
 import { sync } from './sync.js';
+import type { SyncTarget } from '../sync/target.js';
+import { unsupportedSyncTarget } from './unsupported.js';
 import * as tables from './tables.js';
 
 /** One duckgate database: one PostgreSQL schema on the shared pool. */
@@ -90,6 +92,11 @@ export class PostgresDatabase implements Database {
 
   query(sql: string, params: Json[] | Record<string, Json> | undefined, options: QueryOptions): Promise<QueryResult> {
     return query(this.ctx, sql, params, options);
+  }
+
+  /** Source sync (issue 15) is DuckDB's for now: every call is refused with the reason. */
+  syncTarget(): SyncTarget {
+    return unsupportedSyncTarget;
   }
 
   async ping(): Promise<boolean> {

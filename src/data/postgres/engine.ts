@@ -15,6 +15,7 @@ import { PostgresDatabase } from './database.js';
 import { assertLockedDown } from './lockdown.js';
 import { loadParser } from './parser.js';
 import { Sessions, sqlState } from './session.js';
+import { notOnPostgres } from './unsupported.js';
 
 const DEFAULT = 'default';
 const DATABASE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -144,6 +145,24 @@ export class PostgresEngine implements DataEngine {
       if (sqlState(error) === '3F000') throw errors.notFound(`Database '${name}' not found`);
       throw error;
     }
+  }
+
+  // Backups are of DuckDB files (`data/backup/`); with DATA_URL they are PostgreSQL's to take.
+  async snapshotDatabase(): Promise<number> {
+    throw notOnPostgres('A backup');
+  }
+  databaseFiles(): string[] {
+    return [];
+  }
+  stagingPath(): string {
+    throw notOnPostgres('A restore');
+  }
+  async installDatabase(): Promise<void> {
+    throw notOnPostgres('A restore');
+  }
+  onDatabaseReplaced(): () => void {
+    // Nothing is ever installed by file, so nothing is ever announced.
+    return () => undefined;
   }
 
   close(): Promise<void> {

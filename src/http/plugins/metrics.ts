@@ -82,6 +82,18 @@ export function createMetrics(): Metrics {
 }
 
 /** The per-client in-flight cap's state, read at each scrape (MAX_IN_FLIGHT_PER_CLIENT). */
+/** `store_change_relay`: with CHANGE_CHANNEL=redis, whether this replica relays the store's changes. */
+export function watchChangeRelay(metrics: Metrics, relaying: () => boolean): void {
+  new Gauge({
+    name: 'store_change_relay',
+    help: '1 while this replica relays the control store\'s changes to Redis (CHANGE_CHANNEL=redis; one replica at a time), else 0',
+    registers: [metrics.registry],
+    collect() {
+      this.set(relaying() ? 1 : 0);
+    },
+  });
+}
+
 export function watchInFlight(metrics: Metrics, stats: () => InFlightStats): void {
   const gauges: [string, string, (s: InFlightStats) => number][] = [
     ['in_flight_requests', 'Authenticated requests holding an in-flight slot', (s) => s.inFlight],

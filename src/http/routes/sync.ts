@@ -33,7 +33,7 @@ export function syncRoutes(app: FastifyInstance, engine: DataEngine): void {
     return engine.database(databaseOf(request.query)).sync(batches, callOptions(request));
   });
 
-  r.post('/sync/:collection', {
+  r.post('/v1/sync/:collection', {
     config: { msgpack: true, access: { kind: 'collection', level: 'write', param: 'collection' } },
     schema: {
       tags, summary: 'Upsert records of one collection by externalId, in one transaction',

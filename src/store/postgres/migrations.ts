@@ -119,4 +119,61 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
         FOR EACH ROW EXECUTE FUNCTION duckgate_announce_change();
     `,
   },
+  {
+    // Source sync (issue 15): as SQLite's migration 7.
+    version: 5,
+    sql: `
+      CREATE TABLE data_sources (
+        database text PRIMARY KEY,
+        url text NOT NULL,
+        sealed_password text,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      CREATE TABLE sync_logs (
+        id text PRIMARY KEY,
+        database text NOT NULL,
+        type text NOT NULL,
+        status text NOT NULL,
+        started_at timestamptz NOT NULL,
+        finished_at timestamptz NOT NULL,
+        total_records bigint NOT NULL,
+        run jsonb NOT NULL
+      );
+      CREATE INDEX sync_logs_finished ON sync_logs (finished_at);
+      CREATE INDEX sync_logs_database ON sync_logs (database, finished_at);
+    `,
+  },
+  {
+    // Automation: the tables of the SQLite store's migration 8 (schedules, the runner lease, settings).
+    version: 6,
+    sql: `
+      CREATE TABLE automation_schedules (
+        database_name text NOT NULL,
+        kind text NOT NULL,
+        interval_seconds integer NOT NULL,
+        enabled boolean NOT NULL DEFAULT true,
+        options text NOT NULL DEFAULT '{}',
+        next_run_at timestamptz NOT NULL,
+        last_run_at timestamptz,
+        last_status text,
+        last_error text,
+        last_duration_ms integer,
+        runs integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (database_name, kind)
+      );
+      CREATE TABLE automation_leases (
+        name text PRIMARY KEY,
+        holder text NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE TABLE automation_settings (
+        name text PRIMARY KEY,
+        value text NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+    `,
+  },
 ];
