@@ -21,7 +21,8 @@ export function setChildNodeArgs(args: string[]): void {
 function describe(spec: ChildSpec): string {
   if (spec.role !== 'duckgate') return spec.role;
   const limiter = spec.limiter ? `, ${spec.limiter.redisUrl ? 'Redis' : 'memory'} limiter` : '';
-  return `duckgate (${spec.auth ? 'auth' : 'bypass'}${limiter})`;
+  const cache = spec.recordCache && spec.recordCache !== '0' ? `, record cache ${spec.recordCache}` : '';
+  return `duckgate (${spec.auth ? 'auth' : 'bypass'}${limiter}${cache})`;
 }
 
 export async function startChild(spec: ChildSpec): Promise<BenchChild> {

@@ -30,7 +30,7 @@ const BYPASS: PrincipalResolver = { resolve: async () => ({ ok: true, principal:
  * else of the parent's environment does: API_RATE_LIMIT and REDIS_URL are set only for the limiter
  * rows (`limiter`), so every other row runs without a rate limiter whatever the shell exports.
  */
-function benchConfig(dataDir: string, limiter?: LimiterSpec): Config {
+function benchConfig(dataDir: string, limiter?: LimiterSpec, recordCache = '0'): Config {
   return loadConfig({
     DATA_DIR: dataDir,
     ADMIN_API_KEY: BENCH_ADMIN_KEY,
@@ -45,6 +45,7 @@ function benchConfig(dataDir: string, limiter?: LimiterSpec): Config {
     API_RATE_LIMIT: limiter ? String(limiter.rateLimit) : undefined,
     REDIS_URL: limiter?.redisUrl,
     REDIS_KEY_PREFIX: limiter?.redisKeyPrefix,
+    RECORD_CACHE_BYTES: recordCache,
   });
 }
 
@@ -70,7 +71,7 @@ async function startDuckgate(config: Config, auth: boolean): Promise<Running> {
 }
 
 export async function startEngineRole(spec: Exclude<ChildSpec, { role: 'hello' | 'keys' }>): Promise<Running> {
-  const config = benchConfig(spec.dataDir, spec.role === 'duckgate' ? spec.limiter : undefined);
+  const config = benchConfig(spec.dataDir, spec.role === 'duckgate' ? spec.limiter : undefined, spec.role === 'duckgate' ? spec.recordCache : undefined);
   if (spec.role === 'duckgate') return startDuckgate(config, spec.auth);
 
   const engine = await openEngine(config);

@@ -21,6 +21,8 @@ export interface Target {
   headers: Record<string, string>;
   /** A fresh path for every request (e.g. a random id), or a fixed one. */
   path: () => string;
+  /** Instead of a GET of `path()`: each request's method, path, body and extra headers (the mixed read/write row). */
+  request?: () => { method: 'GET' | 'PUT'; path: string; body?: string; headers?: Record<string, string> };
   /** Other bench children alive meanwhile (idle): their CPU is not counted as `other`. */
   siblings?: BenchChild[];
   /**
@@ -153,7 +155,11 @@ async function fire(target: Target, duration: number, connections: number): Prom
     requests: [{
       method: 'GET',
       headers: target.headers,
-      setupRequest: (request) => ({ ...request, path: target.path() }),
+      setupRequest: (request) => {
+        if (!target.request) return { ...request, path: target.path() };
+        const next = target.request();
+        return { ...request, method: next.method, path: next.path, body: next.body, headers: { ...request.headers, ...next.headers } };
+      },
     }],
   });
   // autocannon's own histogram keeps whole milliseconds, too coarse for sub-millisecond answers;

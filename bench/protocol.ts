@@ -21,9 +21,10 @@ export type ChildSpec =
   | { role: 'seed'; dataDir: string; rows: number }
   /**
    * duckgate itself; `auth: false` wires a resolver that admits everyone, so no credential is checked. `limiter`
-   * sets API_RATE_LIMIT (and REDIS_URL, REDIS_KEY_PREFIX): unset, no rate limiter runs.
+   * sets API_RATE_LIMIT (and REDIS_URL, REDIS_KEY_PREFIX): unset, no rate limiter runs. `recordCache`
+   * sets RECORD_CACHE_BYTES: unset, `0` (off), so rows 3-5 measure the engine path as it was before the cache.
    */
-  | { role: 'duckgate'; dataDir: string; auth: boolean; limiter?: LimiterSpec }
+  | { role: 'duckgate'; dataDir: string; auth: boolean; limiter?: LimiterSpec; recordCache?: string }
   /** The engine alone, no HTTP: answers `engine-loop` commands. */
   | { role: 'engine'; dataDir: string; rows: number }
   /** Neither HTTP nor DuckDB: the control store (SQLite) alone, for `seed-keys` and `key-lookup`. */

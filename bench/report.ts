@@ -7,6 +7,7 @@ import type { EngineLoopFigures } from './protocol.js';
 import { credentialRatios, lookupRatios, renderCredentialRatios, renderKeyStore, type KeyRatios, type KeyStoreResults } from './report-keys.js';
 import { limiterRatios, renderLimiters, type LimiterRatios, type LimiterSettings } from './report-limiters.js';
 import type { RedisCheck } from './routes.js';
+import type { CacheMemory } from './cache-memory.js';
 
 /** Directus's figure for the same kind of authenticated point read, the reference to beat. */
 export const DIRECTUS_REQ_PER_SEC = 150;
@@ -23,6 +24,14 @@ export const GOALS = {
   minShareOfEngine: 0.8,
   /** At least this many times the Directus figure. */
   minTimesDirectus: 10,
+  /** Issue 17: a repeated point read (cache hit) at least this many times row 3 (today's path)… */
+  minHotOverToday: 5,
+  /** …and at least this share of bare Fastify; */
+  minHotOverBare: 0.4,
+  /** a cold read (miss) within this much of row 3; */
+  maxColdLoss: 0.1,
+  /** duckgate's own stack on a hit: at most this many µs of server CPU per request (row 6b − row 1). */
+  maxOwnStackUs: 60,
 };
 
 export interface Machine {
@@ -70,6 +79,32 @@ export interface Scenarios {
   memoryLimiterRoute?: HttpFigures;
   /** Row 5b: the same with REDIS_URL: one Redis script call per request. */
   redisLimiterRoute?: HttpFigures;
+  /** Row 6a: the route on a server with the record cache on, reading a hot set of ids (hits). */
+  hotRoute?: HttpFigures;
+  /** Row 6b: 6a with authentication bypassed: HTTP + duckgate's own stack + a cache hit. */
+  hotBypassRoute?: HttpFigures;
+  /** Row 6c: the cache on but every read a miss (random ids, a bound of a record or two). */
+  coldRoute?: HttpFigures;
+  /** Row 6d: hot reads with a share of PUT updates of the same ids. */
+  mixedRoute?: HttpFigures;
+}
+
+export interface CacheResults {
+  hotIds: number;
+  mixedWriteShare: number;
+  hitRates: Record<'hot' | 'hotBypass' | 'cold' | 'mixed', number>;
+  memory: CacheMemory;
+}
+
+export interface CacheRatios {
+  hotOverToday: number;
+  hotOverBare: number;
+  coldOverToday: number;
+  /** Row 6b − row 1, server CPU per request: routing, hooks, validation, the cache, serialisation. */
+  ownStackHitUs: number;
+  /** Row 4 − row 1 − row 2b: the same on a miss (before the cache, for comparison). */
+  ownStackMissUs: number;
+  goals: { hotOverToday: boolean; hotOverBare: boolean; cold: boolean; ownStack: boolean };
 }
 
 export interface Ratios {
@@ -92,6 +127,8 @@ export interface Ratios {
   keys: KeyRatios;
   /** Rows 5a and 5b against row 3. */
   limiters: LimiterRatios;
+  /** Rows 6a-6d against row 3 (today's path: cache off) and row 1. */
+  cache?: CacheRatios;
 }
 
 export interface Results {
@@ -103,6 +140,8 @@ export interface Results {
   keyStore?: KeyStoreResults;
   /** Row 5b's requests against what Redis counted; absent without row 5b. */
   redisCheck?: RedisCheck;
+  /** Rows 6a-6e: the record cache's hit rates and its memory at the bound. */
+  cache?: CacheResults;
   ratios: Ratios;
 }
 
@@ -147,6 +186,27 @@ export function ratios(s: Scenarios, keyStore?: KeyStoreResults): Ratios {
       lookups: keyStore?.lookups && lookupRatios(keyStore.lookups),
     },
     limiters: limiterRatios(s.authRoute, s.memoryLimiterRoute, s.redisLimiterRoute),
+    ...(s.hotRoute && s.hotBypassRoute && s.coldRoute ? { cache: cacheRatios(s) } : {}),
+  };
+}
+
+function cacheRatios(s: Scenarios): CacheRatios {
+  const today = s.authRoute.reqPerSec;
+  const r = {
+    hotOverToday: s.hotRoute!.reqPerSec / today,
+    hotOverBare: s.hotRoute!.reqPerSec / s.bareFastify.reqPerSec,
+    coldOverToday: s.coldRoute!.reqPerSec / today,
+    ownStackHitUs: s.hotBypassRoute!.serverCpuUsPerReq - s.bareFastify.serverCpuUsPerReq,
+    ownStackMissUs: s.bypassRoute.serverCpuUsPerReq - s.bareFastify.serverCpuUsPerReq - s.enginePool.cpuUsPerOp,
+  };
+  return {
+    ...r,
+    goals: {
+      hotOverToday: r.hotOverToday >= GOALS.minHotOverToday,
+      hotOverBare: r.hotOverBare >= GOALS.minHotOverBare,
+      cold: r.coldOverToday >= 1 - GOALS.maxColdLoss,
+      ownStack: r.ownStackHitUs <= GOALS.maxOwnStackUs,
+    },
   };
 }
 
@@ -215,6 +275,10 @@ export function render(results: Results): string {
     httpRow('4. same route, auth bypassed', sc.bypassRoute),
     ...(sc.memoryLimiterRoute ? [httpRow('5a. row 3 + memory rate limiter', sc.memoryLimiterRoute)] : []),
     ...(sc.redisLimiterRoute ? [httpRow('5b. row 3 + Redis rate limiter', sc.redisLimiterRoute)] : []),
+    ...(sc.hotRoute ? [httpRow('6a. cache on, hot ids (hits), x-api-key', sc.hotRoute)] : []),
+    ...(sc.hotBypassRoute ? [httpRow('6b. 6a with auth bypassed', sc.hotBypassRoute)] : []),
+    ...(sc.coldRoute ? [httpRow('6c. cache on, random ids (misses)', sc.coldRoute)] : []),
+    ...(sc.mixedRoute ? [httpRow('6d. cache on, hot ids, 90/10 read/PUT', sc.mixedRoute)] : []),
   ];
   out.push(table(rows));
   out.push('');
@@ -228,7 +292,7 @@ export function render(results: Results): string {
   }
   const http: [string, HttpFigures | undefined][] = [
     ['1', sc.bareFastify], ['3', sc.authRoute], ['3b', sc.managedKeyRoute], ['3c', sc.jwtRoute], ['4', sc.bypassRoute],
-    ['5a', sc.memoryLimiterRoute], ['5b', sc.redisLimiterRoute],
+    ['5a', sc.memoryLimiterRoute], ['5b', sc.redisLimiterRoute], ['6a', sc.hotRoute], ['6b', sc.hotBypassRoute], ['6c', sc.coldRoute], ['6d', sc.mixedRoute],
   ];
   const saturated = http.filter(([, f]) => f && f.loadgenCpuPercent >= LOADGEN_SATURATED_PERCENT).map(([row]) => row);
   if (saturated.length > 0) {
@@ -251,6 +315,7 @@ export function render(results: Results): string {
     if (r.keys.jwt) out.push(...renderCredentialRatios('3c JWT', '3c', r.keys.jwt));
   }
   if (s.limiters) out.push('', ...renderLimiters(s.limiters, r.limiters, results.redisCheck));
+  if (r.cache && results.cache) out.push('', ...renderCache(r.cache, results.cache));
   out.push('');
   // Subtracting per-request CPU of the layers gives a rough account of where a request's CPU goes.
   // Rough: the layers overlap (e.g. the engine's CPU under HTTP load is not exactly its CPU alone).
@@ -274,6 +339,26 @@ export function render(results: Results): string {
   }
   if (results.keyStore) out.push('', ...renderKeyStore(results.keyStore, r.keys));
   return out.join('\n');
+}
+
+function renderCache(r: CacheRatios, c: CacheResults): string[] {
+  const hit = (rate: number) => pct(rate);
+  const m = c.memory;
+  const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MB`;
+  return [
+    `record cache (rows 6a-6d; rows 3-5 run with RECORD_CACHE_BYTES=0, today's path). Hot set: ${c.hotIds} ids; `
+      + `hit rates over the run: 6a ${hit(c.hitRates.hot)}, 6b ${hit(c.hitRates.hotBypass)}, 6c ${hit(c.hitRates.cold)}, 6d ${hit(c.hitRates.mixed)}`,
+    `  hot / today (6a / 3)       ${fixed(r.hotOverToday, 2)}x (goal ≥ ${GOALS.minHotOverToday}x): ${mark(r.goals.hotOverToday)}`,
+    `  hot / bare Fastify (6a / 1) ${pct(r.hotOverBare)} (goal ≥ ${pct(GOALS.minHotOverBare)}): ${mark(r.goals.hotOverBare)}`,
+    `  cold / today (6c / 3)      ${pct(r.coldOverToday)} (goal ≥ ${pct(1 - GOALS.maxColdLoss)}): ${mark(r.goals.cold)}`,
+    `  own stack on a hit         ${fixed(r.ownStackHitUs, 1)} µs server CPU per request (row 6b − row 1; goal ≤ ${GOALS.maxOwnStackUs} µs): ${mark(r.goals.ownStack)}`
+      + `; on a miss ${fixed(r.ownStackMissUs, 1)} µs (row 4 − row 1 − row 2b)`,
+    `  at its bound (6e)          RECORD_CACHE_BYTES=${mb(m.boundBytes)}: ${m.entries} records, ${mb(m.cacheBytes)} by its estimate after ${m.reads} reads and ${m.evictions} evictions; `
+      + `the server's heap in use grew ${mb(m.heapGrowthBytes)}, RSS ${mb(m.rssGrowthBytes)} (no forced GC: rough)`,
+    `                             calibrated in-process after a forced GC: ${m.calibration.entries} records at the bound, `
+      + `${fixed(m.calibration.heapBytesPerRecord, 0)} B of heap per record against the estimate's ${fixed(m.calibration.estimatedBytesPerRecord, 0)} B `
+      + `(the bound holds ${pct(m.calibration.heapBytesPerRecord / m.calibration.estimatedBytesPerRecord)} of its figure in real heap)`,
+  ];
 }
 
 export function writeJson(results: Results, dir: string): string {

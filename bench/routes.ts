@@ -14,7 +14,26 @@ import { LIMITER_RATE_LIMIT, MEMORY_LIMITER, type RedisRun } from './limiters.js
 import { BenchFailure, measureOnce, summarize, warmUp, type HttpFigures, type LoadOptions, type Sample, type Target } from './load.js';
 import { expectCountedInRedis, preflight, preflightCredentials, type ManagedCredential } from './preflight.js';
 import { BENCH_ADMIN_KEY, COLLECTION } from './protocol.js';
-import { randomId } from './seed.js';
+import { idOf, randomId } from './seed.js';
+import { measureCacheMemory, type CacheMemory } from './cache-memory.js';
+
+/** Rows 6a-6e (the record cache): each server's own copy of the seeded directory. */
+export interface CacheServers {
+  hotDir: string;
+  hotBypassDir: string;
+  coldDir: string;
+  mixedDir: string;
+  memoryDir: string;
+}
+
+/** The hot set of rows 6a, 6b and 6d: the records an application reads over and over. */
+export const HOT_IDS = 100;
+/** RECORD_CACHE_BYTES of the servers with the cache on: the default. */
+const CACHE_ON = '64mb';
+/** Row 6c's bound: one or two records, so a random read of the 100 000 misses (its hit rate is reported). */
+const CACHE_COLD = '1kb';
+/** Share of row 6d's requests that are writes (PUT /api/update of a hot id). */
+export const MIXED_WRITE_SHARE = 0.1;
 
 export type { ManagedCredential } from './preflight.js';
 
@@ -38,6 +57,13 @@ export interface RouteFigures {
   memoryLimiterRoute?: HttpFigures;
   redisLimiterRoute?: HttpFigures;
   redisCheck?: RedisCheck;
+  hotRoute?: HttpFigures;
+  hotBypassRoute?: HttpFigures;
+  coldRoute?: HttpFigures;
+  mixedRoute?: HttpFigures;
+  /** Hit rates each cache server reported over the whole run (warm-up included). */
+  cacheHitRates?: Record<'hot' | 'hotBypass' | 'cold' | 'mixed', number>;
+  cacheMemory?: CacheMemory;
 }
 
 interface Scenario {
@@ -54,6 +80,7 @@ export async function measureRoutes(
   options: LoadOptions & { rows: number; rounds: number },
   managed?: ManagedCredential,
   limiters?: LimiterServers,
+  cache?: CacheServers,
 ): Promise<RouteFigures> {
   const { rows } = options;
   const redisRun = limiters?.redis?.run;
@@ -61,7 +88,13 @@ export async function measureRoutes(
   const bypassChild = await startChild({ role: 'duckgate', dataDir: bypassDir, auth: false });
   const memoryChild = limiters ? await startChild({ role: 'duckgate', dataDir: limiters.memoryDir, auth: true, limiter: MEMORY_LIMITER }) : undefined;
   const redisChild = limiters?.redis ? await startChild({ role: 'duckgate', dataDir: limiters.redis.dir, auth: true, limiter: limiters.redis.run.spec() }) : undefined;
-  const children = [authChild, bypassChild, memoryChild, redisChild].filter(defined);
+  const hotChild = cache ? await startChild({ role: 'duckgate', dataDir: cache.hotDir, auth: true, recordCache: CACHE_ON }) : undefined;
+  const hotBypassChild = cache ? await startChild({ role: 'duckgate', dataDir: cache.hotBypassDir, auth: false, recordCache: CACHE_ON }) : undefined;
+  const coldChild = cache ? await startChild({ role: 'duckgate', dataDir: cache.coldDir, auth: true, recordCache: CACHE_COLD }) : undefined;
+  const mixedChild = cache ? await startChild({ role: 'duckgate', dataDir: cache.mixedDir, auth: true, recordCache: CACHE_ON }) : undefined;
+  const children = [authChild, bypassChild, memoryChild, redisChild, hotChild, hotBypassChild, coldChild, mixedChild].filter(defined);
+  for (const child of [hotChild, coldChild, mixedChild].filter(defined)) await preflight(child.url!, true, rows);
+  if (hotBypassChild) await preflight(hotBypassChild.url!, false, rows);
   await preflight(authChild.url!, true, rows);
   await preflight(bypassChild.url!, false, rows);
   if (memoryChild) await preflight(memoryChild.url!, true, rows, LIMITER_RATE_LIMIT);
@@ -71,15 +104,21 @@ export async function measureRoutes(
   }
   const token = managed ? await preflightCredentials(authChild.url!, rows, managed) : undefined;
 
-  const scenario = (label: string, child: BenchChild, headers: Record<string, string>, external?: RedisRun): Scenario => ({
+  const randomPath = () => `/api/find/${COLLECTION}/${randomId(rows)}`;
+  const scenario = (label: string, child: BenchChild, headers: Record<string, string>, external?: RedisRun, path = randomPath, request?: Target['request']): Scenario => ({
     label,
     samples: [],
     target: {
-      name: `${label} route`, child, siblings: children.filter((c) => c !== child), headers,
-      path: () => `/api/find/${COLLECTION}/${randomId(rows)}`,
+      name: `${label} route`, child, siblings: children.filter((c) => c !== child), headers, path,
       ...(external ? { external: { cpuMicros: () => external.cpuMicros() } } : {}),
+      ...(request ? { request } : {}),
     },
   });
+  const hotId = () => idOf(Math.floor(Math.random() * Math.min(HOT_IDS, rows)));
+  const hotPath = () => `/api/find/${COLLECTION}/${hotId()}`;
+  const mixedRequest = () => (Math.random() < MIXED_WRITE_SHARE
+    ? { method: 'PUT' as const, path: `/api/update/${COLLECTION}/${hotId()}`, body: JSON.stringify({ score: Math.floor(Math.random() * 1000) + 0.5 }), headers: { 'content-type': 'application/json' } }
+    : { method: 'GET' as const, path: hotPath() });
   // The bypass sends the environment key's header too (ignored): the same bytes as row 3.
   const envKey = { 'x-api-key': BENCH_ADMIN_KEY };
   const env = scenario('env key', authChild, envKey);
@@ -88,7 +127,11 @@ export async function measureRoutes(
   const jwt = token ? scenario('JWT', authChild, { authorization: `Bearer ${token}` }) : undefined;
   const memory = memoryChild ? scenario('memory limiter', memoryChild, envKey) : undefined;
   const redis = redisChild ? scenario('Redis limiter', redisChild, envKey, redisRun) : undefined;
-  const all = [env, key, jwt, memory, redis, bypass].filter(defined);
+  const hot = hotChild ? scenario('hot (hit)', hotChild, envKey, undefined, hotPath) : undefined;
+  const hotBypass = hotBypassChild ? scenario('hot, bypass', hotBypassChild, envKey, undefined, hotPath) : undefined;
+  const cold = coldChild ? scenario('cold (miss)', coldChild, envKey) : undefined;
+  const mixed = mixedChild ? scenario('mixed 90/10', mixedChild, envKey, undefined, hotPath, mixedRequest) : undefined;
+  const all = [env, key, jwt, memory, redis, bypass, hot, hotBypass, cold, mixed].filter(defined);
 
   for (const s of all) await warmUp(s.target, options);
   const countedBefore = redisRun && redis ? await redisRun.countedRequests() : 0;
@@ -115,8 +158,17 @@ export async function measureRoutes(
         + 'the server fell back to its in-process limiter (Redis failing or too slow), so row 5b would not measure Redis');
     }
   }
+  const cacheHitRates = hotChild && hotBypassChild && coldChild && mixedChild ? {
+    hot: await hitRate(hotChild.url!), hotBypass: await hitRate(hotBypassChild.url!), cold: await hitRate(coldChild.url!), mixed: await hitRate(mixedChild.url!),
+  } : undefined;
   for (const child of children) await stopChild(child);
+  const cacheMemory = cache ? await measureCacheMemory(cache.memoryDir, rows, options) : undefined;
   return {
+    ...(hot && hotBypass && cold && mixed ? {
+      hotRoute: summarize(hot.samples), hotBypassRoute: summarize(hotBypass.samples), coldRoute: summarize(cold.samples), mixedRoute: summarize(mixed.samples),
+    } : {}),
+    ...(cacheHitRates ? { cacheHitRates } : {}),
+    ...(cacheMemory ? { cacheMemory } : {}),
     authRoute: summarize(env.samples),
     bypassRoute: summarize(bypass.samples),
     ...(key ? { managedKeyRoute: summarize(key.samples) } : {}),
@@ -124,4 +176,12 @@ export async function measureRoutes(
     ...(memory ? { memoryLimiterRoute: summarize(memory.samples) } : {}),
     ...(redis ? { redisLimiterRoute: summarize(redis.samples, true), redisCheck } : {}),
   };
+}
+
+/** hits / (hits + misses) of a server's record cache, from its /metrics. */
+async function hitRate(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`, { headers: { 'x-api-key': BENCH_ADMIN_KEY } })).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const hits = read('record_cache_hits_total');
+  return hits / (hits + read('record_cache_misses_total'));
 }

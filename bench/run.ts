@@ -9,6 +9,9 @@
  *   4. the same route, auth bypassed      a resolver that admits everyone: what authentication costs
  *   5a. row 3 with the memory limiter     API_RATE_LIMIT set (never reached): what the limiter costs
  *   5b. row 3 with the Redis limiter      the same plus REDIS_URL (skipped if Redis is unreachable)
+ *   6a-d. the record cache on              hot reads (hits), the same bypassed, cold reads (misses),
+ *                                          90/10 hot reads and writes; rows 3-5 run with it off (today's path)
+ *   6e. the record cache at its bound      its bytes, entries, and the heap's growth
  *   plus the key store lookup micro-benchmark: findKeyByHash in 1k keys vs --keys keys.
  *
  * Every measured thing runs in its own child process (server-child.ts) so its CPU is its own;
@@ -30,7 +33,7 @@ import { READ_CONNECTIONS, type EngineLoopFigures } from './protocol.js';
 import type { KeyStoreResults } from './report-keys.js';
 import { machine, ratios, render, writeJson, type Results, type Settings } from './report.js';
 import type { LimiterSettings } from './report-limiters.js';
-import { measureRoutes, type LimiterServers } from './routes.js';
+import { HOT_IDS, MIXED_WRITE_SHARE, measureRoutes, type CacheServers, type LimiterServers } from './routes.js';
 import { machineBusyMicros } from './stats.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -163,6 +166,12 @@ async function main(): Promise<void> {
     const bypassDir = path.join(root, 'bypass');
     cpSync(dataDir, authDir, { recursive: true });
     cpSync(dataDir, bypassDir, { recursive: true });
+    // Rows 6a-6e (the record cache), each server on its own copy too.
+    const cacheDirs: CacheServers = {
+      hotDir: path.join(root, 'cache-hot'), hotBypassDir: path.join(root, 'cache-hot-bypass'), coldDir: path.join(root, 'cache-cold'),
+      mixedDir: path.join(root, 'cache-mixed'), memoryDir: path.join(root, 'cache-memory'),
+    };
+    for (const dir of Object.values(cacheDirs)) cpSync(dataDir, dir, { recursive: true });
     const limiters = options.limiters ? await prepareLimiters(dataDir, root, options.redisUrl) : undefined;
     redis = limiters?.redis;
     const steps = limiters ? 5 : 4;
@@ -183,7 +192,7 @@ async function main(): Promise<void> {
     const limiterRows = !limiters ? '' : limiters.redis ? ', with the memory and the Redis rate limiter' : ', with the memory rate limiter';
     progress(`3-${steps}/${steps} GET /api/find/bench_items/:id with the environment key${keys ? ', a managed key, an exchanged JWT' : ''}${limiterRows} `
       + `and with authentication bypassed: ${options.rounds} rotating rounds of ${options.duration} s each`);
-    const { redisCheck, ...routes } = await measureRoutes(authDir, bypassDir, options, keys?.reader, limiters?.servers);
+    const { redisCheck, cacheHitRates, cacheMemory, ...routes } = await measureRoutes(authDir, bypassDir, options, keys?.reader, limiters?.servers, cacheDirs);
 
     const settings: Settings = {
       rows,
@@ -209,6 +218,7 @@ async function main(): Promise<void> {
       scenarios,
       ...(keyStore ? { keyStore } : {}),
       ...(redisCheck ? { redisCheck } : {}),
+      ...(cacheHitRates && cacheMemory ? { cache: { hotIds: HOT_IDS, mixedWriteShare: MIXED_WRITE_SHARE, hitRates: cacheHitRates, memory: cacheMemory } } : {}),
       ratios: ratios(scenarios, keyStore),
     };
     console.log(render(results));

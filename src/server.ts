@@ -6,6 +6,7 @@ import type { Config } from './config/index.js';
 import type { DataEngine } from './data/engine.js';
 import { openDuckDBEngine } from './data/duckdb/index.js';
 import { openPostgresEngine } from './data/postgres/index.js';
+import { withRecordCache } from './data/record-cache.js';
 import { buildApp, type App } from './http/app.js';
 import { trackConnections, type ConnectionDrain } from './http/connection-drain.js';
 import { Redis } from 'ioredis';
@@ -65,7 +66,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let app: App | undefined;
   let connections: ConnectionDrain | undefined;
   try {
-    engine = await openDataEngine(config);
+    engine = withRecordCache(await openDataEngine(config), config.recordCacheBytes);
     app = await buildApp({
       config, engine, store, audit, accounts, changes, sources, redis, jwtSecret, log: options.log, resolver: options.resolver, logDestination: options.logDestination,
       automation: control.automation,

@@ -44,12 +44,23 @@ export function isIpOrCidr(text: string): boolean {
 }
 
 /** The canonical text of an address: IPv4-mapped IPv6 becomes plain IPv4, so logs and limits see one form. */
+const normalized = new Map<string, string>();
+/** Distinct peer addresses remembered at most; past it the memory starts over (no unbounded growth). */
+const NORMALIZED_MAX = 4096;
+
+/** Called for every request (the peer address): parsing and printing it again each time showed in profiles. */
 export function normalizeIp(ip: string): string {
+  const known = normalized.get(ip);
+  if (known !== undefined) return known;
+  let out: string;
   try {
-    return ipaddr.process(ip).toString();
+    out = ipaddr.process(ip).toString();
   } catch {
-    return ip;
+    out = ip;
   }
+  if (normalized.size >= NORMALIZED_MAX) normalized.clear();
+  normalized.set(ip, out);
+  return out;
 }
 
 function toRange(entry: string): Range {

@@ -102,6 +102,8 @@ export interface Config {
   auditMaxEvents: number;
   /** `GET /ws` (Duckling's WebSocket protocol). */
   ws: WebSocketSettings;
+  /** RECORD_CACHE_BYTES: bound of the point-read cache (`data/record-cache.ts`); 0 = off. */
+  recordCacheBytes: number;
   /** Backups (issue 15 item 5). */
   backup: BackupSettings;
   /** The automation runner (issue 15 item 4). */
@@ -222,6 +224,7 @@ export function loadConfig(env: Env): Config {
     ...connections,
     auditSummaryWindowMs: integer('AUDIT_SUMMARY_WINDOW_MS', env.AUDIT_SUMMARY_WINDOW_MS, 60_000, 0, 86_400_000),
     auditMaxEvents: integer('AUDIT_MAX_EVENTS', env.AUDIT_MAX_EVENTS, 1_000_000, 0, 1_000_000_000),
+    recordCacheBytes: recordCacheBytes(env),
     backup: {
       dir: path.resolve(dataDir, env.BACKUP_DIR?.trim() || 'backups'),
       minFreeBytes: byteSize('BACKUP_MIN_FREE', env.BACKUP_MIN_FREE, 1024 ** 3),
@@ -238,6 +241,24 @@ function automationSettings(env: Env): AutomationSettings {
   // A lease shorter than two ticks would lapse between its holder's renewals.
   if (leaseMs < 2 * tickMs) throw new ConfigError('AUTOMATION_LEASE_MS', `must be at least twice AUTOMATION_TICK_MS (${2 * tickMs})`);
   return { tickMs, leaseMs };
+}
+
+/**
+ * RECORD_CACHE_BYTES: 64mb by default, `0` turns the cache off. With DATA_URL (a data engine shared
+ * by several replicas) other replicas' writes never pass through this one's cache, so it is off and
+ * may not be turned on until every write's invalidation reaches every replica.
+ */
+function recordCacheBytes(env: Env): number {
+  const raw = env.RECORD_CACHE_BYTES?.trim();
+  const shared = Boolean(env.DATA_URL?.trim());
+  if (raw === undefined || raw === '') return shared ? 0 : 64 * 1024 * 1024;
+  if (raw === '0') return 0;
+  const bytes = byteSize('RECORD_CACHE_BYTES', raw, 0);
+  if (bytes > 64 * GB) throw new ConfigError('RECORD_CACHE_BYTES', `must be at most 64gb (got "${raw}")`);
+  if (shared) {
+    throw new ConfigError('RECORD_CACHE_BYTES', "must be 0 with DATA_URL: other replicas' writes would not invalidate this replica's cache");
+  }
+  return bytes;
 }
 
 /** Lower-case letters, digits and `_`: a schema prefix that never needs care when quoted or compared. */

@@ -142,9 +142,9 @@ export interface Database {
 
   query(sql: string, params: Json[] | Record<string, Json> | undefined, options: QueryOptions): Promise<QueryResult>;
 
-  /** Cheap liveness probe: false when the database cannot answer. */
   /** Source sync's writer and state for this database (issue 15). */
   syncTarget(): SyncTarget;
+  /** Cheap liveness probe: false when the database cannot answer. */
   ping(): Promise<boolean>;
 }
 
@@ -170,7 +170,25 @@ export interface DatabaseFiles {
   onDatabaseReplaced(listener: (name: string) => void): () => void;
 }
 
+/**
+ * What one SQL statement may have written, as the engine reports it once the statement is over
+ * (committed or not). `tables` lists the tables (as named in the statement) it wrote; undefined
+ * means anything in the database (DDL, a statement whose target cannot be told).
+ */
+export interface SqlWrite {
+  database: string;
+  tables?: readonly string[];
+}
+
 export interface DataEngine extends DatabaseFiles {
+  /**
+   * Calls `listener` synchronously after every SQL statement that is not a SELECT, before the
+   * statement's call resolves, so a cache can drop what it wrote before the write is answered.
+   * Record, batch, sync and drop calls are not reported: their caller sees what they touch.
+   * Optional: an engine without it has every `query` call treated as a write to the whole database.
+   * Answers a function that stops the reports.
+   */
+  watchSqlWrites?(listener: (write: SqlWrite) => void): () => void;
   /** Names of every database, `default` first. */
   listDatabases(): string[];
   /** The named database; 404 `not_found` when it does not exist. */

@@ -5,7 +5,7 @@
  * with `AuditTrail.recordDurable` (a synced commit). A crash after the answer cannot erase it.
  * (Key and account changes need no hook: their event commits with the change, in the store.)
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditTrail } from '../auth/audit-trail.js';
 import type { AuditKind } from '../store/audit-store.js';
 import { auditContext } from './routes/audit.js';
@@ -26,12 +26,17 @@ declare module 'fastify' {
   }
 }
 
+/** Installed on the audited routes only (routes declared after this call): no other request runs it. */
 export function installAdminAudit(app: FastifyInstance, trail: Pick<AuditTrail, 'recordDurable'>): void {
-  app.addHook('onSend', async (request, reply, payload) => {
+  const record = async (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
     const action = request.routeOptions.config.audit;
     if (action !== undefined && reply.statusCode >= 200 && reply.statusCode < 300) {
       await trail.recordDurable({ kind: action.kind, target: action.target(request), details: action.details?.(request) ?? null, ...auditContext(request) });
     }
     return payload;
+  };
+  app.addHook('onRoute', (route) => {
+    if ((route.config as { audit?: AuditedAction } | undefined)?.audit === undefined) return;
+    route.onSend = [...[route.onSend ?? []].flat(), record as never];
   });
 }

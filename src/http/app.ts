@@ -41,7 +41,8 @@ import { installJsonBodyParser } from './plugins/json-body.js';
 import { installMsgpack } from './plugins/msgpack.js';
 import { installCors } from './plugins/cors.js';
 import { validatorOptions } from './plugins/validators.js';
-import { createMetrics, installRequestMetrics, watchChangeRelay, watchConnections, watchInFlight, type Metrics } from './plugins/metrics.js';
+import { createMetrics, installRequestMetrics, watchChangeRelay, watchConnections, watchInFlight, watchRecordCache, type Metrics } from './plugins/metrics.js';
+import { CachedEngine } from '../data/record-cache.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { databaseRoutes } from './routes/databases.js';
@@ -178,6 +179,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   // Before authentication's hooks: the deadline counts from arrival, and an upgrade is known as one.
   installDeadline(fastify, config.queryTimeoutMs);
   watchConnections(metrics, fastify.server);
+  if (engine instanceof CachedEngine) watchRecordCache(metrics, () => engine.cache.stats());
   const sockets = await installWebSockets(fastify, config.ws.maxMessageBytes);
   // Before authentication's hook: a preflight carries no credential and is answered here.
   await installCors(fastify, config.corsOrigins);

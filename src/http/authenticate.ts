@@ -96,7 +96,7 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
     await options.inFlight?.take(request, reply, request.principal.id);
   });
 
-  app.addHook('preValidation', async (request, reply) => {
+  const bodyAccess = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const { public: isPublic, credentialInBody, access } = request.routeOptions.config;
     if (isPublic || !access) return;
     if (credentialInBody) {
@@ -105,6 +105,13 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
       await authorize(request, access, options.tables);
     }
     if (access.kind === 'body-collections') await authorizeBodyCollections(request, access.level, options.tables);
+  };
+  // Only the routes that finish their access check on the body get the hook: every other request
+  // skips a hook that would do nothing (issue 17: the point read's path).
+  app.addHook('onRoute', (route) => {
+    const config = route.config as { public?: boolean; credentialInBody?: unknown; access?: RouteAccess } | undefined;
+    if (config?.public || !config?.access || (!config.credentialInBody && config.access.kind !== 'body-collections')) return;
+    route.preValidation = [...[route.preValidation ?? []].flat(), bodyAccess];
   });
 
   return authenticator;

@@ -53,14 +53,24 @@ export function installInFlightSlots(app: FastifyInstance, limiter: InFlightLimi
 
   return {
     async take(request, reply, client) {
-      // Only a request still waiting needs to hear that its client left.
-      const abandoned = new AbortController();
-      const onClose = () => abandoned.abort();
-      reply.raw.once('close', onClose);
+      // Only a request still waiting needs to hear that its client left: the signal (and its
+      // listener) are made only when the limiter asks for it, i.e. when the request must queue.
+      let abandoned: AbortController | undefined;
+      const onClose = () => abandoned?.abort();
       // Waiting for a slot spends the request's own deadline (set on arrival), not a fresh one.
       const deadline = request.deadline > 0 ? request.deadline : performance.now() + options.queueTimeoutMs;
-      const outcome = await limiter.acquire(client, { deadline, signal: abandoned.signal });
-      reply.raw.removeListener('close', onClose);
+      const outcome = await limiter.acquire(client, {
+        deadline,
+        get signal() {
+          if (abandoned === undefined) {
+            abandoned = new AbortController();
+            if (reply.raw.destroyed) abandoned.abort();
+            else reply.raw.once('close', onClose);
+          }
+          return abandoned.signal;
+        },
+      });
+      if (abandoned !== undefined) reply.raw.removeListener('close', onClose);
       if (!outcome.granted) {
         options.onRefused?.(outcome.reason);
         if (outcome.reason === 'deadline') throw errors.queryTimeout();

@@ -117,3 +117,19 @@ test('CHANGE_CHANNEL: the store\'s own feed by default, Redis when REDIS_URL is 
     assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigError && /^Invalid configuration: CHANGE_CHANNEL/.test(error.message) && !error.message.includes('\n'));
   }
 });
+
+test('RECORD_CACHE_BYTES (issue 17): 64mb by default, 0 turns it off, off and refused with DATA_URL, bad values named', () => {
+  assert.equal(loadConfig({}).recordCacheBytes, 64 * 1024 * 1024);
+  assert.equal(loadConfig({ RECORD_CACHE_BYTES: '0' }).recordCacheBytes, 0);
+  assert.equal(loadConfig({ RECORD_CACHE_BYTES: '8mb' }).recordCacheBytes, 8 * 1024 * 1024);
+  assert.equal(loadConfig({ DATA_URL: 'postgres://db/x' }).recordCacheBytes, 0);
+  assert.equal(loadConfig({ DATA_URL: 'postgres://db/x', RECORD_CACHE_BYTES: '0' }).recordCacheBytes, 0);
+  for (const env of [{ RECORD_CACHE_BYTES: 'lots' }, { RECORD_CACHE_BYTES: '10' }, { RECORD_CACHE_BYTES: '100gb' }, { DATA_URL: 'postgres://db/x', RECORD_CACHE_BYTES: '64mb' }]) {
+    assert.throws(() => loadConfig(env), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /^Invalid configuration: RECORD_CACHE_BYTES/);
+      assert.ok(!error.message.includes('\n'));
+      return true;
+    }, JSON.stringify(env));
+  }
+});

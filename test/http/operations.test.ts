@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { createKey } from '../helpers/keys.js';
+import { CachedEngine } from '../../src/data/record-cache.js';
 
 const promtool = spawnSync('promtool', ['--version']).status === 0;
 
@@ -72,7 +73,9 @@ test("/health's status covers the databases the caller can see, not another tena
     for (const name of ['tenant_a', 'tenant_b']) await server.request({ method: 'POST', url: '/api/databases', payload: { name } });
     const { key } = await createKey(server, { collection_permissions: { 'tenant_a.*': ['read'] } });
     // A database that cannot answer, as after a fatal DuckDB error.
-    await (server.engine.database('tenant_b') as unknown as { close(): Promise<void> }).close();
+    // The DuckDB database itself, under the record cache's decorator.
+    const engine = server.engine instanceof CachedEngine ? server.engine.inner : server.engine;
+    await (engine.database('tenant_b') as unknown as { close(): Promise<void> }).close();
     const admin = await server.request({ method: 'GET', url: '/health' });
     assert.equal(admin.statusCode, 503);
     assert.equal(admin.json().databases.tenant_b, 'error');

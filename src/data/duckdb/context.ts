@@ -11,4 +11,6 @@ export interface DatabaseContext {
   readonly schemas: SchemaCache;
   readonly version: CatalogVersion;
   readonly limits: DataLimits;
+  /** Told, synchronously and before the call resolves, what a SQL statement that is not a SELECT wrote (undefined: anything). */
+  readonly sqlWritten: (tables: readonly string[] | undefined) => void;
 }

@@ -34,6 +34,8 @@ export interface InstanceOptions {
   threads: number;
   readConnections: number;
   limits?: Partial<DataLimits>;
+  /** Told what each SQL write touched (see `DataEngine.watchSqlWrites`). */
+  onSqlWrite?: (tables: readonly string[] | undefined) => void;
 }
 
 /**
@@ -74,7 +76,7 @@ export class DuckDBDatabase implements Database {
     try {
       const writer = new Writer(await connect());
       const readers = new ReadPool(await Promise.all(Array.from({ length: Math.max(1, options.readConnections) }, connect)));
-      return new DuckDBDatabase(instance, { name, writer, readers, schemas: new SchemaCache(version), version, limits: dataLimits(options.limits) }, path);
+      return new DuckDBDatabase(instance, { name, writer, readers, schemas: new SchemaCache(version), version, limits: dataLimits(options.limits), sqlWritten: options.onSqlWrite ?? (() => {}) }, path);
     } catch (error) {
       instance.closeSync();
       throw error;

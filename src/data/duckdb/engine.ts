@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { errors } from '../../errors.js';
-import type { DataEngine, Database, EngineOptions } from '../engine.js';
+import type { DataEngine, Database, EngineOptions, SqlWrite } from '../engine.js';
 import { DuckDBDatabase } from './database.js';
 import { assertDatabaseName } from './names.js';
 
@@ -16,6 +16,7 @@ export class DuckDBEngine implements DataEngine {
   private readonly busy = new Set<string>();
   private closing: Promise<void> | undefined;
   private readonly replacedListeners = new Set<(name: string) => void>();
+  private readonly sqlWriteListeners = new Set<(write: SqlWrite) => void>();
 
   private constructor(private readonly options: EngineOptions) {}
 
@@ -43,7 +44,19 @@ export class DuckDBEngine implements DataEngine {
   }
 
   private openFile(name: string): Promise<DuckDBDatabase> {
-    return DuckDBDatabase.open(name, this.path(name), this.options);
+    return DuckDBDatabase.open(name, this.path(name), {
+      ...this.options,
+      onSqlWrite: (tables) => {
+        const write: SqlWrite = tables === undefined ? { database: name } : { database: name, tables };
+        for (const listener of this.sqlWriteListeners) listener(write);
+      },
+    });
+  }
+
+  watchSqlWrites(listener: (write: SqlWrite) => void): () => void {
+    const own = (write: SqlWrite): void => listener(write);
+    this.sqlWriteListeners.add(own);
+    return () => this.sqlWriteListeners.delete(own);
   }
 
   private assertOpen(): void {

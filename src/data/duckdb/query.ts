@@ -3,6 +3,7 @@ import { ApiError, errors } from '../../errors.js';
 import { earliest } from '../deadline.js';
 import type { Json, QueryOptions, QueryResult, ReadPolicy, ResultBudget, StatementKind } from '../engine.js';
 import { GuardCache, guardSql, type GuardRunner } from '../sql-guard.js';
+import { writeTarget } from '../sql-targets.js';
 import type { DatabaseContext } from './context.js';
 import { bindParam, type PooledConnection, type SqlParam } from './connections.js';
 import { readBudgeted } from './result-reader.js';
@@ -208,12 +209,15 @@ export async function query(
     return { found, result: await execute(connection, statement, params, budget, deadline, true) };
   }, deadline);
   if (kind.result !== undefined) return kind.result;
+  // DML names the one table it writes; anything else (DDL, CALL, a target we cannot read) may touch any.
+  const target = writeTarget(sql, kind.found);
   return ctx.writer.use(async (connection) => {
     try {
       const statement = await prepareSingle(connection, sql);
       return await execute(connection, statement, params, budget, deadline, false);
     } finally {
       ctx.version.changed();
+      ctx.sqlWritten(target === undefined ? undefined : [target]);
     }
   }, deadline);
 }

@@ -15,7 +15,9 @@ declare module 'fastify' {
 
 export function installDeadline(app: FastifyInstance, timeoutMs: number): void {
   app.decorateRequest('deadline', 0);
-  app.addHook('onRequest', async (request) => {
+  // Callback style: an async hook costs a promise per request for one assignment.
+  app.addHook('onRequest', (request, _reply, done) => {
     request.deadline = performance.now() + timeoutMs;
+    done();
   });
 }

@@ -6,6 +6,7 @@ import type { Server } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InFlightStats } from '../../auth/in-flight.js';
+import type { RecordCacheStats } from '../../data/record-cache.js';
 
 export interface Metrics {
   registry: Registry;
@@ -117,6 +118,47 @@ export function watchInFlight(metrics: Metrics, stats: () => InFlightStats): voi
   });
 }
 
+/** The record cache's state (RECORD_CACHE_BYTES), read at each scrape. */
+export function watchRecordCache(metrics: Metrics, stats: () => RecordCacheStats): void {
+  const counters: [string, string, (s: RecordCacheStats) => number][] = [
+    ['record_cache_hits_total', 'Point reads answered from the record cache', (s) => s.hits],
+    ['record_cache_misses_total', 'Point reads the record cache sent to the data engine', (s) => s.misses],
+    ['record_cache_evictions_total', 'Records evicted from the record cache to stay within RECORD_CACHE_BYTES', (s) => s.evictions],
+    ['record_cache_discarded_fills_total', 'Point reads not cached because a write concerning them was invalidated while they ran', (s) => s.discardedFills],
+  ];
+  for (const [name, help, pick] of counters) {
+    let last = 0;
+    new Counter({
+      name, help, registers: [metrics.registry],
+      collect() {
+        const now = pick(stats());
+        this.inc(Math.max(0, now - last));
+        last = now;
+      },
+    });
+  }
+  let lastInvalidations = { record: 0, table: 0, database: 0 };
+  new Counter({
+    name: 'record_cache_invalidations_total',
+    help: 'Record cache invalidations, by scope (record, table, database)',
+    labelNames: ['scope'],
+    registers: [metrics.registry],
+    collect() {
+      const now = stats().invalidations;
+      for (const scope of ['record', 'table', 'database'] as const) this.inc({ scope }, Math.max(0, now[scope] - lastInvalidations[scope]));
+      lastInvalidations = now;
+    },
+  });
+  const gauges: [string, string, (s: RecordCacheStats) => number][] = [
+    ['record_cache_bytes', 'Estimated bytes held by the record cache', (s) => s.bytes],
+    ['record_cache_max_bytes', 'The record cache\'s bound (RECORD_CACHE_BYTES)', (s) => s.maxBytes],
+    ['record_cache_entries', 'Records in the record cache', (s) => s.entries],
+  ];
+  for (const [name, help, pick] of gauges) {
+    new Gauge({ name, help, registers: [metrics.registry], collect() { this.set(pick(stats())); } });
+  }
+}
+
 /** Open connections (MAX_CONNECTIONS caps them) and those refused at the cap. */
 export function watchConnections(metrics: Metrics, server: Server): void {
   new Gauge({
@@ -159,14 +201,23 @@ export async function requestCounters(metrics: Metrics): Promise<RequestCounters
 
 /** Times every request; the label is the route pattern (never the raw URL, which is unbounded). */
 export function installRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook('onResponse', async (request, reply) => {
-    metrics.requestDuration.observe(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status_code: String(reply.statusCode),
-      },
-      reply.elapsedTime / 1000,
-    );
+  // The labelled child per method, route pattern and status, looked up without building a label
+  // object (and hashing it) on every request. Bounded: patterns and statuses are finite.
+  const children = new Map<string, Map<number, { observe(value: number): void }>>();
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const key = request.method === 'GET' ? route : `${request.method} ${route}`;
+    let byStatus = children.get(key);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      children.set(key, byStatus);
+    }
+    let child = byStatus.get(reply.statusCode);
+    if (child === undefined) {
+      child = metrics.requestDuration.labels({ method: request.method, route, status_code: String(reply.statusCode) });
+      byStatus.set(reply.statusCode, child);
+    }
+    child.observe(reply.elapsedTime / 1000);
+    done();
   });
 }
