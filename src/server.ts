@@ -5,6 +5,7 @@ import type { PrincipalResolver } from './auth/resolver.js';
 import type { Config } from './config/index.js';
 import type { DataEngine } from './data/engine.js';
 import { openDuckDBEngine } from './data/duckdb/index.js';
+import { openPostgresEngine } from './data/postgres/index.js';
 import { withRecordCache } from './data/record-cache.js';
 import { buildApp, type App } from './http/app.js';
 import { reloadTls } from './http/tls.js';
@@ -70,13 +71,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let app: App | undefined;
   let connections: ConnectionDrain | undefined;
   try {
-    engine = withRecordCache(await openDuckDBEngine({
-      dataDir: config.dataDir,
-      memoryLimit: config.duckdbMemoryLimit,
-      threads: config.duckdbThreads,
-      readConnections: config.duckdbReadConnections,
-      limits: config.dataLimits,
-    }), config.recordCacheBytes);
+    engine = withRecordCache(await openDataEngine(config), config.recordCacheBytes);
     app = await buildApp({
       config, engine, store, audit, accounts, changes, sources, redis, jwtSecret, log: options.log, resolver: options.resolver, logDestination: options.logDestination,
       automation: control.automation,
@@ -132,6 +127,26 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await closeStores();
     })()),
   };
+}
+
+/** The data plane: PostgreSQL shared by replicas when DATA_URL is set, else DuckDB files in DATA_DIR. */
+export function openDataEngine(config: Config): Promise<DataEngine> {
+  if (config.dataUrl !== undefined) {
+    return openPostgresEngine({
+      url: config.dataUrl,
+      schemaPrefix: config.dataSchemaPrefix,
+      poolSize: config.dataPoolSize,
+      statementTimeoutMs: config.queryTimeoutMs,
+      limits: config.dataLimits,
+    });
+  }
+  return openDuckDBEngine({
+    dataDir: config.dataDir,
+    memoryLimit: config.duckdbMemoryLimit,
+    threads: config.duckdbThreads,
+    readConnections: config.duckdbReadConnections,
+    limits: config.dataLimits,
+  });
 }
 
 /** Errors that stop a start, worded for the operator (no stack trace, the setting to change). */

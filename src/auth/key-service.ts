@@ -105,13 +105,13 @@ export class KeyService {
     const update = parseUpdate(request);
     const current = await this.get(id);
     const changed = Object.keys(update);
-    const outcome = await this.store.updateKey(id, update, { requireOtherAdmins: this.options.environmentAdminKeys > 0 ? 0 : 1 },
-      auditEvent({ kind: 'key.updated', actor, target: id, keyPrefix: current.prefix, details: { changed, ...auditDetails(update) } }));
+    const event = auditEvent({ kind: 'key.updated', actor, target: id, keyPrefix: current.prefix, details: { changed, ...auditDetails(update) } });
+    const outcome = await this.store.updateKey(id, update, { requireOtherAdmins: this.options.environmentAdminKeys > 0 ? 0 : 1 }, event);
     if (outcome.outcome === 'last_admin') {
       throw errors.conflict('Cannot demote or disable the last admin key: create or enable another admin key first');
     }
     if (outcome.outcome === 'not_found') throw keyNotFound(id);
-    this.changed(id);
+    this.changed(id, event);
     return outcome.key;
   }
 

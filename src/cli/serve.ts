@@ -48,6 +48,6 @@ export async function serveCommand(argv: string[]): Promise<number> {
   });
   // Only now: whoever waits for this line to send SIGTERM must find the handlers in place, not the
   // default action (which ends the process on the spot, stores unclosed).
-  process.stdout.write(`duckgate ${VERSION} listening on ${server.url} (data in ${config.dataDir}; dashboard ${server.url}/; Ctrl-C stops)\n`);
+  process.stdout.write(`duckgate ${VERSION} listening on ${server.url} (data in ${config.dataUrl === undefined ? config.dataDir : `PostgreSQL schemas ${config.dataSchemaPrefix}*`}; dashboard ${server.url}/; Ctrl-C stops)\n`);
   return -1;
 }

@@ -39,6 +39,12 @@ export interface Config {
   trustedProxies: string[];
   storeUrl?: string;
   redisUrl?: string;
+  /** Set: the data plane lives in this PostgreSQL database (shared by replicas); unset: DuckDB in DATA_DIR. */
+  dataUrl?: string;
+  /** Schemas of duckgate databases on DATA_URL start with it. */
+  dataSchemaPrefix: string;
+  /** Connections to DATA_URL per process. */
+  dataPoolSize: number;
   /** Namespace of duckgate's keys in Redis, so several deployments can share one Redis. */
   redisKeyPrefix: string;
   /** CORS_ORIGINS: unset = CORS off; `['*']` = any origin; else exact origins (see `cors.ts`). */
@@ -208,6 +214,9 @@ export function loadConfig(env: Env): Config {
     trustedProxies: ipList('TRUSTED_PROXIES', env.TRUSTED_PROXIES, false),
     storeUrl: url('STORE_URL', env.STORE_URL, ['postgres:', 'postgresql:']),
     redisUrl,
+    dataUrl: url('DATA_URL', env.DATA_URL, ['postgres:', 'postgresql:']),
+    dataSchemaPrefix: schemaPrefix(env.DATA_SCHEMA_PREFIX),
+    dataPoolSize: integer('DATA_POOL_SIZE', env.DATA_POOL_SIZE, 10, 1, 1000),
     redisKeyPrefix: redisKeyPrefix(env.REDIS_KEY_PREFIX),
     corsOrigins: corsOrigins(env.CORS_ORIGINS),
     changeChannel,
@@ -287,6 +296,15 @@ function recordCacheBytes(env: Env): number {
     throw new ConfigError('RECORD_CACHE_BYTES', "must be 0 with DATA_URL: other replicas' writes would not invalidate this replica's cache");
   }
   return bytes;
+}
+
+/** Lower-case letters, digits and `_`: a schema prefix that never needs care when quoted or compared. */
+function schemaPrefix(raw: string | undefined): string {
+  const prefix = (raw ?? 'duckgate_').trim();
+  if (!/^[a-z_][a-z0-9_]{0,31}$/.test(prefix)) {
+    throw new ConfigError('DATA_SCHEMA_PREFIX', `must be 1 to 32 of a-z, 0-9 and '_', not starting with a digit (got "${raw}")`);
+  }
+  return prefix;
 }
 
 type ConnectionSettings = Pick<Config, 'requestReceiveTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'maxRequestsPerSocket'

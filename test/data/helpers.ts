@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isApiError } from '../../src/errors.js';
 import type { DataEngine, Database, EngineOptions } from '../../src/data/engine.js';
+import { describe } from 'node:test';
 import { openDuckDBEngine } from '../../src/data/duckdb/index.js';
+import { ENGINES } from './engines.js';
 
 export function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'duckgate-data-'));
@@ -42,4 +44,36 @@ export function apiError(status: number, code: string, message?: string | RegExp
     }
     return true;
   };
+}
+
+export interface EngineHelpers {
+  /** Which engine this run of the suite is on. */
+  engine: 'duckdb' | 'postgres';
+  withEngine<T>(run: (engine: DataEngine) => Promise<T>, overrides?: Partial<EngineOptions>): Promise<T>;
+  withDb<T>(run: (db: Database, engine: DataEngine) => Promise<T>): Promise<T>;
+}
+
+/**
+ * One behaviour suite, two engines: `body` is declared once per engine inside a `describe` named
+ * after it (PostgreSQL's skipped with the reason when it is unreachable), with helpers that open
+ * that engine fresh for each test.
+ */
+export function engineSuites(body: (helpers: EngineHelpers) => void): void {
+  for (const impl of ENGINES) {
+    describe(impl.name, { skip: impl.skip }, () => {
+      const withEngineOf = async <T>(run: (engine: DataEngine) => Promise<T>, overrides: Partial<EngineOptions> = {}): Promise<T> => {
+        const opened = await impl.open(overrides);
+        try {
+          return await run(opened.engine);
+        } finally {
+          await opened.cleanup();
+        }
+      };
+      body({
+        engine: impl.name,
+        withEngine: withEngineOf,
+        withDb: (run) => withEngineOf((engine) => run(engine.database('default'), engine)),
+      });
+    });
+  }
 }

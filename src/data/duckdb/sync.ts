@@ -10,23 +10,23 @@ import { assertGrowth, precheckGrowth } from './growth.js';
 import { growSql, toParam, type ColumnKind } from './schema.js';
 import { duckdbMessage } from './sql-errors.js';
 
-const EXTERNAL_ID = 'externalId';
+export const EXTERNAL_ID = 'externalId';
 /** Lookups bind a fixed number of ids (padded with NULL) so the statement text, and its cache entry, never vary. */
 const LOOKUP_BATCH = 256;
 
-interface SyncRecord {
+export interface SyncRecord {
   externalId: string;
   /** Everything but externalId, validated. */
   fields: Field[];
   where: string;
 }
 
-interface CollectionBatch {
+export interface CollectionBatch {
   collection: string;
   records: SyncRecord[];
 }
 
-function deepEqual(a: Json | undefined, b: Json | undefined): boolean {
+export function deepEqual(a: Json | undefined, b: Json | undefined): boolean {
   if (a === b) return true;
   if (a === undefined || b === undefined) return a === b || (a ?? null) === (b ?? null);
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
@@ -38,7 +38,7 @@ function deepEqual(a: Json | undefined, b: Json | undefined): boolean {
 }
 
 /** Everything that can be checked without the database, checked before the database is touched. */
-function validateBatches(batches: unknown): CollectionBatch[] {
+export function validateBatches(batches: unknown): CollectionBatch[] {
   if (!isPlainObject(batches)) throw invalidRecord('', 'Sync body must be an object of { collection: [records] }');
   const seenCollections = new Map<string, string>();
   return Object.entries(batches).map(([collection, records]) => {
