@@ -1,4 +1,5 @@
 /** Records and collections, in ekoDB's shapes (seed 003, CONTRACT.md §5 "Records"). */
+import { answersInMsgpack } from '../plugins/msgpack.js';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -67,6 +68,8 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine, limits: R
       .findById(request.params.collection, request.params.id, readView(request, request.params.collection), callOptions(request));
     // A record is an open object: the schema's compiled serializer (fast-json-stringify) walks its
     // keys one by one and measured slower than JSON.stringify for it (bench/README.md, issue 17).
+    // A msgpack client's reply already has its serializer and type (plugins/msgpack.ts).
+    if (answersInMsgpack(request)) return record;
     return reply.type(JSON_UTF8).send(JSON.stringify(record));
   });
 
