@@ -186,6 +186,21 @@ describe('source sync routes (MariaDB)', { skip }, () => {
     assert.equal((await call('POST', '/sync/full?db=shop')).statusCode, 403);
   });
 
+  test('a point read of a synced table is fresh after the next sync: the record cache drops what sync writes', async () => {
+    const read = (id: number) => server.request({ method: 'GET', url: `/api/find/orders/${id}?db=shop` });
+    const before = await read(1);
+    assert.equal(before.statusCode, 200, before.body);
+    assert.equal((await read(1)).json().customer, before.json().customer, 'the second read is served from the cache');
+    assert.equal((await read(2)).statusCode, 200);
+    const customer = `fresh-${randomBytes(4).toString('hex')}`;
+    await schema.db.query('UPDATE orders SET customer = ?, updated_at = NOW(6) + INTERVAL 1 SECOND WHERE id = 1', [customer]);
+    await schema.db.query('DELETE FROM orders WHERE id = 2');
+    const sync = await server.request({ method: 'POST', url: '/sync/incremental?db=shop' });
+    assert.equal(sync.statusCode, 200, sync.body);
+    assert.equal((await read(1)).json().customer, customer);
+    assert.equal((await read(2)).statusCode, 404);
+  });
+
   test('clear-all drops the synced tables; dropping the database forgets its source', async () => {
     const cleared = await server.request({ method: 'DELETE', url: '/sync/clear-all?db=shop' });
     assert.equal(cleared.statusCode, 200, cleared.body);
