@@ -522,7 +522,11 @@ describe('dashboard in a browser', () => {
     await page.getByLabel('Kind').selectOption('key.updated');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.waitForURL(/kind=key\.updated/);
-    await table.locator('tbody tr').first().waitFor();
+    // The unfiltered rows stay until the filtered answer replaces them: wait for the replacement.
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('[data-testid="audit-table"] tbody tr')];
+      return rows.length > 0 && rows.every((row) => row.getAttribute('data-kind') === 'key.updated');
+    });
     const kinds = await table.locator('tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-kind')));
     assert.ok(kinds.length >= 4 && kinds.every((kind) => kind === 'key.updated'), kinds.join(','));
     await waitForText(table, '"disabled":true');
