@@ -1,8 +1,7 @@
 /**
  * duckgate replicas as child processes (`duckgate serve`), for the tests in test/replicas/: start
  * one with its own DATA_DIR, call it over HTTP, stop or kill it, and time how long something takes
- * to hold on it. (test/replicas/replicas.test.ts has its own copies of these, kept apart while
- * another slice extends it.)
+ * to hold on it.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';

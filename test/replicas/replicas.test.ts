@@ -8,102 +8,16 @@
  * under 100 ms.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { rmSync } from 'node:fs';
-import os from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { adminQuery, createTestSchema, postgresUnavailable, type TestSchema } from '../helpers/postgres.js';
-import { CLI, ROOT } from '../helpers/process.js';
 import { REDIS_TEST_URL, redisUnavailable } from '../helpers/redis.js';
-import { tempDir } from '../helpers/server.js';
+import { call, latencyBound, loadPerCore, percentile, startReplica, stopReplica, within, type Replica } from '../helpers/replicas.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const skip = (await postgresUnavailable()) || (await redisUnavailable());
 const PASSWORD = 'replica-test-password-1';
-/** Runnable processes per core (1-minute load average) above which latency bounds are CPU-bound. */
-const OVERLOADED = 1.5;
-
-interface Replica {
-  name: string;
-  child: ChildProcess;
-  url: string;
-  dataDir: string;
-  output(): string;
-}
-
-async function startReplica(name: string, env: Record<string, string>): Promise<Replica> {
-  const dataDir = tempDir(`duckgate-${name}-`);
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn', DATA_DIR: dataDir, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${output}`)), 90_000);
-    child.stdout!.on('data', () => {
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code}:\n${output}`));
-    });
-  });
-  return { name, child, url, dataDir, output: () => output };
-}
-
-async function stopReplica(replica: Replica, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (replica.child.exitCode === null && replica.child.signalCode === null) {
-    const exited = once(replica.child, 'exit');
-    replica.child.kill(signal);
-    await exited;
-  }
-  rmSync(replica.dataDir, { recursive: true, force: true });
-}
-
-interface Answer {
-  status: number;
-  body: unknown;
-}
-
-async function call(replica: Replica, method: string, path: string, credential?: string, body?: unknown): Promise<Answer> {
-  const response = await fetch(`${replica.url}${path}`, {
-    method,
-    headers: {
-      ...(credential ? { authorization: `Bearer ${credential}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as unknown) : undefined };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-/** 100 ms, or 500 ms on a machine whose cores are oversubscribed by other work (see the latency test). */
-function latencyBound(): number {
-  return os.loadavg()[0]! / os.cpus().length < OVERLOADED ? 100 : 500;
-}
-
-/** Polls `check` until it is true; the milliseconds it took. */
-async function within(ms: number, check: () => Promise<boolean>, what: string): Promise<number> {
-  const start = performance.now();
-  while (!(await check())) {
-    if (performance.now() - start > ms) assert.fail(`${what}: not within ${ms} ms`);
-  }
-  return performance.now() - start;
-}
 
 describe('three replicas on one PostgreSQL store and one Redis', { skip }, () => {
   let schema: TestSchema;
@@ -164,7 +78,7 @@ describe('three replicas on one PostgreSQL store and one Redis', { skip }, () =>
 
   test('revoked on replica 2, a key fails on replicas 1 and 3 within 100 ms (p99 of 100 trials)', async () => {
     const latencies: number[] = [];
-    const load = os.loadavg()[0]! / os.cpus().length;
+    const load = loadPerCore();
     for (let trial = -5; trial < 100; trial++) {
       const { key, key_id } = await createKey(r1);
       // Cached on both: only the push can make them refuse it.
