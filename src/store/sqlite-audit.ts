@@ -5,22 +5,14 @@
  * with keyset paging by id. Portable SQL only, as for the key store.
  */
 import type Database from 'better-sqlite3';
-import type { AppendOptions, AuditEvent, AuditKind, AuditQuery, AuditStore, StoredAuditEvent } from './audit-store.js';
+import type { AppendOptions, AuditEvent, AuditQuery, AuditStore, StoredAuditEvent } from './audit-store.js';
+import { auditEventFromRow, isoAuditTime, type AuditRowColumns } from './audit-row.js';
 import { auditRowParams } from './sqlite-audit-row.js';
 import { openSqliteFile } from './sqlite-file.js';
 
-interface AuditRow {
+interface AuditRow extends AuditRowColumns {
   id: number;
   at: string;
-  kind: string;
-  actor: string | null;
-  key_prefix: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  route: string | null;
-  code: string | null;
-  target: string | null;
-  details: string | null;
 }
 
 /** Rows deleted per transaction while pruning, so a large prune never holds the write lock long. */
@@ -80,11 +72,11 @@ export class SqliteAuditStore implements AuditStore {
     }
     if (query.since !== undefined) {
       where.push('at >= ?');
-      params.push(isoTime(query.since));
+      params.push(isoAuditTime(query.since));
     }
     if (query.until !== undefined) {
       where.push('at < ?');
-      params.push(isoTime(query.until));
+      params.push(isoAuditTime(query.until));
     }
     if (query.before !== undefined) {
       where.push('id < ?');
@@ -98,7 +90,7 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   async prune(olderThan: string): Promise<number> {
-    const cutoff = isoTime(olderThan);
+    const cutoff = isoAuditTime(olderThan);
     let total = 0;
     for (;;) {
       if (!this.db.open) return total;
@@ -135,35 +127,6 @@ export class SqliteAuditStore implements AuditStore {
   }
 }
 
-/** `toISOString()` form, so text comparison in SQL is time comparison. Throws on a non-date. */
-function isoTime(value: string): string {
-  const time = Date.parse(value);
-  if (Number.isNaN(time)) throw new RangeError(`Not an ISO 8601 time: ${JSON.stringify(value)}`);
-  return new Date(time).toISOString();
-}
-
 function toEvent(row: AuditRow): StoredAuditEvent {
-  return {
-    id: row.id,
-    at: row.at,
-    kind: row.kind as AuditKind,
-    actor: row.actor,
-    keyPrefix: row.key_prefix,
-    ip: row.ip,
-    userAgent: row.user_agent,
-    route: row.route,
-    code: row.code,
-    target: row.target,
-    details: parseDetails(row.details),
-  };
-}
-
-function parseDetails(text: string | null): Record<string, unknown> | null {
-  if (text === null) return null;
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : { value };
-  } catch {
-    return { unparsed: text };
-  }
+  return auditEventFromRow(row.id, row.at, row);
 }

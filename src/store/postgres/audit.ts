@@ -3,22 +3,14 @@
  * every replica appends to one trail and the dashboard reads it whole. Batches are one transaction
  * (one multi-row INSERT); reads are newest first with keyset paging by id.
  */
-import type { AppendOptions, AuditEvent, AuditKind, AuditQuery, AuditStore, StoredAuditEvent } from '../audit-store.js';
+import type { AppendOptions, AuditEvent, AuditQuery, AuditStore, StoredAuditEvent } from '../audit-store.js';
+import { auditEventFromRow, isoAuditTime, type AuditRowColumns } from '../audit-row.js';
 import type { PostgresDatabase, Queryable } from './database.js';
 import { isoTime } from './times.js';
 
-interface AuditRow {
+interface AuditRow extends AuditRowColumns {
   id: string;
   at: Date;
-  kind: string;
-  actor: string | null;
-  key_prefix: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  route: string | null;
-  code: string | null;
-  target: string | null;
-  details: string | null;
 }
 
 /** Rows deleted per statement while pruning, so a large prune never holds locks for long. */
@@ -41,7 +33,7 @@ export class PostgresAuditStore implements AuditStore {
       SELECT at, kind, actor, key_prefix, ip, user_agent, route, code, target, details FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
       WITH ORDINALITY AS e(at, kind, actor, key_prefix, ip, user_agent, route, code, target, details, n) ORDER BY n`,
     [
-      events.map((event) => isoInput(event.at)), column('kind'), column('actor'), column('keyPrefix'), column('ip'), column('userAgent'),
+      events.map((event) => isoAuditTime(event.at)), column('kind'), column('actor'), column('keyPrefix'), column('ip'), column('userAgent'),
       column('route'), column('code'), column('target'), events.map((event) => (event.details === null ? null : JSON.stringify(event.details))),
     ]);
   }
@@ -60,8 +52,8 @@ export class PostgresAuditStore implements AuditStore {
     for (const [column, value] of [['actor', query.actor], ['ip', query.ip], ['code', query.code], ['target', query.target]] as const) {
       if (value !== undefined) where.push(`${column} = ${param(value)}`);
     }
-    if (query.since !== undefined) where.push(`at >= ${param(isoInput(query.since))}`);
-    if (query.until !== undefined) where.push(`at < ${param(isoInput(query.until))}`);
+    if (query.since !== undefined) where.push(`at >= ${param(isoAuditTime(query.since))}`);
+    if (query.until !== undefined) where.push(`at < ${param(isoAuditTime(query.until))}`);
     if (query.before !== undefined) where.push(`id < ${param(Math.floor(query.before))}`);
     const limit = Math.max(0, Math.floor(query.limit));
     if (limit === 0) return [];
@@ -71,7 +63,7 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   async prune(olderThan: string): Promise<number> {
-    const cutoff = isoInput(olderThan);
+    const cutoff = isoAuditTime(olderThan);
     let total = 0;
     for (;;) {
       const { rowCount } = await this.db.query(`DELETE FROM audit_events WHERE id IN
@@ -112,39 +104,10 @@ export class PostgresAuditStore implements AuditStore {
 export async function insertAuditEvent(client: Queryable, event: AuditEvent): Promise<void> {
   await client.query(`INSERT INTO audit_events (at, kind, actor, key_prefix, ip, user_agent, route, code, target, details)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-  [isoInput(event.at), event.kind, event.actor, event.keyPrefix, event.ip, event.userAgent, event.route, event.code, event.target,
+  [isoAuditTime(event.at), event.kind, event.actor, event.keyPrefix, event.ip, event.userAgent, event.route, event.code, event.target,
     event.details === null ? null : JSON.stringify(event.details)]);
 }
 
-/** `toISOString()` form; throws on a non-date, as the SQLite store does. */
-function isoInput(value: string): string {
-  const time = Date.parse(value);
-  if (Number.isNaN(time)) throw new RangeError(`Not an ISO 8601 time: ${JSON.stringify(value)}`);
-  return new Date(time).toISOString();
-}
-
 function toEvent(row: AuditRow): StoredAuditEvent {
-  return {
-    id: Number(row.id),
-    at: isoTime(row.at),
-    kind: row.kind as AuditKind,
-    actor: row.actor,
-    keyPrefix: row.key_prefix,
-    ip: row.ip,
-    userAgent: row.user_agent,
-    route: row.route,
-    code: row.code,
-    target: row.target,
-    details: parseDetails(row.details),
-  };
-}
-
-function parseDetails(text: string | null): Record<string, unknown> | null {
-  if (text === null) return null;
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : { value };
-  } catch {
-    return { unparsed: text };
-  }
+  return auditEventFromRow(Number(row.id), isoTime(row.at), row);
 }
