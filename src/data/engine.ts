@@ -117,7 +117,7 @@ export interface Database {
    * equal ignoring ASCII case: see `identifiers.ts`), or undefined when there is none. Callers that
    * check a grant resolve first and check the real name, so no spelling reaches another table's data.
    */
-  resolveTable(name: string): Promise<string | undefined>;
+  resolveTable(name: string, options?: CallOptions): Promise<string | undefined>;
   listCollections(options?: CallOptions): Promise<string[]>;
   hasCollection(collection: string, options?: CallOptions): Promise<boolean>;
   dropCollection(collection: string, options?: CallOptions): Promise<void>;

@@ -524,8 +524,8 @@ class CachedDatabase implements Database {
 
   // ---- reads that do not go through the cache ----
 
-  resolveTable(name: string): Promise<string | undefined> {
-    return this.inner.resolveTable(name);
+  resolveTable(name: string, options?: CallOptions): Promise<string | undefined> {
+    return this.inner.resolveTable(name, options);
   }
   listCollections(options?: CallOptions): Promise<string[]> {
     return this.inner.listCollections(options);

@@ -284,7 +284,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     clientIp: clientIpResolver(config.trustedProxies),
     allowedIps: new IpAllowList(config.allowedIps),
     resolver,
-    tables: (database, name) => engine.database(database).resolveTable(name),
+    tables: (database, name, deadline) => engine.database(database).resolveTable(name, { deadline }),
     inFlight,
     events,
   });

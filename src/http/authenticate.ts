@@ -29,8 +29,11 @@ import type { AuthEvents } from './auth-events.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { InFlightSlots } from './in-flight.js';
 
-/** The table `name` addresses in `database`, as the data engine binds it (undefined: none yet). */
-export type TableResolver = (database: string, name: string) => Promise<string | undefined>;
+/**
+ * The table `name` addresses in `database`, as the data engine binds it (undefined: none yet).
+ * Looking it up may need a connection, so it spends the request's deadline like the data work.
+ */
+export type TableResolver = (database: string, name: string, deadline?: number) => Promise<string | undefined>;
 
 export interface AuthenticateOptions {
   clientIp: ClientIpResolver;
@@ -193,7 +196,7 @@ async function authorize(request: FastifyRequest, access: RouteAccess, tables: T
   const params = request.params as Record<string, string | undefined>;
   const name = params[access.param];
   if (name === undefined) return;
-  params[access.param] = await collectionAccess(principal, access.level, database, name, access.names ?? 'identifiers', tables);
+  params[access.param] = await collectionAccess(principal, access.level, database, name, access.names ?? 'identifiers', (db, n) => tables(db, n, request.deadline));
 }
 
 /** `POST /v1/sync`: every collection the body names. A body that is not an object fails validation right after. */
@@ -202,7 +205,7 @@ async function authorizeBodyCollections(request: FastifyRequest, level: Permissi
   if (!body || typeof body !== 'object' || Array.isArray(body)) return;
   const principal = principalOf(request);
   const database = databaseOf(request.query);
-  for (const name of Object.keys(body)) await collectionAccess(principal, level, database, name, 'identifiers', tables);
+  for (const name of Object.keys(body)) await collectionAccess(principal, level, database, name, 'identifiers', (db, n) => tables(db, n, request.deadline));
 }
 
 /**

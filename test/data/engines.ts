@@ -28,6 +28,7 @@ export interface OpenedEngine {
 export interface EngineUnderTest {
   name: EngineName;
   skip: string | false;
+  /** PostgreSQL takes `readConnections` as its pool size (one connection serves reads and writes). */
   open(overrides?: Partial<EngineOptions>): Promise<OpenedEngine>;
 }
 
@@ -80,7 +81,7 @@ export const ENGINES: EngineUnderTest[] = [
       const data = await freshPostgresData();
       let engine: DataEngine;
       try {
-        engine = await openPostgresEngine({ url: data.url, schemaPrefix: data.schemaPrefix, poolSize: 4, statementTimeoutMs: 60_000, limits: overrides.limits });
+        engine = await openPostgresEngine({ url: data.url, schemaPrefix: data.schemaPrefix, poolSize: overrides.readConnections ?? 4, statementTimeoutMs: 60_000, limits: overrides.limits });
       } catch (error) {
         await data.drop();
         throw error;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Database, DataLimits, Filter, JsonObject } from '../../src/data/engine.js';
 import { apiError, engineSuites } from './helpers.js';
 
-engineSuites(({ withDb, withEngine, engine }) => {
+engineSuites(({ withDb, withEngine }) => {
 
   function withLimits(limits: Partial<DataLimits>, run: (db: Database) => Promise<void>): Promise<void> {
     return withEngine((engine) => run(engine.database('default')), { limits });
@@ -180,17 +180,21 @@ engineSuites(({ withDb, withEngine, engine }) => {
         await assert.rejects(db.find('people', { filter: empty }), apiError(400, 'filter_too_large'), 'empty groups count too');
       }));
 
-    test('In is one bound list: 20,000 values over 20,000 records answer in well under a second', { skip: engine === 'postgres' ? 'known gap on PostgreSQL: a 20,000-value In over a table without statistics yet takes ~40 s (see src/data/postgres/filter.ts)' : false }, () =>
+    test('In and NotIn are one bound list: 20,000 values over 20,000 fresh records answer in well under a second', () =>
       withLimits({ maxInValues: 50_000 }, async (db) => {
         await db.insert('people', { id: 'seed', name: 'x' });
-        await db.query("INSERT INTO people SELECT 'p' || i, 'n' || i FROM generate_series(0, 19999) t(i)", undefined, { timeoutMs: 20_000 });
+        // 20,000 records in a table just filled: PostgreSQL has no statistics for it yet.
+        await db.query("INSERT INTO people SELECT 'p' || i, 'n' || i FROM generate_series(0, 19998) t(i)", undefined, { timeoutMs: 20_000 });
         const values = Array.from({ length: 20_000 }, (_, i) => `n${i * 2}`);
-        const started = performance.now();
-        const found = await db.find('people', { filter: cond('name', 'In', values), limit: 20_000 });
-        const took = performance.now() - started;
-        assert.equal(found.length, 10_000);
-        // One OR term per value took 10-25 s here.
-        assert.ok(took < 1500, `took ${Math.round(took)} ms`);
+        for (const operator of ['In', 'NotIn'] as const) {
+          const started = performance.now();
+          const found = await db.find('people', { filter: { type: 'Condition', content: { field: 'name', operator, value: values } } as Filter, limit: 20_000 });
+          const took = performance.now() - started;
+          assert.equal(found.length, 10_000, operator);
+          // One OR term per value took 10-25 s on DuckDB; on PostgreSQL, copying the list once per value
+          // took ~2 s before any SQL ran.
+          assert.ok(took < 1500, `${operator} took ${Math.round(took)} ms`);
+        }
       }));
 
     test('In on a JSON field compares each value as Eq would: by its JSON type', () =>

@@ -5,7 +5,7 @@ import { isApiError } from '../../src/errors.js';
 import type { DataEngine, Database, EngineOptions } from '../../src/data/engine.js';
 import { describe } from 'node:test';
 import { openDuckDBEngine } from '../../src/data/duckdb/index.js';
-import { ENGINES } from './engines.js';
+import { ENGINES, type EngineUnderTest } from './engines.js';
 
 export function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'duckgate-data-'));
@@ -51,6 +51,8 @@ export interface EngineHelpers {
   engine: 'duckdb' | 'postgres';
   withEngine<T>(run: (engine: DataEngine) => Promise<T>, overrides?: Partial<EngineOptions>): Promise<T>;
   withDb<T>(run: (db: Database, engine: DataEngine) => Promise<T>): Promise<T>;
+  /** Opens this engine fresh, for a test that closes or reopens it itself. */
+  open: EngineUnderTest['open'];
 }
 
 /**
@@ -73,6 +75,7 @@ export function engineSuites(body: (helpers: EngineHelpers) => void): void {
         engine: impl.name,
         withEngine: withEngineOf,
         withDb: (run) => withEngineOf((engine) => run(engine.database('default'), engine)),
+        open: (overrides) => impl.open(overrides),
       });
     });
   }

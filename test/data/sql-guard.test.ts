@@ -1,8 +1,10 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Database, DataLimits, QueryResult } from '../../src/data/engine.js';
+import { dialect } from './dialect.js';
+import { seed as seedPostgres } from './postgres-sql-fixture.js';
 import { parseLosslessJson, stringifyLosslessJson, RawNumber, visibleColumns, isForbiddenFunction } from '../../src/data/sql-guard.js';
-import { apiError, withDb, withEngine } from './helpers.js';
+import { apiError, engineSuites, withDb } from './helpers.js';
 import { assertNoLeak, attempt, checksum, guarded, MARKER, seed } from './sql-guard-fixture.js';
 
 const ADMIN = { timeoutMs: 10_000 };
@@ -21,6 +23,112 @@ async function rowsOf(db: Database, sql: string, params?: unknown[]): Promise<Qu
 }
 
 const noReadSecret = apiError(403, 'forbidden', 'No read permission for collection secret');
+
+// What every engine's guard does, in SQL both engines speak. The cases below this block are in
+// DuckDB's dialect (EXCLUDE, COLUMNS, macros, range, ENUMs…); PostgreSQL's own escapes and
+// spellings are test/data/postgres-sql.test.ts and the property suite.
+engineSuites(({ engine, withDb: withDbOf, withEngine: withEngineOf }) => {
+  const sql = dialect(engine);
+  const seedOf = engine === 'duckdb' ? seed : seedPostgres;
+  const withSeededOf = (run: (db: Database) => Promise<void>) => withDbOf(async (db) => {
+    await seedOf(db);
+    await run(db);
+  });
+
+  describe('sql guard: statements and errors', () => {
+    test('a statement that is not a SELECT says so; several statements say so', () =>
+      withSeededOf(async (db) => {
+        await assert.rejects(db.query('DELETE FROM users', undefined, guarded()), apiError(403, 'forbidden', 'Only SELECT statements are allowed'));
+        // DuckDB's guard refuses several statements as a policy (403); PostgreSQL's parser step as bad SQL (400).
+        const several = engine === 'duckdb' ? apiError(403, 'forbidden', 'Exactly one SQL statement is allowed') : apiError(400, 'sql_error', 'Exactly one SQL statement is allowed');
+        await assert.rejects(db.query('SELECT 1; SELECT 2', undefined, guarded()), several);
+      }));
+
+    test('syntax errors stay 400 sql_error with the engine’s message', () =>
+      withSeededOf(async (db) => {
+        await assert.rejects(db.query('SELEC 1', undefined, guarded()), apiError(400, 'sql_error', /syntax error/));
+        await assert.rejects(db.query('SELECT FROM WHERE', undefined, guarded()), apiError(400, 'sql_error', /syntax error/));
+        await assert.rejects(db.query('', undefined, guarded()), apiError(400, 'sql_error', 'Exactly one SQL statement is allowed'));
+        await assert.rejects(db.query('SELECT * FROM missing_table', undefined, guarded()), apiError(403, 'forbidden'));
+      }));
+
+    test('allowedStatements without SELECT still wins', () =>
+      withSeededOf(async (db) => {
+        await assert.rejects(db.query('SELECT 1', undefined, { ...guarded(), allowedStatements: ['INSERT'] }), apiError(403, 'forbidden', 'Admin access required'));
+      }));
+
+    test('the timeout applies to guarded queries and the connection stays usable', () =>
+      withSeededOf(async (db) => {
+        await assert.rejects(db.query(sql.runawayRead, undefined, guarded(300)), apiError(408, 'query_timeout'));
+        for (let i = 0; i < 4; i++) assert.deepEqual((await rowsOf(db, 'SELECT count(*) AS c FROM users')).result, [{ c: 2 }]);
+      }));
+
+    test('without readPolicy the guard is not involved (admin path unchanged)', () =>
+      withSeededOf(async (db) => {
+        const out = await db.query('SELECT ssn FROM users ORDER BY id LIMIT 1', undefined, ADMIN);
+        assert.deepEqual(out.result, [{ ssn: MARKER }]);
+      }));
+  });
+
+  describe('sql guard: bounded work', () => {
+    const withLimits = (limits: Partial<DataLimits>, run: (db: Database) => Promise<void>) =>
+      withEngineOf(async (opened) => {
+        const db = opened.database('default');
+        await seedOf(db);
+        await run(db);
+      }, { limits });
+    const tooLarge = (pattern: RegExp) => apiError(400, 'statement_too_large', pattern);
+
+    test('SQL text longer than MAX_SQL_LENGTH is refused before anything parses it, for everyone', () =>
+      withLimits({ maxSqlLength: 1024 }, async (db) => {
+        const long = `SELECT 1 AS x -- ${'y'.repeat(1100)}`;
+        await assert.rejects(db.query(long, undefined, ADMIN), tooLarge(/MAX_SQL_LENGTH/));
+        await assert.rejects(db.query(long, undefined, guarded()), tooLarge(/MAX_SQL_LENGTH/));
+        // Bytes, not characters: 400 three-byte characters are 1200 bytes.
+        await assert.rejects(db.query(`SELECT '${'€'.repeat(400)}' AS x`, undefined, ADMIN), tooLarge(/1214 bytes/));
+        assert.equal((await db.query(`SELECT '${'y'.repeat(900)}' AS x`, undefined, ADMIN)).rowCount, 1);
+      }));
+
+    test('a scoped statement with more parse-tree nodes than MAX_SQL_NODES is refused', () =>
+      withLimits({}, async (db) => {
+        const inList = (n: number) => `SELECT id FROM users WHERE name IN (${Array.from({ length: n }, (_, i) => `'n${i}'`).join(',')})`;
+        assert.equal((await db.query(inList(300), undefined, guarded())).rowCount, 0);
+        await assert.rejects(db.query(inList(3000), undefined, guarded()), tooLarge(/more than 2000 nodes .*MAX_SQL_NODES/));
+        // 50,000 list items (on DuckDB refused from the size of the tree's text, before it crosses into JS).
+        const list = Array(50_000).fill('1').join(',');
+        await assert.rejects(db.query(engine === 'duckdb' ? `SELECT [${list}] AS l` : `SELECT ARRAY[${list}] AS l`, undefined, guarded()), tooLarge(/MAX_SQL_NODES/));
+        // Admins are not bound by it.
+        assert.equal((await db.query(inList(3000), undefined, ADMIN)).rowCount, 0);
+      }));
+
+    test('a scoped statement with more table references than MAX_SQL_TABLE_REFS is refused', () =>
+      withLimits({}, async (db) => {
+        const join = (n: number) => `SELECT count(*) AS c FROM ${Array.from({ length: n }, (_, i) => sql.series(1, `t${i}`)).join(', ')}`;
+        assert.deepEqual((await db.query(join(32), undefined, guarded())).result, [{ c: 1 }]);
+        await assert.rejects(db.query(join(33), undefined, guarded()), tooLarge(/more than 32 table.*MAX_SQL_TABLE_REFS/));
+        const subqueries = `SELECT (SELECT count(*) FROM users) ${'+ (SELECT count(*) FROM orders) '.repeat(32)} AS c`;
+        await assert.rejects(db.query(subqueries, undefined, guarded()), tooLarge(/MAX_SQL_TABLE_REFS/));
+      }));
+
+    test('a scoped statement nesting deeper than MAX_SQL_DEPTH is refused', () =>
+      withLimits({ maxSqlDepth: 100 }, async (db) => {
+        const nested = (n: number) => `SELECT ${'('.repeat(n)}1${' + 1)'.repeat(n)} AS x`;
+        assert.equal((await db.query(nested(5), undefined, guarded())).rowCount, 1);
+        await assert.rejects(db.query(nested(60), undefined, guarded()), tooLarge(/deeper than 100 levels .*MAX_SQL_DEPTH/));
+      }));
+
+    test('a 200-way join of a 2-row series is answered at once (scoped) or at the deadline (admin), not after it', () =>
+      withLimits({}, async (db) => {
+        const join = `SELECT count(*) FROM ${Array.from({ length: 200 }, (_, i) => sql.series(2, `t${i}`)).join(', ')}`;
+        let started = performance.now();
+        await assert.rejects(db.query(join, undefined, guarded(1000)), tooLarge(/MAX_SQL_TABLE_REFS/));
+        assert.ok(performance.now() - started < 1000);
+        started = performance.now();
+        await assert.rejects(db.query(join, undefined, { timeoutMs: 1000 }), apiError(408, 'query_timeout'));
+        assert.ok(performance.now() - started < 2500, `answered after ${Math.round(performance.now() - started)} ms`);
+      }));
+  });
+});
 
 describe('sql guard: what a scoped caller may read', () => {
   test('a readable table answers with its visible columns only', () =>
@@ -362,36 +470,6 @@ describe('sql guard: everything else that could read around the policy is 403 fo
       assert.equal(await checksum(db), before);
     }));
 
-  test('a statement that is not a SELECT says so; several statements say so', () =>
-    withSeeded(async (db) => {
-      await assert.rejects(db.query('DELETE FROM users', undefined, guarded()), apiError(403, 'forbidden', 'Only SELECT statements are allowed'));
-      await assert.rejects(db.query('SELECT 1; SELECT 2', undefined, guarded()), apiError(403, 'forbidden', 'Exactly one SQL statement is allowed'));
-    }));
-
-  test('syntax errors stay 400 sql_error with DuckDB’s message', () =>
-    withSeeded(async (db) => {
-      await assert.rejects(db.query('SELEC 1', undefined, guarded()), apiError(400, 'sql_error', /syntax error/));
-      await assert.rejects(db.query('SELECT FROM WHERE', undefined, guarded()), apiError(400, 'sql_error', /syntax error/));
-      await assert.rejects(db.query('', undefined, guarded()), apiError(400, 'sql_error', 'Exactly one SQL statement is allowed'));
-      await assert.rejects(db.query('SELECT * FROM missing_table', undefined, guarded()), apiError(403, 'forbidden'));
-    }));
-
-  test('allowedStatements without SELECT still wins', () =>
-    withSeeded(async (db) => {
-      await assert.rejects(db.query('SELECT 1', undefined, { ...guarded(), allowedStatements: ['INSERT'] }), apiError(403, 'forbidden', 'Admin access required'));
-    }));
-
-  test('the timeout applies to guarded queries and the connection stays usable', () =>
-    withSeeded(async (db) => {
-      await assert.rejects(db.query('SELECT count(*) FROM range(100000000) a, range(100000000) b', undefined, guarded(300)), apiError(408, 'query_timeout'));
-      for (let i = 0; i < 4; i++) assert.deepEqual((await rowsOf(db, 'SELECT count(*) AS c FROM users')).result, [{ c: 2 }]);
-    }));
-
-  test('without readPolicy the guard is not involved (admin path unchanged)', () =>
-    withSeeded(async (db) => {
-      const out = await db.query('SELECT ssn FROM users ORDER BY id LIMIT 1', undefined, ADMIN);
-      assert.deepEqual(out.result, [{ ssn: MARKER }]);
-    }));
 });
 
 describe('sql guard: building blocks', () => {
@@ -423,63 +501,7 @@ describe('sql guard: building blocks', () => {
   });
 });
 
-describe('sql guard: bounded work', () => {
-  const withLimits = (limits: Partial<DataLimits>, run: (db: Database) => Promise<void>) =>
-    withEngine(async (engine) => {
-      const db = engine.database('default');
-      await seed(db);
-      await run(db);
-    }, { limits });
-  const tooLarge = (pattern: RegExp) => apiError(400, 'statement_too_large', pattern);
-
-  test('SQL text longer than MAX_SQL_LENGTH is refused before anything parses it, for everyone', () =>
-    withLimits({ maxSqlLength: 1024 }, async (db) => {
-      const long = `SELECT 1 AS x -- ${'y'.repeat(1100)}`;
-      await assert.rejects(db.query(long, undefined, ADMIN), tooLarge(/MAX_SQL_LENGTH/));
-      await assert.rejects(db.query(long, undefined, guarded()), tooLarge(/MAX_SQL_LENGTH/));
-      // Bytes, not characters: 400 three-byte characters are 1200 bytes.
-      await assert.rejects(db.query(`SELECT '${'€'.repeat(400)}' AS x`, undefined, ADMIN), tooLarge(/1214 bytes/));
-      assert.equal((await db.query(`SELECT '${'y'.repeat(900)}' AS x`, undefined, ADMIN)).rowCount, 1);
-    }));
-
-  test('a scoped statement with more parse-tree nodes than MAX_SQL_NODES is refused', () =>
-    withLimits({}, async (db) => {
-      const inList = (n: number) => `SELECT id FROM users WHERE name IN (${Array.from({ length: n }, (_, i) => `'n${i}'`).join(',')})`;
-      assert.equal((await db.query(inList(300), undefined, guarded())).rowCount, 0);
-      await assert.rejects(db.query(inList(3000), undefined, guarded()), tooLarge(/more than 2000 nodes .*MAX_SQL_NODES/));
-      // 50,000 list items: refused from the size of the tree's text, before it crosses into JS.
-      await assert.rejects(db.query(`SELECT [${Array(50_000).fill('1').join(',')}] AS l`, undefined, guarded()), tooLarge(/MAX_SQL_NODES/));
-      // Admins are not bound by it.
-      assert.equal((await db.query(inList(3000), undefined, ADMIN)).rowCount, 0);
-    }));
-
-  test('a scoped statement with more table references than MAX_SQL_TABLE_REFS is refused', () =>
-    withLimits({}, async (db) => {
-      const join = (n: number) => `SELECT count(*) AS c FROM ${Array.from({ length: n }, (_, i) => `range(1) t${i}`).join(', ')}`;
-      assert.deepEqual((await db.query(join(32), undefined, guarded())).result, [{ c: 1 }]);
-      await assert.rejects(db.query(join(33), undefined, guarded()), tooLarge(/more than 32 tables .*MAX_SQL_TABLE_REFS/));
-      const subqueries = `SELECT (SELECT count(*) FROM users) ${'+ (SELECT count(*) FROM orders) '.repeat(32)} AS c`;
-      await assert.rejects(db.query(subqueries, undefined, guarded()), tooLarge(/MAX_SQL_TABLE_REFS/));
-    }));
-
-  test('a scoped statement nesting deeper than MAX_SQL_DEPTH is refused', () =>
-    withLimits({ maxSqlDepth: 100 }, async (db) => {
-      const nested = (n: number) => `SELECT ${'('.repeat(n)}1${' + 1)'.repeat(n)} AS x`;
-      assert.equal((await db.query(nested(5), undefined, guarded())).rowCount, 1);
-      await assert.rejects(db.query(nested(60), undefined, guarded()), tooLarge(/deeper than 100 levels .*MAX_SQL_DEPTH/));
-    }));
-
-  test('a 200-way join of range(2) is answered at once (scoped) or at the deadline (admin), not after it', () =>
-    withLimits({}, async (db) => {
-      const join = `SELECT count(*) FROM ${Array.from({ length: 200 }, (_, i) => `range(2) t${i}`).join(', ')}`;
-      let started = performance.now();
-      await assert.rejects(db.query(join, undefined, guarded(1000)), tooLarge(/MAX_SQL_TABLE_REFS/));
-      assert.ok(performance.now() - started < 1000);
-      started = performance.now();
-      await assert.rejects(db.query(join, undefined, { timeoutMs: 1000 }), apiError(408, 'query_timeout'));
-      assert.ok(performance.now() - started < 2500, `answered after ${Math.round(performance.now() - started)} ms`);
-    }));
-
+describe('sql guard: lossless JSON', () => {
   test('lossless JSON handles keys such as __proto__ as plain data', () => {
     const parsed = parseLosslessJson('{"__proto__":{"polluted":1},"constructor":2}') as Record<string, unknown>;
     assert.deepEqual(Object.keys(parsed), ['__proto__', 'constructor']);

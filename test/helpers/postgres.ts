@@ -47,14 +47,23 @@ export function withSearchPath(url: string, schema: string): string {
   return `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 }
 
-/** One statement on a connection of its own (schema management, terminating backends). */
+/**
+ * One statement on a connection of its own (schema management, terminating backends). Role and
+ * GRANT DDL from tests running in parallel can meet on the same catalog row ("tuple concurrently
+ * updated", XX000): such a statement is tried again, a few times.
+ */
 export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]> {
-  const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    return (await client.query<R>(text, values)).rows;
-  } finally {
-    await client.end().catch(() => {});
+  for (let attempt = 1; ; attempt++) {
+    const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      return (await client.query<R>(text, values)).rows;
+    } catch (error) {
+      if (attempt >= 5 || !/tuple concurrently updated/.test(error instanceof Error ? error.message : '')) throw error;
+    } finally {
+      await client.end().catch(() => {});
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 50));
   }
 }

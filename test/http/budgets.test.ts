@@ -6,32 +6,42 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { jsonSlices } from '../../src/http/json-stream.js';
+import { dataBackends } from '../helpers/data-backends.js';
 import { createKey } from '../helpers/keys.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { dialect } from '../data/dialect.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
-describe('result budgets over HTTP', () => {
+for (const backend of dataBackends()) {
+describe(`result budgets over HTTP (${backend.name})`, { skip: backend.skip }, () => {
+  const sql = dialect(backend.name);
+  // PostgreSQL gets a smaller "more rows than any budget" so the suite stays fast.
+  const huge = backend.name === 'duckdb' ? 30_000_000 : 3_000_000;
   let server: TestServer;
   let reader: string;
   before(async () => {
     server = await startTestServer({
       MAX_RESULT_ROWS: '100', MAX_RESULT_BYTES: '64kb', RESULT_ROWS_CEILING: '1000', RESULT_BYTES_CEILING: '1mb',
       MAX_NEW_FIELDS_PER_WRITE: '10', MAX_IN_VALUES: '50',
+      ...(await backend.env()),
     });
     reader = (await createKey(server, { collection_permissions: { '*': ['read'] } })).key;
     assert.equal((await server.request({ method: 'POST', url: '/api/insert/people', payload: { id: 'seed', name: 'x' } })).statusCode, 201);
-    const fill = await server.request({ method: 'POST', url: '/api/query', payload: { sql: "INSERT INTO people SELECT 'p' || lpad(i::VARCHAR, 4, '0'), 'name ' || i FROM range(300) t(i)" } });
+    const fill = await server.request({ method: 'POST', url: '/api/query', payload: { sql: `INSERT INTO people SELECT 'p' || lpad(i::VARCHAR, 4, '0'), 'name ' || i FROM ${sql.series(300)}` } });
     assert.equal(fill.statusCode, 200, fill.body);
   });
-  after(async () => server.stop());
+  after(async () => {
+    await server.stop();
+    await backend.cleanup();
+  });
 
   const call = (method: Method, url: string, payload?: object, key?: string) =>
     server.request({ method, url, ...(key === undefined ? {} : { key }), ...(payload === undefined ? {} : { payload }) });
-  const query = (sql: string, key = reader, qs = '') => call('POST', `/api/query${qs}`, { sql }, key);
+  const query = (statement: string, key = reader, qs = '') => call('POST', `/api/query${qs}`, { sql: statement }, key);
 
   test('/api/query past the row budget: 200, truncated at the budget, header and body say rows', async () => {
-    const res = await query('SELECT * FROM range(30000000)');
+    const res = await query(`SELECT i FROM ${sql.series(huge)}`);
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.headers['duckgate-truncated'], 'rows');
     const body = res.json();
@@ -51,7 +61,7 @@ describe('result budgets over HTTP', () => {
   });
 
   test('/api/query past the byte budget: cut at a row boundary, header and body say bytes', async () => {
-    const res = await query("SELECT i, repeat('x', 1000) AS s FROM range(1000) t(i)");
+    const res = await query(`SELECT i, repeat('x', 1000) AS s FROM ${sql.series(1000)}`);
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.headers['duckgate-truncated'], 'bytes');
     assert.equal(res.json().truncatedBy, 'bytes');
@@ -68,12 +78,12 @@ describe('result budgets over HTTP', () => {
   });
 
   test('?max_rows and ?max_bytes: anyone may lower them; only admins raise them, up to the ceiling', async () => {
-    const rows = async (key: string | undefined, qs: string) => (await call('POST', `/api/query${qs}`, { sql: 'SELECT * FROM range(30000000)' }, key)).json().rowCount;
+    const rows = async (key: string | undefined, qs: string) => (await call('POST', `/api/query${qs}`, { sql: `SELECT i FROM ${sql.series(huge)}` }, key)).json().rowCount;
     assert.equal(await rows(reader, '?max_rows=10'), 10);
     assert.equal(await rows(reader, '?max_rows=5000'), 100, 'a non-admin asking for more gets the default');
     assert.equal(await rows(undefined, '?max_rows=500'), 500);
     assert.equal(await rows(undefined, '?max_rows=5000'), 1000, 'an admin is held to RESULT_ROWS_CEILING');
-    const bytes = await call('POST', '/api/query?max_bytes=2048', { sql: "SELECT repeat('x', 100) AS s FROM range(100)" }, reader);
+    const bytes = await call('POST', '/api/query?max_bytes=2048', { sql: `SELECT repeat('x', 100) AS s FROM ${sql.series(100)}` }, reader);
     assert.equal(bytes.headers['duckgate-truncated'], 'bytes');
     assert.ok(bytes.json().rowCount < 20);
     const raised = await call('POST', '/api/query?max_bytes=200000', { sql: "SELECT repeat('x', 100000) AS s" });
@@ -112,7 +122,7 @@ describe('result budgets over HTTP', () => {
     const long = await query(`SELECT 1 -- ${'x'.repeat(110 * 1024)}`);
     assert.equal(long.statusCode, 400, long.body);
     assert.equal(long.json().code, 'statement_too_large');
-    const refs = await query(`SELECT count(*) FROM ${Array.from({ length: 40 }, (_, i) => `range(1) t${i}`).join(', ')}`);
+    const refs = await query(`SELECT count(*) FROM ${Array.from({ length: 40 }, (_, i) => sql.series(1, `t${i}`)).join(', ')}`);
     assert.equal(refs.json().code, 'statement_too_large');
     const filter = await call('POST', '/api/find/people', { filter: { type: 'Condition', content: { field: 'name', operator: 'In', value: Array.from({ length: 51 }, (_, i) => `n${i}`) } } }, reader);
     assert.equal(filter.statusCode, 400, filter.body);
@@ -133,6 +143,7 @@ describe('result budgets over HTTP', () => {
     assert.equal((await call('GET', '/api/tables/people/schema')).json().columns.length, 2, 'no column was added');
   });
 });
+}
 
 describe('large answers go out in slices', () => {
   test('jsonSlices: bounded slices that join into the same JSON as one stringify', async () => {
@@ -181,21 +192,33 @@ describe('large answers go out in slices', () => {
   });
 });
 
-describe('one deadline per request over HTTP', () => {
+for (const backend of dataBackends()) {
+describe(`one deadline per request over HTTP (${backend.name})`, { skip: backend.skip }, () => {
   let server: TestServer;
-  const SLOW_READ = 'SELECT count(*) FROM range(100000000) a, range(100000000) b';
-  const SLOW_WRITE = 'INSERT INTO big SELECT a.range FROM range(100000000) a, range(100000000) b';
+  const SLOW_READ = dialect(backend.name).runawayRead;
+  const SLOW_WRITE = dialect(backend.name).runawayWrite;
   before(async () => {
-    // One read connection, so holding it holds every read.
-    server = await startTestServer({ QUERY_TIMEOUT_MS: '400', UV_THREADPOOL_SIZE: '1' });
+    // One read connection (on PostgreSQL one connection for everything), so holding it holds every read.
+    server = await startTestServer({ QUERY_TIMEOUT_MS: '400', UV_THREADPOOL_SIZE: '1', ...(await backend.env()), ...(backend.name === 'postgres' ? { DATA_POOL_SIZE: '1' } : {}) });
     assert.equal((await server.request({ method: 'POST', url: '/api/insert/people', payload: { id: 'p1', name: 'Ada' } })).statusCode, 201);
     assert.equal((await server.request({ method: 'POST', url: '/api/query', payload: { sql: 'CREATE TABLE big (n BIGINT)' } })).statusCode, 200);
   });
-  after(async () => server.stop());
+  after(async () => {
+    await server.stop();
+    await backend.cleanup();
+  });
 
-  /** Holds the writer or the read connection through the engine (no HTTP deadline) for `ms`. */
+  let hogs = 0;
+  /**
+   * Holds the writer or the read connection through the engine (no HTTP deadline) for `ms`. On
+   * PostgreSQL no statement outlives QUERY_TIMEOUT_MS (it is every connection's statement_timeout),
+   * so the one connection is held by a batch of many short statements in one transaction instead.
+   */
   async function holding(sql: string, ms: number, run: () => Promise<void>): Promise<void> {
-    const hog = server.engine.database('default').query(sql, undefined, { timeoutMs: ms }).catch((error: unknown) => error);
+    const db = server.engine.database('default');
+    const batch = Array.from({ length: 2000 }, (_, i) => ({ id: `h${hogs}-${i}` }));
+    hogs++;
+    const hog = (backend.name === 'duckdb' ? db.query(sql, undefined, { timeoutMs: ms }) : db.batchInsert('hog', batch)).catch((error: unknown) => error);
     await new Promise((resolve) => setTimeout(resolve, 50));
     try {
       await run();
@@ -269,3 +292,4 @@ describe('one deadline per request over HTTP', () => {
     assert.equal(JSON.parse(answer.body).code, 'query_timeout');
   });
 });
+}

@@ -87,8 +87,8 @@ export class DuckDBDatabase implements Database {
     return this.ctx.name;
   }
 
-  resolveTable(name: string): Promise<string | undefined> {
-    return tables.resolveTable(this.ctx, name);
+  resolveTable(name: string, options?: CallOptions): Promise<string | undefined> {
+    return tables.resolveTable(this.ctx, name, undefined, options?.deadline);
   }
   listCollections(options?: CallOptions): Promise<string[]> {
     return tables.listCollections(this.ctx, options);

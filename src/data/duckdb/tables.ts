@@ -17,7 +17,7 @@ class CatalogNames {
   private names: Map<string, string[]> | undefined;
   private loadedAt = -1;
 
-  async get(ctx: DatabaseContext, connection?: PooledConnection): Promise<Map<string, string[]>> {
+  async get(ctx: DatabaseContext, connection?: PooledConnection, deadline?: number): Promise<Map<string, string[]>> {
     if (this.names !== undefined && this.loadedAt === ctx.version.any) return this.names;
     const startedAt = ctx.version.any;
     const load = async (on: PooledConnection) => (await (await on.run(
@@ -25,7 +25,7 @@ class CatalogNames {
         WHERE table_catalog = current_database() AND table_schema = 'main' ORDER BY table_name`,
       [],
     )).getRows()) as [string][];
-    const rows = connection === undefined ? await ctx.readers.use(load) : await load(connection);
+    const rows = connection === undefined ? await ctx.readers.use(load, deadline) : await load(connection);
     const names = new Map<string, string[]>();
     for (const [name] of rows) {
       const key = foldIdentifier(name);
@@ -49,14 +49,14 @@ const catalogNames = new WeakMap<DatabaseContext, CatalogNames>();
  * created through raw SQL whose names need not be identifiers; a name is only used in SQL after it
  * matched the catalog, and is quoted even then.
  */
-export async function resolveTable(ctx: DatabaseContext, name: string, connection?: PooledConnection): Promise<string | undefined> {
+export async function resolveTable(ctx: DatabaseContext, name: string, connection?: PooledConnection, deadline?: number): Promise<string | undefined> {
   if (typeof name !== 'string' || name.length === 0) return undefined;
   let cache = catalogNames.get(ctx);
   if (cache === undefined) {
     cache = new CatalogNames();
     catalogNames.set(ctx, cache);
   }
-  const candidates = (await cache.get(ctx, connection)).get(foldIdentifier(name));
+  const candidates = (await cache.get(ctx, connection, deadline)).get(foldIdentifier(name));
   return candidates?.find((candidate) => candidate === name) ?? candidates?.[0];
 }
 

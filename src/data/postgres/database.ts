@@ -36,8 +36,8 @@ export class PostgresDatabase implements Database {
     return this.ctx.name;
   }
 
-  resolveTable(name: string): Promise<string | undefined> {
-    return tables.resolveTable(this.ctx, name);
+  resolveTable(name: string, options?: CallOptions): Promise<string | undefined> {
+    return tables.resolveTable(this.ctx, name, undefined, options?.deadline);
   }
   listCollections(options?: CallOptions): Promise<string[]> {
     return tables.listCollections(this.ctx, options);

@@ -85,13 +85,14 @@ function compileIn(col: Column, values: readonly Json[], params: PgParam[]): str
       (col.kind === 'boolean' && typeof value === 'boolean');
     if (!ok) throw invalidFilter(`Field '${col.name}' expects ${expectation(col.kind)}`);
     const of = typeof value as 'number' | 'string' | 'boolean';
-    groups.set(of, [...(groups.get(of) ?? []), value as string | number | boolean]);
+    const group = groups.get(of);
+    // Appended in place: copying the list per value made 20,000 values cost seconds before SQL ran.
+    if (group === undefined) groups.set(of, [value as string | number | boolean]);
+    else group.push(value as string | number | boolean);
   }
   const terms: string[] = [];
   const arrayType = { number: 'double precision[]', string: 'text[]', boolean: 'boolean[]' } as const;
   for (const [of, list] of groups) {
-    // Known gap: on a table PostgreSQL has no statistics for yet, 20,000 values over 20,000 rows
-    // took 40 s here (DuckDB: milliseconds); after ANALYZE, 80 ms.
     const values = (cast: string): string => `ANY(${push(params, list, cast)})`;
     if (col.kind === 'json') terms.push(`${jsonAs(name, of)} = ${values(`::${arrayType[of]}`)}`);
     else if (col.kind === 'other') terms.push(`${name} = ANY(${push(params, list)})`);

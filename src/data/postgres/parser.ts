@@ -27,6 +27,8 @@ export function loadParser(): Promise<void> {
 /** Every statement of `sql`; 400 `sql_error` with PostgreSQL's message when it does not parse. */
 export async function parseStatements(sql: string): Promise<ParsedStatement[]> {
   await loadParser();
+  // PostgreSQL's parser refuses empty text with its own words; to a caller it is no statement at all.
+  if (sql.trim() === '') return [];
   let tree: { stmts?: { stmt?: PgNode }[] };
   try {
     tree = parseSync(sql) as { stmts?: { stmt?: PgNode }[] };

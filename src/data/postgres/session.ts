@@ -60,6 +60,9 @@ export function sqlState(error: unknown): string | undefined {
 
 /** The connection itself failed (not the statement): it must be dropped, and the caller told 503. */
 function isConnectionLoss(error: unknown, state: string | undefined): boolean {
+  // 08P01 is class 08 but the caller's mistake (a Bind with the wrong number of parameters): the
+  // statement failed, the connection is fine.
+  if (state === '08P01') return false;
   if (state !== undefined) return state.startsWith('08') || state.startsWith('57P');
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true;

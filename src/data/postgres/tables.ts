@@ -41,7 +41,7 @@ async function loadNames(ctx: PgContext, client: Client): Promise<Map<string, st
  * The catalog's spelling of the table `name` addresses: exact, else equal under the ASCII fold.
  * A short-lived cache answers the auth path; a miss reloads (another replica may have just made it).
  */
-export async function resolveTable(ctx: PgContext, name: string, client?: Client): Promise<string | undefined> {
+export async function resolveTable(ctx: PgContext, name: string, client?: Client, deadline?: number): Promise<string | undefined> {
   if (typeof name !== 'string' || name.length === 0) return undefined;
   const pick = (names: Map<string, string[]>): string | undefined => {
     const candidates = names.get(foldIdentifier(name));
@@ -53,7 +53,7 @@ export async function resolveTable(ctx: PgContext, name: string, client?: Client
     if (hit !== undefined) return hit;
   }
   const load = (c: Client) => loadNames(ctx, c);
-  return pick(client === undefined ? await ctx.sessions.use(load) : await load(client));
+  return pick(client === undefined ? await ctx.sessions.use(load, deadline) : await load(client));
 }
 
 async function requireTable(ctx: PgContext, client: Client, table: string): Promise<string> {
