@@ -156,6 +156,24 @@ describe('PostgreSQL reader role (DATA_READER_URL)', { skip }, () => {
   });
 });
 
+describe('PostgreSQL reader role: replicas starting together', { skip }, () => {
+  test('three engines opened at once on one DATA_URL all grant, under the advisory lock, and the reader reads', async () => {
+    const data = await freshPostgresData();
+    const engines: DataEngine[] = [];
+    try {
+      const opened = await Promise.allSettled([0, 1, 2].map(() => openPostgresEngine(options(data))));
+      for (const result of opened) if (result.status === 'fulfilled') engines.push(result.value);
+      assert.deepEqual(opened.map((result) => result.status), ['fulfilled', 'fulfilled', 'fulfilled'], JSON.stringify(opened.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok'))));
+      await engines[0]!.database('default').insert('shared', { id: 's1' });
+      const out = await engines[2]!.database('default').query('SELECT id FROM shared', undefined, { timeoutMs: 10_000, readPolicy: { view: () => ({}) } });
+      assert.deepEqual(out.result, [{ id: 's1' }]);
+    } finally {
+      for (const engine of engines) await engine.close();
+      await data.drop();
+    }
+  });
+});
+
 describe('PostgreSQL reader role: start-up refuses a role that can do more than read', { skip }, () => {
   test('the main role itself, a member of it, a superuser, a role with CREATE on the database', async () => {
     const data = await freshPostgresData();
