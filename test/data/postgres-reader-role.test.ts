@@ -70,6 +70,7 @@ describe('PostgreSQL reader role (DATA_READER_URL)', { skip }, () => {
     await db.query('CREATE TABLE early (id text PRIMARY KEY, v text)', undefined, ADMIN);
     await db.query("INSERT INTO early VALUES ('e1', 'one')", undefined, ADMIN);
     await db.query(`CREATE FUNCTION bump() RETURNS int LANGUAGE sql SECURITY DEFINER AS $$ INSERT INTO early VALUES ('x', 'x') RETURNING 1 $$`, undefined, ADMIN);
+    await db.query(`CREATE PROCEDURE wipe() LANGUAGE sql SECURITY DEFINER AS $$ DELETE FROM early $$`, undefined, ADMIN);
     await adminQuery(`CREATE SCHEMA ${other}`);
     await adminQuery(`CREATE TABLE ${other}.t (v text)`);
     await adminQuery(`INSERT INTO ${other}.t VALUES ('elsewhere')`);
@@ -123,7 +124,8 @@ describe('PostgreSQL reader role (DATA_READER_URL)', { skip }, () => {
   test('guard off: cannot execute a function the main role owns, made before or after start', async () => {
     assert.equal(await probe(reader, `SELECT "${defaultSchema()}".early()`), '42501');
     assert.equal(await probe(reader, `SELECT "${defaultSchema()}".bump()`), '42501');
-    assert.deepEqual((await adminQuery(`SELECT count(*)::int AS n FROM "${defaultSchema()}".early WHERE id = 'x'`))[0], { n: 0 });
+    assert.equal(await probe(reader, `CALL "${defaultSchema()}".wipe()`), '42501');
+    assert.deepEqual((await adminQuery(`SELECT count(*)::int AS n FROM "${defaultSchema()}".early`))[0], { n: 1 });
   });
 
   test('teeth: a broader grant is seen by the same probes and refused by the start-up check', async () => {

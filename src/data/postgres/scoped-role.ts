@@ -17,8 +17,8 @@ import { quoteIdent } from '../duckdb/names.js';
 import { lockdownProblems } from './lockdown.js';
 import { inTransaction, type Client } from './session.js';
 
-/** One advisory lock key for every replica's grants: concurrent GRANTs on one object can fail. */
-const GRANT_LOCK = 0x64_67_72_6f; // 'dgro'
+/** One advisory lock for every replica's grants: concurrent GRANTs on one object fail ("tuple concurrently updated"). */
+const GRANT_LOCK = 'duckgate.reader-grants';
 
 /** The login of a connection. */
 export async function currentRole(client: Client): Promise<string> {
@@ -77,7 +77,7 @@ async function grantSchema(client: Client, schema: string, reader: string): Prom
   await client.query(`GRANT USAGE ON SCHEMA ${s} TO ${r}`);
   await client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${s} TO ${r}`);
   await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} GRANT SELECT ON TABLES TO ${r}`);
-  await client.query(`REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA ${s} FROM PUBLIC, ${r}`);
+  await client.query(`REVOKE EXECUTE ON ALL ROUTINES IN SCHEMA ${s} FROM PUBLIC, ${r}`);
 }
 
 /**
@@ -87,10 +87,10 @@ async function grantSchema(client: Client, schema: string, reader: string): Prom
  */
 export async function grantReader(client: Client, reader: string, schemas: readonly string[]): Promise<void> {
   await inTransaction(client, async () => {
-    await client.query('SELECT pg_catalog.pg_advisory_xact_lock($1)', [GRANT_LOCK]);
+    await client.query('SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext($1))', [GRANT_LOCK]);
     // Global default, not per schema: PostgreSQL cannot revoke a global default IN SCHEMA, and
     // functions are EXECUTE for PUBLIC by default.
-    await client.query('ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC');
+    await client.query('ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON ROUTINES FROM PUBLIC');
     const owned = await client.query(
       `SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY($1::text[]) AND nspowner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)`,
       [schemas],
