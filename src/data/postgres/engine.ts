@@ -63,8 +63,9 @@ export class PostgresEngine implements DataEngine {
       await loadParser();
       await sessions.use((client) => assertLockedDown(client, options.schemaPrefix));
       await engine.createSchema(DEFAULT, true);
-      if (readers !== undefined) await engine.setUpReader(readers);
       await engine.refresh();
+      // After the first refresh, so the schemas it finds are granted once, here, where a failure stops the start.
+      if (readers !== undefined) await engine.setUpReader(readers);
     } catch (error) {
       await sessions.close().catch(() => undefined);
       await readers?.close().catch(() => undefined);
