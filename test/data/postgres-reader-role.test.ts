@@ -177,7 +177,7 @@ describe('PostgreSQL reader role: replicas starting together', { skip }, () => {
 });
 
 describe('PostgreSQL reader role: start-up refuses a role that can do more than read', { skip }, () => {
-  test('the main role itself, a member of it, a superuser, a role with CREATE on the database', async () => {
+  test('the main role itself, a member of it, a superuser, CREATE on the database or a schema, pg_read_all_data, owning a table', async () => {
     const data = await freshPostgresData();
     const database = new URL(data.url).pathname.slice(1);
     try {
@@ -188,6 +188,17 @@ describe('PostgreSQL reader role: start-up refuses a role that can do more than 
       await adminQuery(`GRANT CREATE ON DATABASE ${database} TO ${data.readerRole}`);
       await assert.rejects(openPostgresEngine(options(data)), /DATA_READER_URL .*has CREATE on the database/);
       await adminQuery(`REVOKE CREATE ON DATABASE ${database} FROM ${data.readerRole}`);
+      const schema = `${data.schemaPrefix}default`;
+      await adminQuery(`GRANT CREATE ON SCHEMA "${schema}" TO ${data.readerRole}`);
+      await assert.rejects(openPostgresEngine(options(data)), new RegExp(`DATA_READER_URL .*has CREATE on schema ${schema}`));
+      await adminQuery(`REVOKE CREATE ON SCHEMA "${schema}" FROM ${data.readerRole}`);
+      await adminQuery(`GRANT pg_read_all_data TO ${data.readerRole}`);
+      await assert.rejects(openPostgresEngine(options(data)), /DATA_READER_URL .*member of pg_read_all_data/);
+      await adminQuery(`REVOKE pg_read_all_data FROM ${data.readerRole}`);
+      await adminQuery(`CREATE TABLE "${schema}".planted (x int)`);
+      await adminQuery(`ALTER TABLE "${schema}".planted OWNER TO ${data.readerRole}`);
+      await assert.rejects(openPostgresEngine(options(data)), new RegExp(`DATA_READER_URL .*owns ${schema}\\.planted`));
+      await adminQuery(`DROP TABLE "${schema}".planted`);
       const superuser = new URL(data.readerUrl);
       superuser.username = 'postgres';
       await assert.rejects(openPostgresEngine(options(data, superuser.toString())), /DATA_READER_URL .*superuser/);
