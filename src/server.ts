@@ -78,6 +78,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     });
     log = app.fastify.log;
     log.info({ changeChannel: config.changeChannel }, `control-plane changes arrive over ${changes === control.changes ? control.kind : 'redis'}`);
+    if (config.dataUrl !== undefined && config.dataReaderUrl === undefined) {
+      log.warn('DATA_READER_URL is not set: scoped (non-admin) SQL is refused with 403 until it names a read-only role (docs/deployment.md)');
+    }
     if (dataDir.openToOthers) {
       app.fastify.log.warn({ dataDir: config.dataDir }, 'DATA_DIR can be entered by other users; its files are 0600, but consider chmod 700');
     }
@@ -134,6 +137,7 @@ export function openDataEngine(config: Config): Promise<DataEngine> {
   if (config.dataUrl !== undefined) {
     return openPostgresEngine({
       url: config.dataUrl,
+      readerUrl: config.dataReaderUrl,
       schemaPrefix: config.dataSchemaPrefix,
       poolSize: config.dataPoolSize,
       statementTimeoutMs: config.queryTimeoutMs,

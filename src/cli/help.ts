@@ -61,6 +61,7 @@ ${extra.map((text) => `${text}\n`).join('')}Configuration (environment variables
   DATA_DIR                  where the databases live (default ./data)
   STORE_URL                 postgres://… : the control store in PostgreSQL (several replicas)
   DATA_URL                  postgres://… : the data plane in PostgreSQL schemas, shared by replicas
+  DATA_READER_URL           postgres://… : a read-only role that scoped SQL runs as (with DATA_URL)
   REDIS_URL                 redis://… : limits and throttles shared by every replica
   ADMIN_API_KEY             admin API key (>= 16 characters)
   DUCKLING_API_KEY          admin API key, Duckling's name for it

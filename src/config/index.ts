@@ -41,6 +41,11 @@ export interface Config {
   redisUrl?: string;
   /** Set: the data plane lives in this PostgreSQL database (shared by replicas); unset: DuckDB in DATA_DIR. */
   dataUrl?: string;
+  /**
+   * DATA_READER_URL: a second PostgreSQL login, able only to read duckgate's tables, that scoped
+   * SQL runs as (defence in depth behind the guard). Unset with DATA_URL: scoped SQL is refused.
+   */
+  dataReaderUrl?: string;
   /** Schemas of duckgate databases on DATA_URL start with it. */
   dataSchemaPrefix: string;
   /** Connections to DATA_URL per process. */
@@ -215,6 +220,7 @@ export function loadConfig(env: Env): Config {
     storeUrl: url('STORE_URL', env.STORE_URL, ['postgres:', 'postgresql:']),
     redisUrl,
     dataUrl: url('DATA_URL', env.DATA_URL, ['postgres:', 'postgresql:']),
+    dataReaderUrl: dataReaderUrl(env),
     dataSchemaPrefix: schemaPrefix(env.DATA_SCHEMA_PREFIX),
     dataPoolSize: integer('DATA_POOL_SIZE', env.DATA_POOL_SIZE, 10, 1, 1000),
     redisKeyPrefix: redisKeyPrefix(env.REDIS_KEY_PREFIX),
@@ -278,6 +284,13 @@ function automationSettings(env: Env): AutomationSettings {
   // A lease shorter than two ticks would lapse between its holder's renewals.
   if (leaseMs < 2 * tickMs) throw new ConfigError('AUTOMATION_LEASE_MS', `must be at least twice AUTOMATION_TICK_MS (${2 * tickMs})`);
   return { tickMs, leaseMs };
+}
+
+/** DATA_READER_URL: only with DATA_URL, whose data it reads. */
+function dataReaderUrl(env: Env): string | undefined {
+  const reader = url('DATA_READER_URL', env.DATA_READER_URL, ['postgres:', 'postgresql:']);
+  if (reader !== undefined && !env.DATA_URL?.trim()) throw new ConfigError('DATA_READER_URL', 'needs DATA_URL: it is the role scoped SQL reads DATA_URL\'s data as');
+  return reader;
 }
 
 /**

@@ -22,7 +22,7 @@ export interface OpenedEngine {
   /** Closes the engine and removes everything it made. */
   cleanup(): Promise<void>;
   /** PostgreSQL only: what DATA_URL and DATA_SCHEMA_PREFIX are for another process on the same data. */
-  postgres?: { url: string; schemaPrefix: string };
+  postgres?: { url: string; readerUrl: string; schemaPrefix: string };
 }
 
 export interface EngineUnderTest {
@@ -32,25 +32,46 @@ export interface EngineUnderTest {
   open(overrides?: Partial<EngineOptions>): Promise<OpenedEngine>;
 }
 
-/** A fresh locked-down role and schema prefix on the test database. */
-export async function freshPostgresData(): Promise<{ url: string; schemaPrefix: string; drop(): Promise<void> }> {
+export interface FreshPostgresData {
+  /** DATA_URL: the main role. */
+  url: string;
+  /** DATA_READER_URL: a role with no privileges of its own, which the engine grants reads to. */
+  readerUrl: string;
+  role: string;
+  readerRole: string;
+  schemaPrefix: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh locked-down role, a reader role and a schema prefix on the test database. */
+export async function freshPostgresData(): Promise<FreshPostgresData> {
   const tag = randomBytes(5).toString('hex');
   const role = `dgt_${tag}`;
+  const readerRole = `dgt_${tag}_reader`;
   const schemaPrefix = `dgt_${tag}_`;
   const database = new URL(POSTGRES_TEST_URL).pathname.slice(1) || 'postgres';
   await adminQuery(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB`);
   await adminQuery(`GRANT CREATE ON DATABASE ${database} TO ${role}`);
-  const url = new URL(POSTGRES_TEST_URL);
-  url.username = role;
-  url.password = '';
+  await adminQuery(`CREATE ROLE ${readerRole} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOINHERIT`);
+  const login = (name: string): string => {
+    const url = new URL(POSTGRES_TEST_URL);
+    url.username = name;
+    url.password = '';
+    return url.toString();
+  };
   return {
-    url: url.toString(),
+    url: login(role),
+    readerUrl: login(readerRole),
+    role,
+    readerRole,
     schemaPrefix,
     drop: async () => {
       const schemas = await adminQuery<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)', [schemaPrefix]);
       for (const { nspname } of schemas) await adminQuery(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
-      await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [role]);
-      await adminQuery(`DROP OWNED BY ${role} CASCADE`);
+      await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ANY($1::text[])`, [[role, readerRole]]);
+      // The main role's grants to the reader (and its default privileges) go with DROP OWNED.
+      await adminQuery(`DROP OWNED BY ${readerRole}, ${role} CASCADE`);
+      await adminQuery(`DROP ROLE IF EXISTS ${readerRole}`);
       await adminQuery(`DROP ROLE IF EXISTS ${role}`);
     },
   };
@@ -81,14 +102,14 @@ export const ENGINES: EngineUnderTest[] = [
       const data = await freshPostgresData();
       let engine: DataEngine;
       try {
-        engine = await openPostgresEngine({ url: data.url, schemaPrefix: data.schemaPrefix, poolSize: overrides.readConnections ?? 4, statementTimeoutMs: 60_000, limits: overrides.limits });
+        engine = await openPostgresEngine({ url: data.url, readerUrl: data.readerUrl, schemaPrefix: data.schemaPrefix, poolSize: overrides.readConnections ?? 4, statementTimeoutMs: 60_000, limits: overrides.limits });
       } catch (error) {
         await data.drop();
         throw error;
       }
       return {
         engine,
-        postgres: { url: data.url, schemaPrefix: data.schemaPrefix },
+        postgres: { url: data.url, readerUrl: data.readerUrl, schemaPrefix: data.schemaPrefix },
         cleanup: async () => {
           await engine.close();
           await data.drop();

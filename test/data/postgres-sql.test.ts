@@ -108,6 +108,33 @@ describe('PostgreSQL SQL: scoped callers', { skip: postgres.skip }, () => {
       assert.equal(await checksum(db), before);
     }));
 
+  test('a WITH inside any arm of a set operation is walked like the statement\'s own', () =>
+    withPg(async (db) => {
+      await seed(db);
+      const before = await checksum(db);
+      const answered = await db.query('SELECT name FROM users UNION ALL (WITH c AS (SELECT * FROM users) SELECT dept FROM c) ORDER BY 1', undefined, guarded());
+      assert.deepEqual(answered.result, [{ name: 'Ada' }, { name: 'Bob' }, { name: 'eng' }, { name: 'ops' }]);
+      assertNoLeak(answered, 'union arm with a CTE');
+      for (const [sql, status] of [
+        ['SELECT id FROM users UNION (WITH c AS (SELECT * FROM users) SELECT ssn FROM c)', 400],
+        ['SELECT id FROM users UNION (WITH c AS (SELECT v FROM secret) SELECT v FROM c)', 403],
+        ['SELECT id FROM users UNION (WITH d AS (DELETE FROM users RETURNING id) SELECT id FROM d)', 403],
+        ["(WITH c AS (SELECT pg_sleep(1) AS x) SELECT x::text FROM c) UNION SELECT id FROM users", 403],
+        ['SELECT 1 EXCEPT (WITH secret AS (SELECT 1) SELECT * FROM secret)', 403],
+      ] as const) {
+        const outcome = await attempt(db, sql);
+        assert.ok(isApiError(outcome) && outcome.status === status, `${sql}: ${JSON.stringify(outcome)}`);
+        assertNoLeak(outcome, sql);
+      }
+      // A full-data key (SELECT, INSERT, UPDATE, DELETE): a SELECT writing through an arm's WITH is not a SELECT.
+      const full = { timeoutMs: 10_000, allowedStatements: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const };
+      await assert.rejects(
+        db.query('SELECT id FROM users UNION (WITH d AS (DELETE FROM users RETURNING id) SELECT id FROM d)', undefined, { ...full, allowedStatements: [...full.allowedStatements] }),
+        (error: unknown) => isApiError(error) && error.status === 403,
+      );
+      assert.equal(await checksum(db), before);
+    }));
+
   test('a function or operator defined in the database cannot stand in for a built-in', () =>
     withPg(async (db) => {
       await seed(db);

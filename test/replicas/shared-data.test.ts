@@ -3,7 +3,8 @@
  * (and control store), sharing the data plane through one PostgreSQL database. A record written
  * through replica 1 is read through 2 and 3 at once; concurrent upserts of one externalId through
  * all three end as one record; a replica killed (SIGKILL) in the middle of a batch leaves the
- * batch all or nothing.
+ * batch all or nothing; a scoped key's SQL on one replica (as DATA_READER_URL's role) reads a
+ * collection another replica created.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -42,7 +43,7 @@ describe('three replicas on one DATA_URL', { skip }, () => {
 
   before(async () => {
     data = await freshPostgresData();
-    env = { DATA_URL: data.url, DATA_SCHEMA_PREFIX: data.schemaPrefix, ADMIN_API_KEY: KEY, ADMIN_PASSWORD: 'replica-data-password-1' };
+    env = { DATA_URL: data.url, DATA_READER_URL: data.readerUrl, DATA_SCHEMA_PREFIX: data.schemaPrefix, ADMIN_API_KEY: KEY, ADMIN_PASSWORD: 'replica-data-password-1' };
     for (let i = 0; i < 3; i++) await start();
   });
 
@@ -63,6 +64,20 @@ describe('three replicas on one DATA_URL', { skip }, () => {
         assert.deepEqual(read.body, written.body);
       }
     }
+  });
+
+  test("a scoped key's SQL on replica 3 reads, as the reader role, a collection replica 1 created", async () => {
+    const three = replicas[2]!;
+    const registered = await call(three, 'POST', '/api/auth/register', { label: 'scoped', collection_permissions: { orders: { read: true, write: false, delete: false, exclude_fields: ['note'] } } });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    const response = await fetch(`${three.url}/api/query`, {
+      method: 'POST',
+      headers: { 'x-api-key': registered.body.key, 'content-type': 'application/json' },
+      body: JSON.stringify({ sql: 'SELECT * FROM orders ORDER BY total LIMIT 1' }),
+    });
+    const body = await response.json() as { result: unknown[] };
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assert.deepEqual(body.result, [{ id: 'o0', total: 0 }]);
   });
 
   test('concurrent upserts of one externalId from three replicas end as one record', async () => {

@@ -9,6 +9,8 @@ export interface PgContext {
   /** The PostgreSQL schema that holds it. */
   readonly schema: string;
   readonly sessions: Sessions;
+  /** The reader role's pool (DATA_READER_URL), where scoped SQL runs; undefined: scoped SQL is refused. */
+  readonly readers: Sessions | undefined;
   readonly schemas: PgSchemaCache;
   readonly limits: DataLimits;
 }

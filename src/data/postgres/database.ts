@@ -28,8 +28,8 @@ import * as tables from './tables.js';
 export class PostgresDatabase implements Database {
   private readonly ctx: PgContext;
 
-  constructor(name: string, schema: string, sessions: Sessions, limits: DataLimits) {
-    this.ctx = { name, schema, sessions, schemas: new PgSchemaCache(schema), limits };
+  constructor(name: string, schema: string, sessions: Sessions, readers: Sessions | undefined, limits: DataLimits) {
+    this.ctx = { name, schema, sessions, readers, schemas: new PgSchemaCache(schema), limits };
   }
 
   get name(): string {

@@ -14,6 +14,7 @@ import { quoteIdent } from '../duckdb/names.js';
 import { PostgresDatabase } from './database.js';
 import { assertLockedDown } from './lockdown.js';
 import { loadParser } from './parser.js';
+import { assertReader, currentRole, definerFunctions, grantReader, readerProblems } from './scoped-role.js';
 import { Sessions, sqlState } from './session.js';
 import { notOnPostgres } from './unsupported.js';
 
@@ -26,6 +27,11 @@ const REFRESH_MS = 1000;
 
 export interface PostgresEngineOptions {
   url: string;
+  /**
+   * DATA_READER_URL: the role scoped (non-admin) SQL runs as, able to read duckgate's tables and
+   * nothing else (`scoped-role.ts`). Unset: scoped SQL is refused with 403.
+   */
+  readerUrl?: string;
   /** Schemas of duckgate databases start with it. */
   schemaPrefix: string;
   poolSize: number;
@@ -40,25 +46,59 @@ export class PostgresEngine implements DataEngine {
   private timer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
-  private constructor(private readonly options: PostgresEngineOptions, private readonly sessions: Sessions) {
+  /** The reader role's login, once checked and granted. */
+  private readerRole: string | undefined;
+
+  private constructor(private readonly options: PostgresEngineOptions, private readonly sessions: Sessions, private readonly readers: Sessions | undefined) {
     this.limits = dataLimits(options.limits);
   }
 
   static async open(options: PostgresEngineOptions): Promise<PostgresEngine> {
     const sessions = new Sessions({ url: options.url, poolSize: options.poolSize, statementTimeoutMs: options.statementTimeoutMs });
-    const engine = new PostgresEngine(options, sessions);
+    const readers = options.readerUrl === undefined
+      ? undefined
+      : new Sessions({ url: options.readerUrl, poolSize: options.poolSize, statementTimeoutMs: options.statementTimeoutMs });
+    const engine = new PostgresEngine(options, sessions, readers);
     try {
       await loadParser();
       await sessions.use((client) => assertLockedDown(client, options.schemaPrefix));
       await engine.createSchema(DEFAULT, true);
       await engine.refresh();
+      // After the first refresh, so the schemas it finds are granted once, here, where a failure stops the start.
+      if (readers !== undefined) await engine.setUpReader(readers);
     } catch (error) {
       await sessions.close().catch(() => undefined);
+      await readers?.close().catch(() => undefined);
       throw error;
     }
     engine.timer = setInterval(() => void engine.refresh().catch(() => undefined), REFRESH_MS);
     engine.timer.unref();
     return engine;
+  }
+
+  /** Checks the reader role, then grants it what scoped SQL reads; a ConfigError names what is wrong. */
+  private async setUpReader(readers: Sessions): Promise<void> {
+    const prefix = this.options.schemaPrefix;
+    const main = await this.sessions.use(currentRole);
+    const reader = await readers.use(async (client) => {
+      assertReader(await readerProblems(client, prefix, main));
+      return currentRole(client);
+    });
+    await this.sessions.use(async (client) => {
+      const schemas = await client.query('SELECT nspname FROM pg_catalog.pg_namespace WHERE starts_with(nspname, $1)', [prefix]);
+      await grantReader(client, reader, (schemas.rows as { nspname: string }[]).map((row) => row.nspname));
+    });
+    // After the grants: a SECURITY DEFINER function still open to the reader is a way out of it.
+    const definers = await readers.use(definerFunctions);
+    assertReader(definers.map((f) => `role '${reader}' may execute ${f}, which runs as its owner (SECURITY DEFINER)`));
+    this.readerRole = reader;
+  }
+
+  /** A schema made here or seen for the first time: the reader may read it (best effort; without it scoped SQL fails closed). */
+  private async grantNew(schemas: readonly string[]): Promise<void> {
+    const reader = this.readerRole;
+    if (reader === undefined || schemas.length === 0) return;
+    await this.sessions.use((client) => grantReader(client, reader, schemas)).catch(() => undefined);
   }
 
   private schemaOf(name: string): string {
@@ -68,7 +108,7 @@ export class PostgresEngine implements DataEngine {
   private handle(name: string): PostgresDatabase {
     let database = this.databases.get(name);
     if (database === undefined) {
-      database = new PostgresDatabase(name, this.schemaOf(name), this.sessions, this.limits);
+      database = new PostgresDatabase(name, this.schemaOf(name), this.sessions, this.readers, this.limits);
       this.databases.set(name, database);
     }
     return database;
@@ -86,6 +126,9 @@ export class PostgresEngine implements DataEngine {
       if (DATABASE_NAME.test(name)) present.add(name);
     }
     for (const name of this.databases.keys()) if (!present.has(name)) this.databases.delete(name);
+    // Made by another replica, perhaps one without DATA_READER_URL that granted nothing.
+    const fresh = [...present].filter((name) => !this.databases.has(name));
+    await this.grantNew(fresh.map((name) => this.schemaOf(name)));
     for (const name of present) this.handle(name);
   }
 
@@ -130,6 +173,7 @@ export class PostgresEngine implements DataEngine {
     }
     if (this.databases.has(name)) throw errors.conflict(`Database '${name}' already exists`);
     await this.createSchema(name, false);
+    await this.grantNew([this.schemaOf(name)]);
     this.handle(name);
   }
 
@@ -170,6 +214,7 @@ export class PostgresEngine implements DataEngine {
       clearInterval(this.timer);
       this.databases.clear();
       await this.sessions.close();
+      await this.readers?.close();
     })();
     return this.closing;
   }

@@ -12,7 +12,11 @@
  *    same name that projects the visible columns of the real table (temporary objects come first
  *    in PostgreSQL's name lookup). A hidden column does not exist in what the query can reach,
  *    also for `SELECT *`, `row_to_json(t)` and the like. A CTE may not be named like any relation.
- * 3. The statement then runs in a transaction switched to read-only, with `search_path` =
+ * 3. The statement then runs as the reader role (DATA_READER_URL, `scoped-role.ts`), which can read
+ *    duckgate's tables and nothing else, so a hole in steps 1–2 still cannot write or leave
+ *    duckgate's schemas; without DATA_READER_URL scoped SQL is refused. The views are the reader's
+ *    own temporary objects, made from tables it may SELECT. It runs in a transaction switched to
+ *    read-only (after the views are made), with `search_path` =
  *    `pg_catalog, <schema>` (built-ins win over anything named alike), through a cursor under the
  *    result budget, and the transaction is rolled back (the views vanish with it); the connection
  *    is reset before it goes back to the pool.
@@ -181,6 +185,13 @@ export class GuardWalker {
     if (node === null || typeof node !== 'object' || Array.isArray(node)) throw unsupported(kind);
     switch (kind) {
       case 'SelectStmt': {
+        // The arms of UNION / INTERSECT / EXCEPT are SelectStmts without the wrapper: each may
+        // carry a WITH of its own, so each is walked as a statement, never as plain fields.
+        for (const arm of ['larg', 'rarg']) {
+          if (node[arm] === undefined || node[arm] === null) continue;
+          this.count(depth + 1);
+          this.node('SelectStmt', node[arm] as PgNode, depth + 1);
+        }
         const withClause = node.withClause as { ctes?: unknown[]; recursive?: boolean } | undefined;
         for (const cte of withClause?.ctes ?? []) {
           const entry = (cte as { CommonTableExpr?: PgNode }).CommonTableExpr;
@@ -192,7 +203,7 @@ export class GuardWalker {
           this.count(depth + 1);
           this.fields(entry, depth + 1, ['ctename']);
         }
-        this.fields(node, depth, ['withClause']);
+        this.fields(node, depth, ['withClause', 'larg', 'rarg']);
         return;
       }
       case 'RangeVar': {
@@ -269,13 +280,17 @@ export async function guardedQuery(
   budget: ResultBudget,
   deadline: number | undefined,
 ): Promise<QueryResult> {
+  const readers = ctx.readers;
+  if (readers === undefined) {
+    throw refuse('Scoped SQL on PostgreSQL runs as a read-only role of its own, and this server has none: set DATA_READER_URL (see docs/deployment.md)');
+  }
   const statement = await parseOne(sql);
   const walker = new GuardWalker({ maxNodes: ctx.limits.maxSqlNodes, maxDepth: ctx.limits.maxSqlDepth, maxTableRefs: ctx.limits.maxSqlTableRefs });
   walker.statement(statement.kind, statement.node);
   const values = toPgParams(params);
   const started = performance.now();
   try {
-    return await ctx.sessions.use(async (client) => {
+    return await readers.use(async (client) => {
       try {
         await client.query('BEGIN');
         await client.query(`SELECT set_config('search_path', $1, true)`, [`pg_catalog, ${quoteIdent(ctx.schema)}`]);

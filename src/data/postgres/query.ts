@@ -62,6 +62,11 @@ const KINDS: Record<string, StatementKind> = { SelectStmt: 'SELECT', InsertStmt:
 
 /** A SELECT that writes (`SELECT … INTO`, a data-modifying CTE) is not a SELECT for permissions. */
 function writesThroughCtes(node: Record<string, unknown>): boolean {
+  // Each arm of a UNION may have a WITH of its own.
+  for (const arm of ['larg', 'rarg']) {
+    const child = node[arm] as Record<string, unknown> | undefined;
+    if (child !== undefined && child !== null && writesThroughCtes(child)) return true;
+  }
   const ctes = ((node.withClause as { ctes?: { CommonTableExpr?: { ctequery?: Record<string, unknown> } }[] } | undefined)?.ctes ?? []);
   return ctes.some((cte) => {
     const query = cte.CommonTableExpr?.ctequery ?? {};
