@@ -32,7 +32,7 @@ try {
   await db.insert('people', { name: 'Ada' });
   const backups = new BackupService({
     engine, storage: new LocalBackupStorage(join(dir, 'backups')), dataDir: dir, minFreeBytes: 0,
-    retention: { keep: 0, maxAgeDays: 0 }, checks: { memoryLimit: '1GB', threads: 1 },
+    retention: { keep: 0, maxAgeDays: 0 },
   });
 
   // Point reads while the backup runs: the longest one shows whether reads waited on it.

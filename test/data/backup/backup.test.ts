@@ -14,7 +14,6 @@ function service(engine: DataEngine, dataDir: string, overrides: Partial<Constru
     dataDir,
     minFreeBytes: 1024 * 1024,
     retention: { keep: 0, maxAgeDays: 0 },
-    checks: { memoryLimit: '256MB', threads: 1 },
     ...overrides,
   });
 }
