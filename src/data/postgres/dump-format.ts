@@ -51,7 +51,7 @@ export interface DumpTable {
   columns: DumpColumn[];
   /** Constraints (primary keys, unique, check, foreign keys): added after the rows, in this order. */
   constraints: { name: string; definition: string }[];
-  /** Indexes that no constraint made, as `CREATE INDEX` statements without a schema. */
+  /** Indexes that no constraint made, as `CREATE INDEX` statements without a schema (the load's search path puts them in place). */
   indexes: string[];
 }
 

@@ -159,7 +159,8 @@ async function readHeader(client: Client, database: string, schema: string): Pro
      ORDER BY c.relname COLLATE "C", k.contype = 'f', k.conname COLLATE "C"`, [schema]);
   for (const row of constraints.rows) tables.get(row.relname)?.constraints.push({ name: row.conname, definition: row.definition });
   const indexes = await client.query<{ relname: string; definition: string }>(`
-    SELECT c.relname, pg_get_indexdef(i.indexrelid) AS definition
+    SELECT c.relname, replace(pg_get_indexdef(i.indexrelid), ' ON ' || quote_ident($1) || '.' || quote_ident(c.relname) || ' USING ',
+                              ' ON ' || quote_ident(c.relname) || ' USING ') AS definition
       FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
      WHERE c.relnamespace = ${namespace} AND c.relkind = 'r'
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)

@@ -222,7 +222,8 @@ async function finishSchema(client: Client, schema: string, header: DumpHeader):
   for (const c of [...constraints.filter((k) => !foreign(k.definition)), ...constraints.filter((k) => foreign(k.definition))]) {
     await client.query(`ALTER TABLE ${qualified(schema, c.table)} ADD CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`);
   }
-  // Printed with the search path on the dumped schema, so they name no schema: they land in `schema`.
+  // Neither names a schema (the dump strips it from index definitions; views print without it under
+  // its search path): with the search path on `schema`, both land there.
   for (const index of header.tables.flatMap((t) => t.indexes)) await client.query(index);
   for (const view of header.views) await client.query(`CREATE VIEW ${qualified(schema, view.name)} AS ${view.definition}`);
 }
