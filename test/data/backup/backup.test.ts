@@ -8,6 +8,7 @@ import { BackupService } from '../../../src/data/backup/service.js';
 import { LocalBackupStorage } from '../../../src/data/backup/local-storage.js';
 import { backupFileName, type BackupManifest } from '../../../src/data/backup/storage.js';
 import type { DataEngine, JsonObject } from '../../../src/data/engine.js';
+import { CachedEngine, RecordCache } from '../../../src/data/record-cache.js';
 import { adminQuery } from '../../helpers/postgres.js';
 import { ENGINES, type EngineName } from '../engines.js';
 import { apiError, engineSuites, tempDataDir } from '../helpers.js';
@@ -256,6 +257,20 @@ engineSuites(({ engine: kind, withEngine: withEngineOf }) => {
       // The restored collection takes new fields and records like any other.
       await engine.database('copy').insert('things', { id: 'f', added: 'later' });
       assert.equal(await engine.database('copy').count('things'), 6);
+    }));
+
+    it('through the record cache: a restore drops what the cache held of the database, so point reads answer the restored records', () => withEngine(async (inner, dataDir) => {
+      const engine = new CachedEngine(inner, new RecordCache(1 << 20));
+      const db = engine.database('default');
+      await db.insert('things', { id: 'a', v: 'backed up' });
+      const backups = service(engine, dataDir);
+      const backup = await backups.create('default');
+      assert.equal(backup.method, inner.dumpMethod);
+      await db.update('things', 'a', { v: 'later' });
+      assert.equal((await db.findById('things', 'a')).v, 'later');
+      assert.equal((await engine.database('default').findById('things', 'a')).v, 'later');
+      await backups.restore({ backupId: backup.id, target: 'default', replace: true });
+      assert.equal((await engine.database('default').findById('things', 'a')).v, 'backed up');
     }));
 
     it('serves readers all through a replacing restore: each read sees the old data or the new, never an error of the swap', () => withEngine(async (engine, dataDir) => {
