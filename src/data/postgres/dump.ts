@@ -97,7 +97,8 @@ async function* scan(client: Client, schema: string, table: DumpTable): AsyncGen
       if (result.rows.length < BATCH_ROWS) return;
     }
   } finally {
-    await client.query('CLOSE dg_dump');
+    // After a failed FETCH the transaction is aborted and CLOSE fails too: the first error is the one to report.
+    await client.query('CLOSE dg_dump').catch(() => undefined);
   }
 }
 

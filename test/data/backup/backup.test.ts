@@ -413,6 +413,18 @@ describe('PostgreSQL dumps', { skip: ENGINES.find((e) => e.name === 'postgres')!
     assert.deepEqual((await copy.query(`SELECT n > 1000 AS after, twice = n * 2 AS computed FROM kinds WHERE code = 'next'`, undefined, admin)).result, [{ after: true, computed: true }]);
   }));
 
+  it('refuses (400 backup_unsupported) a database its dump cannot hold whole: a sequence default, a type of its own', () => withPostgres(async (engine, dataDir) => {
+    const db = engine.database('default');
+    const backups = service(engine, dataDir);
+    await db.query(`CREATE TABLE counted (n serial PRIMARY KEY)`, undefined, admin);
+    await assert.rejects(backups.create('default'), apiError(400, 'backup_unsupported', /counted\.n takes its default from a sequence/));
+    await db.query(`DROP TABLE counted`, undefined, admin);
+    await db.query(`CREATE TYPE mood AS ENUM ('ok', 'meh')`, undefined, admin);
+    await db.query(`CREATE TABLE moods (m mood)`, undefined, admin);
+    await assert.rejects(backups.create('default'), apiError(400, 'backup_unsupported', /moods\.m has type mood/));
+    assert.deepEqual(await backups.list(), []);
+  }));
+
   it('keeps the replaced schema\'s grants: schema usage, table privileges and default privileges', () => withPostgres(async (engine, dataDir, schemaOf) => {
     await seed('postgres', engine, 'sales', 10);
     const backups = service(engine, dataDir);
