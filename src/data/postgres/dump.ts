@@ -7,7 +7,8 @@
  *
  * What a dump holds: tables (columns with type, collation, NOT NULL, default, identity, generated
  * expression), their constraints and indexes, views, and every row. Not held: sequences other than
- * identity columns', functions, triggers, types, materialized views; a table that needs one of
+ * identity columns', functions, triggers, types, materialized views, row security policies,
+ * comments; grants are the restore's (it keeps the replaced schema's). A table that needs one of
  * them (a column of a type defined in the schema, a `nextval()` default) is refused with 400
  * `backup_unsupported` rather than dumped half.
  */

@@ -77,7 +77,8 @@ export async function loadDump(client: Client, source: string, request: LoadRequ
 
 /** A name nobody else uses, never a duckgate database's (the `.` is not allowed in those). */
 function scratchName(schema: string): string {
-  return `${schema.slice(0, 50)}.load-${randomBytes(4).toString('hex')}`;
+  // Within PostgreSQL's 63-byte names (a longer one would be cut short, silently).
+  return `${schema.slice(0, 40)}.load-${randomBytes(4).toString('hex')}`;
 }
 
 async function schemaExists(client: Client, schema: string): Promise<boolean> {
@@ -225,7 +226,35 @@ async function finishSchema(client: Client, schema: string, header: DumpHeader):
   // Neither names a schema (the dump strips it from index definitions; views print without it under
   // its search path): with the search path on `schema`, both land there.
   for (const index of header.tables.flatMap((t) => t.indexes)) await client.query(index);
-  for (const view of header.views) await client.query(`CREATE VIEW ${qualified(schema, view.name)} AS ${view.definition}`);
+  await createViews(client, schema, header.views);
+}
+
+/**
+ * Views in creation order, except that a view replaced later (`CREATE OR REPLACE`) may read one
+ * made after it: a view that cannot be made yet is tried again after the others, until a pass
+ * makes none.
+ */
+async function createViews(client: Client, schema: string, views: readonly { name: string; definition: string }[]): Promise<void> {
+  let pending = [...views];
+  while (pending.length > 0) {
+    const waiting: typeof pending = [];
+    let failure: unknown;
+    for (const view of pending) {
+      await client.query('SAVEPOINT dg_view');
+      try {
+        await client.query(`CREATE VIEW ${qualified(schema, view.name)} AS ${view.definition}`);
+        await client.query('RELEASE SAVEPOINT dg_view');
+      } catch (error) {
+        await client.query('ROLLBACK TO SAVEPOINT dg_view');
+        // 42P01: a relation it reads is not made yet.
+        if (sqlState(error) !== '42P01') throw error;
+        waiting.push(view);
+        failure = error;
+      }
+    }
+    if (waiting.length === pending.length) throw failure;
+    pending = waiting;
+  }
 }
 
 /**
