@@ -150,6 +150,7 @@ export class DuckDBEngine implements DataEngine {
     return { memoryLimit: this.options.memoryLimit, threads: this.options.threads };
   }
 
+  /** Copies database `name` consistently to `destination` (see `checkpointedCopy`); answers the bytes copied. */
   snapshotDatabase(name: string, destination: string): Promise<number> {
     this.assertOpen();
     const database = this.databases.get(name);
@@ -157,6 +158,7 @@ export class DuckDBEngine implements DataEngine {
     return database.checkpointedCopy(destination);
   }
 
+  /** The files database `name` lives in now (its file and WAL), to measure it. */
   databaseFiles(name: string): string[] {
     this.database(name);
     return [this.path(name), `${this.path(name)}.wal`];
@@ -167,6 +169,11 @@ export class DuckDBEngine implements DataEngine {
     return join(this.options.dataDir, `.staging-${label.replace(/[^a-z0-9_-]/gi, '_')}-${randomBytes(6).toString('hex')}.tmp`);
   }
 
+  /**
+   * Moves the file at `source` in as database `name`. An existing database is replaced only with
+   * `replace: true` (409 otherwise); it is closed first (requests in flight finish) and put back if
+   * the new file does not open.
+   */
   async installDatabase(name: string, source: string, options: { replace: boolean }): Promise<void> {
     this.assertOpen();
     assertDatabaseName(name);
