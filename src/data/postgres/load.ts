@@ -88,7 +88,9 @@ async function schemaExists(client: Client, schema: string): Promise<boolean> {
 /** Problems in the file itself, and PostgreSQL refusing what it says, are what verification answers. */
 function asVerificationFailure(error: unknown): unknown {
   const state = sqlState(error);
-  if (state !== undefined && (state.startsWith('22') || state.startsWith('23') || state.startsWith('42'))) {
+  // Class 22 (data), 23 (constraints) and 42 (what the header's DDL names), but not 42501: a
+  // privilege the data role lacks is the server's problem, not the file's.
+  if (state !== undefined && state !== '42501' && (state.startsWith('22') || state.startsWith('23') || state.startsWith('42'))) {
     return verificationFailed([`PostgreSQL refused the dump: ${error instanceof Error ? error.message : String(error)}`]);
   }
   if (error instanceof SyntaxError) return verificationFailed([`file: not valid JSON (${error.message})`]);
