@@ -34,6 +34,7 @@ export const ERROR_CATALOGUE = {
   sql_error: { status: 400, meaning: "DuckDB refused the SQL; the message is DuckDB's" },
   invalid_source: { status: 400, meaning: 'a source URL that is not `mysql://` or `mariadb://` with a user, host and database (the message never repeats the password)' },
   invalid_backup_id: { status: 400, meaning: 'a backup id that is not one duckgate made (`<database>-<UTC time>-<6 hex>`)' },
+  backup_unsupported: { status: 400, meaning: 'a restore of a backup the data engine cannot load: a DuckDB file (`checkpoint-copy`) with DATA_URL, or a PostgreSQL dump (`postgres-dump`) without it; nothing is restored' },
   not_a_token: { status: 400, meaning: '`POST /api/logout` with an API key (revoke keys with `DELETE /api/auth/keys/:key_id`)' },
   missing_api_key: { status: 401, meaning: 'no `x-api-key`, and no `Authorization: Bearer …` (scheme in any case); with `?api_key=` (or `token`, `key`, `apikey`, `access_token`) in the URL the message says that it is ignored and where the key goes' },
   invalid_api_key_format: { status: 401, meaning: 'not a JWT, not `dk_live_`/`dk_test_` + 32 characters, and under 15 characters (too short to be an environment key, even mistyped)' },

@@ -148,25 +148,51 @@ export interface Database {
   ping(): Promise<boolean>;
 }
 
+/** One table's fingerprint in a backup: its row count and a checksum of its rows (see the engine's dump). */
+export interface TableCheck {
+  table: string;
+  rows: number;
+  /** DuckDB: the sum of `hash()` of every row, decimal; PostgreSQL: SHA-256 of the table's dump lines, hex. */
+  checksum: string;
+}
+
+/** How a backup was taken, recorded in its manifest: an engine loads only its own kind. */
+export type DumpMethod = 'checkpoint-copy' | 'postgres-dump';
+
+/** What a dump says about itself, for the manifest. */
+export interface DumpInfo {
+  /** Every base table, by name. */
+  tables: TableCheck[];
+  /** How long taking the snapshot held the writer, ms (0 where writers never wait). */
+  writerHeldMs: number;
+  /** What wrote it: `{ duckdbVersion }` or `{ postgresVersion }` (a newer writer's file may not load). */
+  versions: { duckdbVersion?: string; postgresVersion?: string };
+}
+
+export interface LoadOptions {
+  /** Overwrite an existing database of that name; without it an existing one is a 409. */
+  replace: boolean;
+  /** The manifest's tables: the load fails with 422 `backup_verification_failed`, changing nothing, on any difference. */
+  expected: readonly TableCheck[];
+}
+
 /**
- * The files behind databases, for backups (`data/backup/`): a consistent snapshot of one, and a
- * verified file put in place as one. A restored database replaces what callers may have cached
- * about it (schemas here; record caches elsewhere): they subscribe with `onDatabaseReplaced`.
+ * Backups of databases (`data/backup/`), whatever the engine: a consistent dump of one database
+ * into a local file, and a verified load of such a file as a database, all or nothing. A load
+ * replaces what callers may have cached about the database: they subscribe with `onDatabaseReplaced`.
  */
-export interface DatabaseFiles {
-  /** Copies database `name` consistently to `destination` (see `checkpointedCopy`); answers the bytes copied. */
-  snapshotDatabase(name: string, destination: string): Promise<number>;
-  /** The files database `name` lives in now (its file and WAL), to measure it. */
-  databaseFiles(name: string): string[];
-  /** A free path in the data directory's file system to stage a file for `installDatabase` (a rename then). */
-  stagingPath(label: string): string;
-  /**
-   * Moves the file at `source` in as database `name`. An existing database is replaced only with
-   * `replace: true` (409 otherwise); it is closed first (requests in flight finish) and put back if
-   * the new file does not open.
-   */
-  installDatabase(name: string, source: string, options: { replace: boolean }): Promise<void>;
-  /** Called after `installDatabase` put a file in place as database `name`; answers the unsubscribe. */
+export interface DatabaseDumps {
+  /** What this engine's dumps are (the manifest's `method`); it loads only those. */
+  readonly dumpMethod: DumpMethod;
+  /** About how many bytes a dump of database `name` takes, to check free space first (404 when there is none). */
+  dumpBytes(name: string): Promise<number>;
+  /** Writes a consistent dump of database `name` to the new file `destination`. */
+  dumpDatabase(name: string, destination: string): Promise<DumpInfo>;
+  /** Where to fetch a dump before `loadDatabase` (DuckDB: beside its files, for a rename); undefined: anywhere local. */
+  loadStagingPath(label: string): string | undefined;
+  /** Verifies the dump at `source` against `options.expected` and loads it as database `name`, all or nothing. */
+  loadDatabase(name: string, source: string, options: LoadOptions): Promise<void>;
+  /** Called after `loadDatabase` put a database in place as `name`; answers the unsubscribe. */
   onDatabaseReplaced(listener: (name: string) => void): () => void;
 }
 
@@ -180,7 +206,7 @@ export interface SqlWrite {
   tables?: readonly string[];
 }
 
-export interface DataEngine extends DatabaseFiles {
+export interface DataEngine extends DatabaseDumps {
   /**
    * Calls `listener` synchronously after every SQL statement that is not a SELECT, before the
    * statement's call resolves, so a cache can drop what it wrote before the write is answered.

@@ -23,8 +23,8 @@
  */
 import type { SyncTarget } from './sync/target.js';
 import type {
-  BatchResult, CallOptions, ColumnInfo, DataEngine, Database, FieldView, FindQuery, Json, JsonObject, QueryOptions, QueryResult,
-  ReadOptions, Rows, SqlWrite, SyncCounts,
+  BatchResult, CallOptions, ColumnInfo, DataEngine, Database, DumpInfo, DumpMethod, FieldView, FindQuery, Json, JsonObject, QueryOptions, QueryResult,
+  LoadOptions, ReadOptions, Rows, SqlWrite, SyncCounts,
 } from './engine.js';
 import { foldIdentifier, isIdentifier } from './identifiers.js';
 
@@ -306,25 +306,29 @@ export class CachedEngine implements DataEngine {
       else for (const table of write.tables) cache.invalidateTable(write.database, table);
     });
     this.sqlWritesReported = this.unwatch !== undefined;
-    // A restore puts another file in place as a database: nothing cached of it is true any more.
+    // A restore puts another database in place: nothing cached of it is true any more.
     this.unwatchReplaced = inner.onDatabaseReplaced((name) => cache.invalidateDatabase(name));
   }
 
-  snapshotDatabase(name: string, destination: string): Promise<number> {
-    return this.inner.snapshotDatabase(name, destination);
+  get dumpMethod(): DumpMethod {
+    return this.inner.dumpMethod;
   }
 
-  databaseFiles(name: string): string[] {
-    return this.inner.databaseFiles(name);
+  dumpBytes(name: string): Promise<number> {
+    return this.inner.dumpBytes(name);
   }
 
-  stagingPath(label: string): string {
-    return this.inner.stagingPath(label);
+  dumpDatabase(name: string, destination: string): Promise<DumpInfo> {
+    return this.inner.dumpDatabase(name, destination);
   }
 
-  async installDatabase(name: string, source: string, options: { replace: boolean }): Promise<void> {
+  loadStagingPath(label: string): string | undefined {
+    return this.inner.loadStagingPath(label);
+  }
+
+  async loadDatabase(name: string, source: string, options: LoadOptions): Promise<void> {
     try {
-      await this.inner.installDatabase(name, source, options);
+      await this.inner.loadDatabase(name, source, options);
     } finally {
       this.cache.invalidateDatabase(name);
     }

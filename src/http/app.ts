@@ -323,7 +323,6 @@ async function installAutomation(fastify: FastifyInstance, deps: AppDependencies
   const retention = { keep: config.backup.keep, maxAgeDays: config.backup.maxAgeDays };
   const backups = new BackupService({
     engine, storage, dataDir: config.dataDir, minFreeBytes: config.backup.minFreeBytes, retention,
-    checks: { memoryLimit: config.duckdbMemoryLimit, threads: config.duckdbThreads },
   });
   const automation = deps.automation === undefined ? undefined : new Automation({
     store: deps.automation, engine, backups, sync: sourceSync, pruneSyncLogs: (before) => deps.sources.pruneSyncLogs(before), retention,

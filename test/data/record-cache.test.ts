@@ -199,10 +199,11 @@ describe('CachedEngine over DuckDB', () => {
         createDatabase: (name) => inner.createDatabase(name),
         dropDatabase: (name) => inner.dropDatabase(name),
         close: () => inner.close(),
-        snapshotDatabase: (name, destination) => inner.snapshotDatabase(name, destination),
-        databaseFiles: (name) => inner.databaseFiles(name),
-        stagingPath: (label) => inner.stagingPath(label),
-        installDatabase: (name, source, options) => inner.installDatabase(name, source, options),
+        dumpMethod: inner.dumpMethod,
+        dumpBytes: (name) => inner.dumpBytes(name),
+        dumpDatabase: (name, destination) => inner.dumpDatabase(name, destination),
+        loadStagingPath: (label) => inner.loadStagingPath(label),
+        loadDatabase: (name, source, options) => inner.loadDatabase(name, source, options),
         onDatabaseReplaced: (listener) => inner.onDatabaseReplaced(listener),
       };
       const engine = cached(opaque);

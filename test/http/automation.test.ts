@@ -2,11 +2,15 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
+import { dataBackends } from '../helpers/data-backends.js';
 import { CLIENT_KEY, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+
+const backends = dataBackends();
 
 const servers: TestServer[] = [];
 after(async () => {
   for (const server of servers.splice(0)) await server.stop().catch(() => {});
+  for (const backend of backends) await backend.cleanup();
 });
 
 async function server(env: Record<string, string> = {}): Promise<TestServer> {
@@ -15,11 +19,12 @@ async function server(env: Record<string, string> = {}): Promise<TestServer> {
   return started;
 }
 
-async function seed(s: TestServer, db: string, rows: number): Promise<void> {
+async function seed(s: TestServer, db: string, rows: number, engine: 'duckdb' | 'postgres' = 'duckdb'): Promise<void> {
   assert.equal((await s.request({ method: 'POST', url: '/api/databases', payload: { name: db } })).statusCode, 201);
   const sql = async (query: string) => assert.equal((await s.request({ method: 'POST', url: `/api/query?db=${db}`, payload: { sql: query } })).statusCode, 200);
   await sql(`CREATE TABLE orders (id INTEGER PRIMARY KEY, amount DECIMAL(10,2), note VARCHAR)`);
-  await sql(`INSERT INTO orders SELECT i, i * 0.5, CASE WHEN i % 2 = 0 THEN NULL ELSE 'n' || i END FROM range(${rows}) r(i)`);
+  const series = engine === 'duckdb' ? `range(${rows}) r(i)` : `generate_series(0, ${rows} - 1) i`;
+  await sql(`INSERT INTO orders SELECT i, i * 0.5, CASE WHEN i % 2 = 0 THEN NULL ELSE 'n' || i END FROM ${series}`);
 }
 
 async function auditKinds(s: TestServer, kind: string): Promise<{ target: string; details: unknown; actor: string }[]> {
@@ -43,50 +48,73 @@ describe('automation routes', () => {
     }
   });
 
-  test('backup, list, restore into a new name; never over a live database without replace; audited', async () => {
-    const s = await server();
-    await seed(s, 'sales', 1000);
-    const created = await s.request({ method: 'POST', url: '/automation/backup?db=sales' });
-    assert.equal(created.statusCode, 201, created.body);
-    const { backup } = created.json();
-    assert.deepEqual(backup.tables.map((t: { table: string; rows: number }) => [t.table, t.rows]), [['orders', 1000]]);
+  for (const backend of backends) {
+    describe(`on ${backend.name}`, { skip: backend.skip }, () => {
+      test('backup, list, restore into a new name; never over a live database without replace; audited', async () => {
+        const s = await server(await backend.env());
+        await seed(s, 'sales', 1000, backend.name);
+        const created = await s.request({ method: 'POST', url: '/automation/backup?db=sales' });
+        assert.equal(created.statusCode, 201, created.body);
+        const { backup } = created.json();
+        assert.equal(backup.method, backend.name === 'duckdb' ? 'checkpoint-copy' : 'postgres-dump');
+        assert.deepEqual(backup.tables.map((t: { table: string; rows: number }) => [t.table, t.rows]), [['orders', 1000]]);
 
-    const listed = (await s.request({ method: 'GET', url: '/api/backups?db=sales' })).json();
-    assert.deepEqual(listed.backups.map((b: { id: string }) => b.id), [backup.id]);
-    assert.equal(listed.storage.kind, 'local');
-    assert.deepEqual((await s.request({ method: 'GET', url: '/api/backups?db=other' })).json().backups, []);
+        const listed = (await s.request({ method: 'GET', url: '/api/backups?db=sales' })).json();
+        assert.deepEqual(listed.backups.map((b: { id: string }) => b.id), [backup.id]);
+        assert.equal(listed.storage.kind, 'local');
+        assert.deepEqual((await s.request({ method: 'GET', url: '/api/backups?db=other' })).json().backups, []);
 
-    await s.request({ method: 'POST', url: '/api/query?db=sales', payload: { sql: 'DELETE FROM orders WHERE id < 500' } });
-    const refused = await s.request({ method: 'POST', url: '/automation/restore', payload: { backupId: backup.id, target: 'sales' } });
-    assert.equal(refused.statusCode, 409);
-    assert.match(refused.json().error, /replace: true/);
+        await s.request({ method: 'POST', url: '/api/query?db=sales', payload: { sql: 'DELETE FROM orders WHERE id < 500' } });
+        const refused = await s.request({ method: 'POST', url: '/automation/restore', payload: { backupId: backup.id, target: 'sales' } });
+        assert.equal(refused.statusCode, 409);
+        assert.match(refused.json().error, /replace: true/);
 
-    const copy = await s.request({ method: 'POST', url: '/automation/restore', payload: { backupId: backup.id, target: 'sales_copy' } });
-    assert.equal(copy.statusCode, 200, copy.body);
-    assert.equal(copy.json().database, 'sales_copy');
-    const count = async (db: string) => (await s.request({ method: 'POST', url: `/api/query?db=${db}`, payload: { sql: 'SELECT count(*)::INTEGER AS n FROM orders' } })).json().result[0].n;
-    assert.equal(await count('sales_copy'), 1000);
-    assert.equal(await count('sales'), 500);
+        const copy = await s.request({ method: 'POST', url: '/automation/restore', payload: { backupId: backup.id, target: 'sales_copy' } });
+        assert.equal(copy.statusCode, 200, copy.body);
+        assert.equal(copy.json().database, 'sales_copy');
+        const count = async (db: string) => (await s.request({ method: 'POST', url: `/api/query?db=${db}`, payload: { sql: 'SELECT count(*)::INTEGER AS n FROM orders' } })).json().result[0].n;
+        assert.equal(await count('sales_copy'), 1000);
+        assert.equal(await count('sales'), 500);
 
-    const replaced = await s.request({ method: 'POST', url: '/automation/restore', payload: { backupId: backup.id, target: 'sales', replace: true } });
-    assert.equal(replaced.statusCode, 200);
-    assert.equal(replaced.json().replaced, true);
-    assert.equal(await count('sales'), 1000);
+        const replaced = await s.request({ method: 'POST', url: '/automation/restore', payload: { backupId: backup.id, target: 'sales', replace: true } });
+        assert.equal(replaced.statusCode, 200);
+        assert.equal(replaced.json().replaced, true);
+        assert.equal(await count('sales'), 1000);
 
-    const defaulted = await s.request({ method: 'POST', url: '/automation/restore', payload: { backupId: backup.id } });
-    assert.equal(defaulted.statusCode, 200);
-    assert.match(defaulted.json().database, /^sales_restored_/);
+        const defaulted = await s.request({ method: 'POST', url: '/automation/restore', payload: { backupId: backup.id } });
+        assert.equal(defaulted.statusCode, 200);
+        assert.match(defaulted.json().database, /^sales_restored_/);
 
-    assert.deepEqual((await auditKinds(s, 'backup.created')).map((e) => e.target), ['database:sales']);
-    const restores = await auditKinds(s, 'backup.restored');
-    assert.deepEqual(restores.map((e) => e.target), [`database:${defaulted.json().database}`, 'database:sales', 'database:sales_copy']);
-    assert.deepEqual(restores[1]!.details, { backupId: backup.id, replace: true });
-    assert.equal(restores[0]!.actor, 'env:admin');
+        assert.deepEqual((await auditKinds(s, 'backup.created')).map((e) => e.target), ['database:sales']);
+        const restores = await auditKinds(s, 'backup.restored');
+        assert.deepEqual(restores.map((e) => e.target), [`database:${defaulted.json().database}`, 'database:sales', 'database:sales_copy']);
+        assert.deepEqual(restores[1]!.details, { backupId: backup.id, replace: true });
+        assert.equal(restores[0]!.actor, 'env:admin');
 
-    const deleted = await s.request({ method: 'DELETE', url: `/api/backups/${backup.id}` });
-    assert.equal(deleted.statusCode, 200);
-    assert.equal((await s.request({ method: 'DELETE', url: `/api/backups/${backup.id}` })).statusCode, 404);
-    assert.deepEqual((await auditKinds(s, 'backup.deleted')).map((e) => e.target), [`backup:${backup.id}`]);
+        const deleted = await s.request({ method: 'DELETE', url: `/api/backups/${backup.id}` });
+        assert.equal(deleted.statusCode, 200);
+        assert.equal((await s.request({ method: 'DELETE', url: `/api/backups/${backup.id}` })).statusCode, 404);
+        assert.deepEqual((await auditKinds(s, 'backup.deleted')).map((e) => e.target), [`backup:${backup.id}`]);
+      });
+    });
+  }
+
+  test('a backup of one data engine is refused by the other (400 backup_unsupported), over one BACKUP_DIR', { skip: backends[1]!.skip }, async () => {
+    const backupDir = tempDir();
+    try {
+      const duck = await server({ BACKUP_DIR: backupDir });
+      const pg = await server({ ...(await backends[1]!.env()), BACKUP_DIR: backupDir });
+      const fromDuck = (await duck.request({ method: 'POST', url: '/automation/backup' })).json().backup;
+      const fromPg = (await pg.request({ method: 'POST', url: '/automation/backup' })).json().backup;
+      for (const [s, backup] of [[pg, fromDuck], [duck, fromPg]] as const) {
+        const refused = await s.request({ method: 'POST', url: '/automation/restore', payload: { backupId: backup.id, target: 'copy' } });
+        assert.equal(refused.statusCode, 400, refused.body);
+        assert.equal(refused.json().code, 'backup_unsupported');
+        assert.ok(!(await s.request({ method: 'GET', url: '/api/databases' })).body.includes('"copy"'));
+      }
+    } finally {
+      rmSync(backupDir, { recursive: true, force: true });
+    }
   });
 
   test('bad input: clear 4xx, nothing applied', async () => {

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { DuckDBInstance, version } from '@duckdb/node-api';
+import { ApiError } from '../../errors.js';
 import { instanceConfig } from '../duckdb/database.js';
 import { quoteIdent } from '../duckdb/names.js';
 import type { TableCheck } from './storage.js';
@@ -61,6 +62,11 @@ export function compareChecks(expected: readonly TableCheck[], actual: readonly 
   }
   for (const extra of found.keys()) problems.push(`table ${extra}: not in the backup`);
   return problems;
+}
+
+/** 422 `backup_verification_failed`: what a restore answers on any difference; nothing was changed. */
+export function verificationFailed(problems: readonly string[]): ApiError {
+  return new ApiError(422, 'backup_verification_failed', `Backup failed verification: ${problems[0] ?? 'unknown difference'}`, [...problems]);
 }
 
 export async function sha256File(file: string): Promise<string> {

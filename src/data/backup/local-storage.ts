@@ -1,15 +1,14 @@
 /**
- * Backups in a local directory (BACKUP_DIR): `<id>/database.duckdb` and `<id>/manifest.json`, 0600
- * in 0700 directories like the rest of DATA_DIR. A backup is assembled as `.partial-<id>` and
+ * Backups in a local directory (BACKUP_DIR): `<id>/database.duckdb` (a PostgreSQL dump:
+ * `<id>/dump.ndjson.gz`) and `<id>/manifest.json`, 0600 in 0700 directories like the rest of DATA_DIR. A backup is assembled as `.partial-<id>` and
  * renamed into place, so a crash mid-way never leaves a listed backup without its file.
  */
 import { constants } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, statfs, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../../errors.js';
-import { BACKUP_ID, type BackupManifest, type BackupStorage } from './storage.js';
+import { BACKUP_ID, backupFileName, type BackupManifest, type BackupStorage } from './storage.js';
 
-const FILE = 'database.duckdb';
 const MANIFEST = 'manifest.json';
 const PARTIAL = '.partial-';
 const STAGING = '.staging';
@@ -37,7 +36,7 @@ export class LocalBackupStorage implements BackupStorage {
     const final = this.dir(manifest.id);
     const partial = join(this.location, `${PARTIAL}${manifest.id}`);
     await this.ensureDir(partial);
-    await rename(file, join(partial, FILE));
+    await rename(file, join(partial, backupFileName(manifest.method)));
     await writeFile(join(partial, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
     await rename(partial, final);
   }
@@ -68,7 +67,9 @@ export class LocalBackupStorage implements BackupStorage {
   }
 
   async fetch(id: string, destination: string): Promise<void> {
-    await copyFile(join(this.dir(id), FILE), destination, constants.COPYFILE_FICLONE);
+    const manifest = await this.get(id);
+    if (manifest === undefined) throw errors.notFound(`Backup '${id}' not found`);
+    await copyFile(join(this.dir(id), backupFileName(manifest.method)), destination, constants.COPYFILE_FICLONE);
   }
 
   async remove(id: string): Promise<void> {

@@ -1,16 +1,17 @@
 /**
- * Backups of duckgate databases: a consistent snapshot (the writer held for a checkpoint and a file
- * copy; readers never wait), fingerprinted and stored with a manifest; a restore verified table by
- * table before it is put in place; retention by count and age. Budgets: one backup or restore per
- * database at a time (409), and none that would leave less than `minFreeBytes` free (507).
+ * Backups of duckgate databases on either engine: the engine's consistent dump (`DatabaseDumps`:
+ * DuckDB's checkpointed file copy, PostgreSQL's snapshot dump) stored with a manifest; a restore
+ * verified (the file's SHA-256 here, every table's rows and checksum by the engine) and loaded all
+ * or nothing; retention by count and age. Budgets: one backup or restore per database at a time
+ * (409), and none that would leave less than `minFreeBytes` free (507).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, stat, statfs, chmod } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ApiError, errors } from '../../errors.js';
+import { ApiError, errors, isApiError } from '../../errors.js';
 import type { DataEngine } from '../engine.js';
 import { assertDatabaseName } from '../duckdb/names.js';
-import { compareChecks, duckdbVersion, fingerprintFile, sha256File, type CheckOptions } from './checks.js';
+import { sha256File, verificationFailed } from './checks.js';
 import { BACKUP_ID, type BackupManifest, type BackupStorage, type TableCheck } from './storage.js';
 
 export interface RetentionPolicy {
@@ -23,14 +24,12 @@ export interface RetentionPolicy {
 export interface BackupServiceOptions {
   engine: DataEngine;
   storage: BackupStorage;
-  /** Where the data directory is, to measure its free space before a restore. */
+  /** Where the data directory is, to measure its free space before a restore (DuckDB stages there). */
   dataDir: string;
   /** A backup or restore is refused (507) when it would leave less than this free. */
   minFreeBytes: number;
   /** Applied after every backup (a schedule may pass its own). */
   retention: RetentionPolicy;
-  /** The private instance that fingerprints files. */
-  checks: CheckOptions;
   now?: () => Date;
 }
 
@@ -88,31 +87,25 @@ export class BackupService {
     this.options.engine.database(database);
     const startedAt = performance.now();
     return this.exclusive(database, 'backup', async () => {
-      const bytes = await databaseBytes(this.options.engine, database);
-      await this.requireSpace(await this.storage.freeBytes(), bytes, 'BACKUP_DIR');
+      const engine = this.options.engine;
+      await this.requireSpace(await this.storage.freeBytes(), await engine.dumpBytes(database), 'BACKUP_DIR');
       const id = backupId(database, this.now());
       const staging = this.storage.stagingDir();
       await mkdir(staging, { recursive: true, mode: 0o700 });
       await chmod(staging, 0o700);
-      const file = join(staging, `${id}.duckdb`);
+      const file = join(staging, `${id}.dump`);
       try {
-        const held = performance.now();
-        await this.options.engine.snapshotDatabase(database, file);
-        const writerHeldMs = Math.round(performance.now() - held);
-        // The copy is fingerprinted (and any WAL folded in) in a private instance: the live
-        // database only paid for the checkpoint and the copy.
-        const tables = await fingerprintFile(file, this.options.checks);
-        await rm(`${file}.wal`, { force: true });
+        const dump = await engine.dumpDatabase(database, file);
         const manifest: BackupManifest = {
           id,
           database,
           createdAt: this.now().toISOString(),
-          method: 'checkpoint-copy',
+          method: engine.dumpMethod,
           bytes: (await stat(file)).size,
           sha256: await sha256File(file),
-          tables,
-          writerHeldMs,
-          duckdbVersion: duckdbVersion(),
+          tables: dump.tables,
+          writerHeldMs: dump.writerHeldMs,
+          ...dump.versions,
         };
         await this.storage.put(manifest, file);
         const pruned = await this.prune(database, retention);
@@ -125,37 +118,43 @@ export class BackupService {
   }
 
   /**
-   * Restores backup `backupId` into `target`: the file is fetched into the data directory, its
-   * SHA-256 and every table's row count and checksum compared with the manifest, and only then
-   * moved in. On any difference nothing is changed (422 `backup_verification_failed`).
+   * Restores backup `backupId` into `target`: the file is fetched (DuckDB: into the data
+   * directory), its SHA-256 compared with the manifest, then the engine verifies every table's row
+   * count and checksum as it loads. On any difference nothing is changed (422
+   * `backup_verification_failed`); a backup of the other engine is refused (400 `backup_unsupported`).
    */
   async restore(request: RestoreRequest): Promise<RestoreResult> {
     const startedAt = performance.now();
     if (!BACKUP_ID.test(request.backupId)) throw errors.badRequest('invalid_backup_id', `Invalid backup id '${request.backupId}'`);
     const manifest = await this.storage.get(request.backupId);
     if (manifest === undefined) throw errors.notFound(`Backup '${request.backupId}' not found`);
+    const engine = this.options.engine;
+    if (manifest.method !== engine.dumpMethod) {
+      throw errors.badRequest('backup_unsupported', `Backup '${manifest.id}' is a ${manifest.method} backup; this data engine restores ${engine.dumpMethod} backups only (DuckDB files and PostgreSQL dumps do not cross)`);
+    }
     const target = request.target ?? `${manifest.database}_restored_${compactTime(this.now()).toLowerCase()}`.slice(0, 63);
     assertDatabaseName(target);
     const replace = request.replace === true;
-    const exists = this.options.engine.listDatabases().includes(target);
+    const exists = engine.listDatabases().includes(target);
     if (exists && !replace) {
       throw errors.conflict(`Database '${target}' exists; restore into a new name, or pass replace: true to overwrite it`);
     }
     return this.exclusive(target, 'restore', async () => {
-      await this.requireSpace(await freeBytes(this.options.dataDir), manifest.bytes, 'DATA_DIR');
-      const staged = this.options.engine.stagingPath(target);
+      const local = engine.loadStagingPath(target);
+      const staged = local ?? join(this.storage.stagingDir(), `restore-${target}-${randomBytes(6).toString('hex')}.dump`);
+      await this.requireSpace(local === undefined ? await this.storage.freeBytes() : await freeBytes(this.options.dataDir), manifest.bytes, local === undefined ? 'BACKUP_DIR' : 'DATA_DIR');
       try {
+        await mkdir(dirname(staged), { recursive: true, mode: 0o700 });
         await this.storage.fetch(manifest.id, staged);
-        const problems: string[] = [];
-        const sha256 = await sha256File(staged);
-        if (sha256 !== manifest.sha256) problems.push('file: SHA-256 differs from the manifest');
-        else problems.push(...compareChecks(manifest.tables, await fingerprintFile(staged, this.options.checks)));
-        await rm(`${staged}.wal`, { force: true });
-        if (problems.length > 0) {
-          throw new ApiError(422, 'backup_verification_failed', `Backup '${manifest.id}' failed verification: ${problems[0]}`, problems);
-        }
-        await this.options.engine.installDatabase(target, staged, { replace });
+        if (await sha256File(staged) !== manifest.sha256) throw verificationFailed(['file: SHA-256 differs from the manifest']);
+        await engine.loadDatabase(target, staged, { replace, expected: manifest.tables });
         return { database: target, backupId: manifest.id, replaced: exists, tables: manifest.tables, elapsedMs: Math.round(performance.now() - startedAt) };
+      } catch (error) {
+        if (isApiError(error) && error.code === 'backup_verification_failed') {
+          const problems = Array.isArray(error.details) ? error.details as string[] : [];
+          throw new ApiError(422, error.code, `Backup '${manifest.id}' failed verification: ${problems[0] ?? error.message}`, problems);
+        }
+        throw error;
       } finally {
         await rm(staged, { force: true });
         await rm(`${staged}.wal`, { force: true });
@@ -191,14 +190,6 @@ export class BackupService {
       this.busy.delete(database);
     }
   }
-}
-
-async function databaseBytes(engine: DataEngine, database: string): Promise<number> {
-  // The snapshot is at most the file plus its WAL.
-  const files = engine.databaseFiles(database);
-  let bytes = 0;
-  for (const file of files) bytes += (await stat(file).catch(() => ({ size: 0 }))).size;
-  return bytes;
 }
 
 async function freeBytes(dir: string): Promise<number> {

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errors } from '../../errors.js';
-import type { DataEngine, Database, EngineOptions, SqlWrite } from '../engine.js';
+import { compareChecks, duckdbVersion, fingerprintFile, verificationFailed } from '../backup/checks.js';
+import type { DataEngine, Database, DumpInfo, EngineOptions, LoadOptions, SqlWrite } from '../engine.js';
 import { DuckDBDatabase } from './database.js';
 import { assertDatabaseName } from './names.js';
 
@@ -103,6 +105,52 @@ export class DuckDBEngine implements DataEngine {
     }
   }
 
+  readonly dumpMethod = 'checkpoint-copy';
+
+  async dumpBytes(name: string): Promise<number> {
+    // The snapshot is at most the file plus its WAL.
+    let bytes = 0;
+    for (const file of this.databaseFiles(name)) bytes += (await stat(file).catch(() => ({ size: 0 }))).size;
+    return bytes;
+  }
+
+  /**
+   * A checkpointed copy of the file (the writer held for the checkpoint and the copy; readers never
+   * wait), fingerprinted in a private instance: the live database only pays for the checkpoint and copy.
+   */
+  async dumpDatabase(name: string, destination: string): Promise<DumpInfo> {
+    const held = performance.now();
+    await this.snapshotDatabase(name, destination);
+    const writerHeldMs = Math.round(performance.now() - held);
+    try {
+      const tables = await fingerprintFile(destination, this.checkOptions());
+      return { tables, writerHeldMs, versions: { duckdbVersion: duckdbVersion() } };
+    } finally {
+      // Folded into the file by the fingerprinting instance.
+      await rm(`${destination}.wal`, { force: true });
+    }
+  }
+
+  loadStagingPath(label: string): string {
+    return this.stagingPath(label);
+  }
+
+  /** Fingerprints the file at `source` (in a private instance) and, when it matches, moves it in. */
+  async loadDatabase(name: string, source: string, options: LoadOptions): Promise<void> {
+    try {
+      const problems = compareChecks(options.expected, await fingerprintFile(source, this.checkOptions()));
+      if (problems.length > 0) throw verificationFailed(problems);
+    } finally {
+      await rm(`${source}.wal`, { force: true });
+    }
+    await this.installDatabase(name, source, { replace: options.replace });
+  }
+
+  private checkOptions(): { memoryLimit: string; threads: number } {
+    return { memoryLimit: this.options.memoryLimit, threads: this.options.threads };
+  }
+
+  /** Copies database `name` consistently to `destination` (see `checkpointedCopy`); answers the bytes copied. */
   snapshotDatabase(name: string, destination: string): Promise<number> {
     this.assertOpen();
     const database = this.databases.get(name);
@@ -110,6 +158,7 @@ export class DuckDBEngine implements DataEngine {
     return database.checkpointedCopy(destination);
   }
 
+  /** The files database `name` lives in now (its file and WAL), to measure it. */
   databaseFiles(name: string): string[] {
     this.database(name);
     return [this.path(name), `${this.path(name)}.wal`];
@@ -120,6 +169,11 @@ export class DuckDBEngine implements DataEngine {
     return join(this.options.dataDir, `.staging-${label.replace(/[^a-z0-9_-]/gi, '_')}-${randomBytes(6).toString('hex')}.tmp`);
   }
 
+  /**
+   * Moves the file at `source` in as database `name`. An existing database is replaced only with
+   * `replace: true` (409 otherwise); it is closed first (requests in flight finish) and put back if
+   * the new file does not open.
+   */
   async installDatabase(name: string, source: string, options: { replace: boolean }): Promise<void> {
     this.assertOpen();
     assertDatabaseName(name);

@@ -7,16 +7,17 @@
  * its schema, and name resolution never leaves it.
  */
 import { errors } from '../../errors.js';
-import type { DataEngine, Database } from '../engine.js';
+import type { DataEngine, Database, DumpInfo, LoadOptions } from '../engine.js';
 import { dataLimits, type DataLimits } from '../limits.js';
 import { assertDatabaseName } from '../duckdb/names.js';
 import { quoteIdent } from '../duckdb/names.js';
 import { PostgresDatabase } from './database.js';
+import { dumpSchema } from './dump.js';
+import { loadDump } from './load.js';
 import { assertLockedDown } from './lockdown.js';
 import { loadParser } from './parser.js';
-import { assertReader, currentRole, definerFunctions, grantReader, readerProblems } from './scoped-role.js';
-import { Sessions, sqlState } from './session.js';
-import { notOnPostgres } from './unsupported.js';
+import { assertReader, currentRole, definerFunctions, grantReader, grantReaderSchema, readerProblems } from './scoped-role.js';
+import { Sessions, sqlState, type Client } from './session.js';
 
 const DEFAULT = 'default';
 const DATABASE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -42,6 +43,7 @@ export interface PostgresEngineOptions {
 
 export class PostgresEngine implements DataEngine {
   private readonly databases = new Map<string, PostgresDatabase>();
+  private readonly replacedListeners = new Set<(name: string) => void>();
   private readonly limits: DataLimits;
   private timer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
@@ -191,22 +193,63 @@ export class PostgresEngine implements DataEngine {
     }
   }
 
-  // Backups are of DuckDB files (`data/backup/`); with DATA_URL they are PostgreSQL's to take.
-  async snapshotDatabase(): Promise<number> {
-    throw notOnPostgres('A backup');
+  readonly dumpMethod = 'postgres-dump';
+
+  async dumpBytes(name: string): Promise<number> {
+    this.database(name);
+    // Tables with their indexes and TOAST: more than the gzip dump takes, so a fair upper bound.
+    const result = await this.sessions.use((client) => client.query<{ bytes: string | null }>(
+      `SELECT sum(pg_total_relation_size(c.oid))::text AS bytes FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1) AND c.relkind = 'r'`, [this.schemaOf(name)]));
+    return Number(result.rows[0]?.bytes ?? 0);
   }
-  databaseFiles(): string[] {
-    return [];
+
+  /** One REPEATABLE READ snapshot of the schema, streamed through gzip into `destination` (`dump.ts`). */
+  async dumpDatabase(name: string, destination: string): Promise<DumpInfo> {
+    this.assertOpen();
+    this.database(name);
+    const dump = await this.sessions.use((client) => dumpSchema(client, name, this.schemaOf(name), destination));
+    // A snapshot holds nobody: writers go on while it is read.
+    return { tables: dump.tables, writerHeldMs: 0, versions: { postgresVersion: dump.postgresVersion } };
   }
-  stagingPath(): string {
-    throw notOnPostgres('A restore');
+
+  loadStagingPath(): undefined {
+    return undefined;
   }
-  async installDatabase(): Promise<void> {
-    throw notOnPostgres('A restore');
+
+  /** Loads a dump in one transaction and swaps it in as database `name` (`load.ts`). */
+  async loadDatabase(name: string, source: string, options: LoadOptions): Promise<void> {
+    this.assertOpen();
+    assertDatabaseName(name);
+    if (Buffer.byteLength(this.schemaOf(name)) > MAX_SCHEMA_NAME) {
+      throw errors.badRequest('invalid_name', `Invalid database name '${name}': with DATA_SCHEMA_PREFIX it must fit PostgreSQL's ${MAX_SCHEMA_NAME}-byte names`);
+    }
+    if (this.databases.has(name) && !options.replace) {
+      throw errors.conflict(`Database '${name}' exists; restore into a new name, or pass replace: true to overwrite it`);
+    }
+    await this.sessions.use((client) => loadDump(client, source, {
+      database: name, schema: this.schemaOf(name), replace: options.replace, expected: options.expected,
+      afterLoad: (loaded, schema) => this.afterSchemaLoaded(loaded, schema),
+    }));
+    // A fresh handle: the old one's catalog cache describes the replaced tables.
+    this.databases.delete(name);
+    this.handle(name);
+    // Also for a new name: a cache may still hold entries of a database of that name dropped earlier.
+    for (const listener of this.replacedListeners) listener(name);
   }
-  onDatabaseReplaced(): () => void {
-    // Nothing is ever installed by file, so nothing is ever announced.
-    return () => undefined;
+
+  /**
+   * Inside a restore's transaction, once the loaded schema has its final name and before COMMIT.
+   * A replaced schema's grants are already carried over (`load.ts`); a new one gets the reader's
+   * (DATA_READER_URL) here, so scoped SQL reads a restored database from its first moment.
+   */
+  private async afterSchemaLoaded(client: Client, schema: string): Promise<void> {
+    if (this.readerRole !== undefined) await grantReaderSchema(client, this.readerRole, schema);
+  }
+
+  onDatabaseReplaced(listener: (name: string) => void): () => void {
+    this.replacedListeners.add(listener);
+    return () => this.replacedListeners.delete(listener);
   }
 
   close(): Promise<void> {

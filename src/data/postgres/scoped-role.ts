@@ -80,6 +80,19 @@ async function grantSchema(client: Client, schema: string, reader: string): Prom
   await client.query(`REVOKE EXECUTE ON ALL ROUTINES IN SCHEMA ${s} FROM PUBLIC, ${r}`);
 }
 
+async function lockGrants(client: Client): Promise<void> {
+  await client.query('SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext($1))', [GRANT_LOCK]);
+}
+
+/**
+ * Inside the caller's transaction (a restore's, before COMMIT): the reader may read `schema`, which
+ * the main role has just made, so readers never see the restored database without the grant.
+ */
+export async function grantReaderSchema(client: Client, reader: string, schema: string): Promise<void> {
+  await lockGrants(client);
+  await grantSchema(client, schema, reader);
+}
+
 /**
  * Run as the main role: the reader may read every duckgate schema `schemas` names that the main
  * role owns (others are left alone: whoever owns them decides). Under an advisory lock, since
@@ -87,7 +100,7 @@ async function grantSchema(client: Client, schema: string, reader: string): Prom
  */
 export async function grantReader(client: Client, reader: string, schemas: readonly string[]): Promise<void> {
   await inTransaction(client, async () => {
-    await client.query('SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext($1))', [GRANT_LOCK]);
+    await lockGrants(client);
     // Global default, not per schema: PostgreSQL cannot revoke a global default IN SCHEMA, and
     // functions are EXECUTE for PUBLIC by default.
     await client.query('ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON ROUTINES FROM PUBLIC');

@@ -1,8 +1,6 @@
 /**
  * What the PostgreSQL data plane does not do yet, refused with the reason rather than half done:
- * source sync (issue 15) stages and swaps DuckDB tables, and backups (EXPORT DATABASE, file
- * snapshots, restore by file) are of DuckDB files. With DATA_URL, back up with PostgreSQL's own
- * tools (pg_dump of the `<prefix>*` schemas, or the server's base backups).
+ * source sync (issue 15) stages and swaps DuckDB tables.
  */
 import { errors } from '../../errors.js';
 import type { SyncTarget } from '../sync/target.js';

@@ -15,17 +15,18 @@ import { JOB_KINDS, type JobKind } from '../../store/automation-store.js';
 import { databaseOf } from '../access.js';
 import { DbQuery, errorResponses } from '../schemas.js';
 
-const TableCheck = Type.Object({ table: Type.String(), rows: Type.Integer(), checksum: Type.String({ description: 'Sum of DuckDB hash() of every row, decimal' }) });
+const TableCheck = Type.Object({ table: Type.String(), rows: Type.Integer(), checksum: Type.String({ description: 'DuckDB: sum of hash() of every row, decimal; PostgreSQL: SHA-256 of the table\'s dump lines, hex' }) });
 const Manifest = Type.Object({
   id: Type.String(),
   database: Type.String(),
   createdAt: Type.String(),
-  method: Type.Literal('checkpoint-copy'),
+  method: Type.Union([Type.Literal('checkpoint-copy'), Type.Literal('postgres-dump')], { description: 'checkpoint-copy: a DuckDB file; postgres-dump: gzip NDJSON of one PostgreSQL snapshot. Each engine restores only its own (400 backup_unsupported)' }),
   bytes: Type.Integer(),
   sha256: Type.String(),
   tables: Type.Array(TableCheck),
-  writerHeldMs: Type.Integer({ description: 'How long the snapshot held the writer (reads never wait)' }),
-  duckdbVersion: Type.String(),
+  writerHeldMs: Type.Integer({ description: 'How long the snapshot held the writer (reads never wait; 0 on PostgreSQL, whose snapshot holds nobody)' }),
+  duckdbVersion: Type.Optional(Type.String()),
+  postgresVersion: Type.Optional(Type.String()),
 });
 const BackupAnswer = Type.Object({
   success: Type.Boolean(),
@@ -148,7 +149,7 @@ export function automationRoutes(app: FastifyInstance, backups: BackupService, a
     },
     schema: {
       tags, summary: 'Restore a backup (admin), verified by row counts and checksums per table',
-      description: 'Into a new database by default; over an existing one only with `replace: true` (409 otherwise). The file\'s SHA-256 and every table\'s row count and checksum are checked before it is put in place: any difference answers 422 `backup_verification_failed` and changes nothing.',
+      description: 'Into a new database by default; over an existing one only with `replace: true` (409 otherwise). The file\'s SHA-256 and every table\'s row count and checksum are checked before it is put in place: any difference answers 422 `backup_verification_failed` and changes nothing. A backup taken on the other data engine (DuckDB file vs PostgreSQL dump) answers 400 `backup_unsupported`.',
       body: RestoreBody,
       response: { 200: RestoreAnswer, ...jobErrors },
     },
