@@ -69,8 +69,11 @@ engineSuites(({ engine, withDb }) => {
       withDb(async (db) => {
         await db.query('CREATE TABLE plain (a INTEGER, b VARCHAR)', undefined, OPTS);
         const ins = await db.query('INSERT INTO plain VALUES (1, $1), (2, $2)', ['x', 'y'], OPTS);
-        // DuckDB answers the count as a row; PostgreSQL a write without RETURNING answers no rows.
-        assert.deepEqual(ins.result, engine === 'duckdb' ? [{ Count: 2 }] : []);
+        // A write without RETURNING answers its count as a row, on both engines.
+        assert.deepEqual(ins.result, [{ Count: 2 }]);
+        assert.deepEqual(ins.columns, ['Count']);
+        assert.deepEqual((await db.query("UPDATE plain SET b = 'z' WHERE a = 2", undefined, OPTS)).result, [{ Count: 1 }]);
+        assert.deepEqual((await db.query('DELETE FROM plain WHERE a > 5', undefined, OPTS)).result, [{ Count: 0 }]);
         assert.equal(await db.count('plain'), 2);
       }));
 

@@ -58,6 +58,8 @@ const CONNECTION_STATE = new Set([
   'CreateTableSpaceStmt',
 ]);
 
+const WRITES = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+
 const KINDS: Record<string, StatementKind> = { SelectStmt: 'SELECT', InsertStmt: 'INSERT', UpdateStmt: 'UPDATE', DeleteStmt: 'DELETE' };
 
 /** A SELECT that writes (`SELECT … INTO`, a data-modifying CTE) is not a SELECT for permissions. */
@@ -103,8 +105,13 @@ export async function query(ctx: PgContext, sql: string, params: Json[] | Record
       try {
         await client.query(readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
         await client.query(`SELECT set_config('search_path', $1, true)`, [quoteIdent(ctx.schema)]);
-        const { rows, truncatedBy, columns } = await readCursor(client, sql, values, { ...budget, deadline }, false);
+        const { rows: read, truncatedBy, columns: readColumns, affected } = await readCursor(client, sql, values, { ...budget, deadline }, false);
         await client.query('COMMIT');
+        // As DuckDB answers a write without RETURNING: one row with the count, so the same call
+        // gives the same JSON on both engines.
+        const counted = affected !== undefined && WRITES.has(affected.command);
+        const rows = counted ? [{ Count: affected.rows }] : read;
+        const columns = counted ? ['Count'] : readColumns;
         return {
           result: rows,
           columns,

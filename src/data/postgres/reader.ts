@@ -57,7 +57,7 @@ export function dedupeNames(names: readonly string[]): string[] {
 export interface CursorAnswer extends BudgetedRows {
   columns: string[];
   /** Rows affected, for a statement that returns none (INSERT without RETURNING…). */
-  command?: string;
+  affected?: { command: string; rows: number };
 }
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -98,7 +98,14 @@ export async function readCursor(client: Client, sql: string, params: readonly P
         used += size;
         rows.push(row);
       }
-      if (batch.length < BATCH) return { rows, columns: names };
+      if (batch.length < BATCH) {
+        // No RowDescription: a write without RETURNING; its CommandComplete tag carries the count.
+        const done = (cursor as unknown as { _result?: { command?: string | null; rowCount?: number | null } })._result;
+        if (names.length === 0 && typeof done?.command === 'string' && typeof done.rowCount === 'number') {
+          return { rows, columns: names, affected: { command: done.command, rows: done.rowCount } };
+        }
+        return { rows, columns: names };
+      }
       await yieldToLoop();
     }
   } finally {
