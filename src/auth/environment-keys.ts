@@ -9,9 +9,10 @@
  * `JWT_SECRET_PREVIOUS` is accepted too, exactly as that secret still verifies signatures, so
  * rotating the secret does not kill tokens that rotating the key would not.
  */
-import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { SigningSecrets } from './jwt.js';
 import type { Principal } from './principal.js';
+import { sha256 } from './sha256.js';
 
 export interface EnvironmentKeySettings {
   adminApiKey?: string;
@@ -102,8 +103,4 @@ function entry(key: string, tagKeys: readonly Buffer[], who: Pick<Principal, 'id
     principal: { ...who, kind: 'environment-key', access: { kind: 'all' }, authMethod: 'api-key', generation: generations[0]! },
     generations,
   };
-}
-
-function sha256(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
 }

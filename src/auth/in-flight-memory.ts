@@ -6,7 +6,7 @@
  * Memory is bounded by the requests themselves: a client's entry exists only while it has a request
  * in flight or queued, and each queue holds at most `maxQueued` waiters.
  */
-import type { AcquireOptions, InFlightLimiter, InFlightStats, SlotOutcome, SlotRefusal } from './in-flight.js';
+import type { AcquireOptions, InFlightLimiter, InFlightStats, SlotOutcome, SlotRefusal, WaitSignal } from './in-flight.js';
 
 export interface MemoryInFlightOptions {
   /** Slots per client (>= 1). */
@@ -21,7 +21,7 @@ interface Waiter {
   resolve: (outcome: SlotOutcome) => void;
   queuedAt: number;
   timer: NodeJS.Timeout | undefined;
-  signal: AbortSignal | undefined;
+  signal: WaitSignal | undefined;
   onAbort: (() => void) | undefined;
 }
 
@@ -47,28 +47,30 @@ export class MemoryInFlightLimiter implements InFlightLimiter {
     this.now = options.now ?? (() => performance.now());
   }
 
-  acquire(client: string, options: AcquireOptions): Promise<SlotOutcome> {
+  acquire(client: string, options: AcquireOptions): SlotOutcome | Promise<SlotOutcome> {
     let state = this.clients.get(client);
     if (!state) {
       state = { active: 0, waiting: [] };
       this.clients.set(client, state);
     }
-    if (state.active < this.maxInFlight) return Promise.resolve(this.grant(client, state, 0));
-    if (state.waiting.length >= this.maxQueued) return Promise.resolve(this.refuse('queue_full'));
-    if (options.signal?.aborted) return Promise.resolve(this.refuse('aborted'));
+    // Decided at once on the common path: no promise, no timer, no signal.
+    if (state.active < this.maxInFlight) return this.grant(client, state, 0);
+    if (state.waiting.length >= this.maxQueued) return this.refuse('queue_full');
+    const signal = options.signal;
+    if (signal?.aborted) return this.refuse('aborted');
     const wait = options.deadline - this.now();
-    if (!(wait > 0)) return Promise.resolve(this.refuse('deadline'));
+    if (!(wait > 0)) return this.refuse('deadline');
 
     return new Promise<SlotOutcome>((resolve) => {
-      const waiter: Waiter = { resolve, queuedAt: this.now(), timer: undefined, signal: options.signal, onAbort: undefined };
+      const waiter: Waiter = { resolve, queuedAt: this.now(), timer: undefined, signal, onAbort: undefined };
       const giveUp = (reason: SlotRefusal) => {
         if (!this.dequeue(client, waiter)) return;
         resolve(this.refuse(reason));
       };
       waiter.timer = setTimeout(() => giveUp('deadline'), wait);
-      if (options.signal) {
+      if (signal) {
         waiter.onAbort = () => giveUp('aborted');
-        options.signal.addEventListener('abort', waiter.onAbort, { once: true });
+        signal.addEventListener('abort', waiter.onAbort);
       }
       state.waiting.push(waiter);
       this.queued++;

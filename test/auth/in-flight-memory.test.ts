@@ -32,7 +32,7 @@ test('waiters are served in arrival order, and release is idempotent', async () 
   const limiter = new MemoryInFlightLimiter({ maxInFlight: 1, maxQueued: 3 });
   const first = granted(await limiter.acquire('c', { deadline: far() }));
   const order: number[] = [];
-  const waiting = [1, 2, 3].map((n) => limiter.acquire('c', { deadline: far() }).then((outcome) => {
+  const waiting = [1, 2, 3].map((n) => Promise.resolve(limiter.acquire('c', { deadline: far() })).then((outcome) => {
     order.push(n);
     return granted(outcome);
   }));

@@ -87,7 +87,7 @@ export class DuckDBDatabase implements Database {
     return this.ctx.name;
   }
 
-  resolveTable(name: string): Promise<string | undefined> {
+  resolveTable(name: string): string | undefined | Promise<string | undefined> {
     return tables.resolveTable(this.ctx, name);
   }
   listCollections(options?: CallOptions): Promise<string[]> {
