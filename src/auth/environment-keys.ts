@@ -9,10 +9,10 @@
  * `JWT_SECRET_PREVIOUS` is accepted too, exactly as that secret still verifies signatures, so
  * rotating the secret does not kill tokens that rotating the key would not.
  */
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
 import type { SigningSecrets } from './jwt.js';
 import type { Principal } from './principal.js';
-import { sha256 } from './sha256.js';
+import { sameDigest, sha256Hex } from './sha256.js';
 
 export interface EnvironmentKeySettings {
   adminApiKey?: string;
@@ -23,7 +23,8 @@ export interface EnvironmentKeySettings {
 }
 
 interface Entry {
-  digest: Buffer;
+  /** SHA-256 of the key, hex. */
+  digest: string;
   principal: Principal;
   /** Tags a token may carry: the current one (the principal's `generation`), then the previous secret's. */
   generations: readonly string[];
@@ -87,10 +88,10 @@ export class EnvironmentKeys {
 
   /** The principal of the matching key, or undefined. Time does not depend on which key matches. */
   match(presented: string): Principal | undefined {
-    const digest = sha256(presented);
+    const digest = sha256Hex(presented);
     let found: Principal | undefined;
     for (const candidate of this.entries) {
-      if (timingSafeEqual(candidate.digest, digest) && found === undefined) found = candidate.principal;
+      if (sameDigest(candidate.digest, digest) && found === undefined) found = candidate.principal;
     }
     return found;
   }
@@ -99,7 +100,7 @@ export class EnvironmentKeys {
 function entry(key: string, tagKeys: readonly Buffer[], who: Pick<Principal, 'id' | 'label' | 'isAdmin'>): Entry {
   const generations = tagKeys.map((tagKey) => createHmac('sha256', tagKey).update(key, 'utf8').digest('base64url').slice(0, 16));
   return {
-    digest: sha256(key),
+    digest: sha256Hex(key),
     principal: { ...who, kind: 'environment-key', access: { kind: 'all' }, authMethod: 'api-key', generation: generations[0]! },
     generations,
   };

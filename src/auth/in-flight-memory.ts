@@ -30,6 +30,20 @@ interface ClientState {
   waiting: Waiter[];
 }
 
+/** A granted slot: one object, no closure per request (every authenticated request takes one). */
+class Grant {
+  readonly granted = true;
+  private released = false;
+
+  constructor(private readonly limiter: MemoryInFlightLimiter, private readonly client: string, private readonly state: ClientState, readonly waitedMs: number) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.limiter.giveBack(this.client, this.state);
+  }
+}
+
 export class MemoryInFlightLimiter implements InFlightLimiter {
   private readonly clients = new Map<string, ClientState>();
   private readonly maxInFlight: number;
@@ -95,19 +109,11 @@ export class MemoryInFlightLimiter implements InFlightLimiter {
     this.inFlight++;
     this.counts.granted++;
     if (waitedMs > 0) this.counts.grantedAfterWait++;
-    let released = false;
-    return {
-      granted: true,
-      waitedMs,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.release(client, state);
-      },
-    };
+    return new Grant(this, client, state, waitedMs);
   }
 
-  private release(client: string, state: ClientState): void {
+  /** A granted slot's way back (`Grant.release`). */
+  giveBack(client: string, state: ClientState): void {
     state.active--;
     this.inFlight--;
     const next = state.waiting.shift();

@@ -27,8 +27,8 @@ export type SlotOutcome =
       granted: true;
       /** Milliseconds spent in the queue (0 when a slot was free at once). */
       waitedMs: number;
-      /** Gives the slot back (to the next waiting request of the same client, if any). Idempotent. */
-      release: () => void;
+      /** Gives the slot back (to the next waiting request of the same client, if any). Idempotent. A method: call it on the outcome. */
+      release(): void;
     }
   | { granted: false; reason: SlotRefusal };
 

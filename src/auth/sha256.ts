@@ -1,20 +1,29 @@
 /**
  * SHA-256 of a credential, on every authenticated request (environment keys are compared by
- * digest, managed keys looked up by it). Node's one-shot `crypto.hash` (20.12+) skips the Hash
- * object, its stream machinery and the update/digest round trips of `createHash`; older Node 20
+ * digest, managed keys looked up by it), and the constant-time comparison of two digests.
+ *
+ * Node's one-shot `crypto.hash` (20.12+) skips the Hash object, its stream machinery and the
+ * update/digest round trips of `createHash`; asked for hex it also skips the output-encoding
+ * checks (a `'buffer'` answer lower-cases the encoding's name twice per call). Older Node 20
  * releases fall back to `createHash`, with the same digest.
  */
 import crypto from 'node:crypto';
 
-type OneShot = (algorithm: string, data: string, outputEncoding: 'buffer' | 'hex') => Buffer | string;
+type OneShot = (algorithm: string, data: string, outputEncoding: 'hex') => string;
 const oneShot = (crypto as { hash?: OneShot }).hash;
 
-/** The digest's 32 bytes. */
-export function sha256(value: string): Buffer {
-  return oneShot !== undefined ? oneShot('sha256', value, 'buffer') as Buffer : crypto.createHash('sha256').update(value, 'utf8').digest();
+/** The digest in lowercase hex (64 characters). */
+export function sha256Hex(value: string): string {
+  return oneShot !== undefined ? oneShot('sha256', value, 'hex') : crypto.createHash('sha256').update(value, 'utf8').digest('hex');
 }
 
-/** The digest in lowercase hex. */
-export function sha256Hex(value: string): string {
-  return oneShot !== undefined ? oneShot('sha256', value, 'hex') as string : crypto.createHash('sha256').update(value, 'utf8').digest('hex');
+/**
+ * Whether two digests are equal, in a time that depends on their length only (public: 64 hex
+ * characters), never on where they differ: no early exit, as `crypto.timingSafeEqual` for buffers.
+ */
+export function sameDigest(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
 }

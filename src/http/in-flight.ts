@@ -58,7 +58,7 @@ export class HeldSlot {
   /** The connection closed before the response was complete. */
   private abandoned = false;
 
-  constructor(private readonly release: () => void, private readonly open: Set<HeldSlot> | undefined) {}
+  constructor(private readonly grant: { release(): void }, private readonly open: Set<HeldSlot> | undefined) {}
 
   /** `onSend`: the answer exists; if nobody is left to read it, the work is over. */
   answer(): void {
@@ -69,7 +69,7 @@ export class HeldSlot {
   /** `onResponse`: the response was written. */
   done(): void {
     this.open?.delete(this);
-    this.release();
+    this.grant.release();
   }
 
   /** The connection closed first: the slot is given back once the handler is done, not before. */
@@ -116,7 +116,7 @@ export function installInFlightSlots(app: FastifyInstance, limiter: InFlightLimi
     const socket = request.raw.socket as TrackedSocket | null;
     const gone = reply.raw.destroyed || socket?.destroyed === true;
     const open = socket && !gone ? openSlotsOf(socket) : undefined;
-    const slot = new HeldSlot(outcome.release, open);
+    const slot = new HeldSlot(outcome, open);
     open?.add(slot);
     request.inFlightSlot = slot;
     if (gone) slot.clientLeft();

@@ -7,8 +7,8 @@ import { MemoryInFlightLimiter } from '../../src/auth/in-flight-memory.js';
 const far = () => performance.now() + 60_000;
 
 function granted(outcome: SlotOutcome): () => void {
-  assert.ok(outcome.granted, `expected a slot, got ${JSON.stringify(outcome)}`);
-  return outcome.release;
+  if (!outcome.granted) assert.fail(`expected a slot, got ${JSON.stringify(outcome)}`);
+  return () => outcome.release();
 }
 
 test('a client gets its slots at once, then waits in a short queue, then is refused', async () => {
