@@ -22,7 +22,7 @@ const BENCH_PRINCIPAL: Principal = {
  * Every request is the bench principal, whatever it presents: the request path with authentication
  * (credential, principal, key allow list, rate limit) left out, which is what row 4 measures.
  */
-const BYPASS: PrincipalResolver = { resolve: async () => ({ ok: true, principal: BENCH_PRINCIPAL }) };
+export const BYPASS: PrincipalResolver = { resolve: async () => ({ ok: true, principal: BENCH_PRINCIPAL }) };
 
 /**
  * The configuration a user would get from the same environment. DUCKDB_THREADS and

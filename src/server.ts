@@ -9,7 +9,7 @@ import { openPostgresEngine } from './data/postgres/index.js';
 import { withRecordCache } from './data/record-cache.js';
 import { buildApp, type App } from './http/app.js';
 import { reloadTls } from './http/tls.js';
-import { trackConnections, type ConnectionDrain } from './http/connection-drain.js';
+import type { ConnectionDrain } from './http/connection-drain.js';
 import { Redis } from 'ioredis';
 import { ensurePrivateDir, usePrivateUmask } from './private-files.js';
 import { openControlStore, type ControlStore } from './store/index.js';
@@ -91,7 +91,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           'REDIS_URL is unreachable: rate limits and failure counters are kept in this process until it answers');
       }
     }
-    connections = trackConnections(app.fastify.server);
+    connections = app.connections;
     // Listen before generating anything: a busy port or a bad HOST must stop the start before a
     // key or password is stored and shown for a server that never ran.
     await listenOrExplain(app, config);

@@ -4,8 +4,9 @@
  * or invented key is refused without a store lookup and secret scanners can recognise real keys.
  * The store only ever sees `prefix` (readable, 16 characters) and `hash` (SHA-256).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import { sha256Hex } from './sha256.js';
 
 export type KeyEnvironment = 'live' | 'test';
 
@@ -37,7 +38,7 @@ export function hasValidChecksum(key: string): boolean {
 
 /** SHA-256, hex: keys carry 156 random bits, so a fast hash is enough (no salt, no stretching). */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return sha256Hex(key);
 }
 
 export function keyPrefix(key: string): string {

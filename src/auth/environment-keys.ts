@@ -9,9 +9,10 @@
  * `JWT_SECRET_PREVIOUS` is accepted too, exactly as that secret still verifies signatures, so
  * rotating the secret does not kill tokens that rotating the key would not.
  */
-import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { SigningSecrets } from './jwt.js';
 import type { Principal } from './principal.js';
+import { sha256Hex } from './sha256.js';
 
 export interface EnvironmentKeySettings {
   adminApiKey?: string;
@@ -22,6 +23,7 @@ export interface EnvironmentKeySettings {
 }
 
 interface Entry {
+  /** SHA-256 of the key. */
   digest: Buffer;
   principal: Principal;
   /** Tags a token may carry: the current one (the principal's `generation`), then the previous secret's. */
@@ -86,7 +88,7 @@ export class EnvironmentKeys {
 
   /** The principal of the matching key, or undefined. Time does not depend on which key matches. */
   match(presented: string): Principal | undefined {
-    const digest = sha256(presented);
+    const digest = Buffer.from(sha256Hex(presented), 'hex');
     let found: Principal | undefined;
     for (const candidate of this.entries) {
       if (timingSafeEqual(candidate.digest, digest) && found === undefined) found = candidate.principal;
@@ -98,12 +100,8 @@ export class EnvironmentKeys {
 function entry(key: string, tagKeys: readonly Buffer[], who: Pick<Principal, 'id' | 'label' | 'isAdmin'>): Entry {
   const generations = tagKeys.map((tagKey) => createHmac('sha256', tagKey).update(key, 'utf8').digest('base64url').slice(0, 16));
   return {
-    digest: sha256(key),
+    digest: Buffer.from(sha256Hex(key), 'hex'),
     principal: { ...who, kind: 'environment-key', access: { kind: 'all' }, authMethod: 'api-key', generation: generations[0]! },
     generations,
   };
-}
-
-function sha256(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
 }

@@ -6,7 +6,7 @@
  * Memory is bounded by the requests themselves: a client's entry exists only while it has a request
  * in flight or queued, and each queue holds at most `maxQueued` waiters.
  */
-import type { AcquireOptions, InFlightLimiter, InFlightStats, SlotOutcome, SlotRefusal } from './in-flight.js';
+import type { AcquireOptions, InFlightLimiter, InFlightStats, SlotOutcome, SlotRefusal, WaitSignal } from './in-flight.js';
 
 export interface MemoryInFlightOptions {
   /** Slots per client (>= 1). */
@@ -21,13 +21,27 @@ interface Waiter {
   resolve: (outcome: SlotOutcome) => void;
   queuedAt: number;
   timer: NodeJS.Timeout | undefined;
-  signal: AbortSignal | undefined;
+  signal: WaitSignal | undefined;
   onAbort: (() => void) | undefined;
 }
 
 interface ClientState {
   active: number;
   waiting: Waiter[];
+}
+
+/** A granted slot: one object, no closure per request (every authenticated request takes one). */
+class Grant {
+  readonly granted = true;
+  private released = false;
+
+  constructor(private readonly limiter: MemoryInFlightLimiter, private readonly client: string, private readonly state: ClientState, readonly waitedMs: number) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.limiter.giveBack(this.client, this.state);
+  }
 }
 
 export class MemoryInFlightLimiter implements InFlightLimiter {
@@ -47,28 +61,30 @@ export class MemoryInFlightLimiter implements InFlightLimiter {
     this.now = options.now ?? (() => performance.now());
   }
 
-  acquire(client: string, options: AcquireOptions): Promise<SlotOutcome> {
+  acquire(client: string, options: AcquireOptions): SlotOutcome | Promise<SlotOutcome> {
     let state = this.clients.get(client);
     if (!state) {
       state = { active: 0, waiting: [] };
       this.clients.set(client, state);
     }
-    if (state.active < this.maxInFlight) return Promise.resolve(this.grant(client, state, 0));
-    if (state.waiting.length >= this.maxQueued) return Promise.resolve(this.refuse('queue_full'));
-    if (options.signal?.aborted) return Promise.resolve(this.refuse('aborted'));
+    // Decided at once on the common path: no promise, no timer, no signal.
+    if (state.active < this.maxInFlight) return this.grant(client, state, 0);
+    if (state.waiting.length >= this.maxQueued) return this.refuse('queue_full');
+    const signal = options.signal;
+    if (signal?.aborted) return this.refuse('aborted');
     const wait = options.deadline - this.now();
-    if (!(wait > 0)) return Promise.resolve(this.refuse('deadline'));
+    if (!(wait > 0)) return this.refuse('deadline');
 
     return new Promise<SlotOutcome>((resolve) => {
-      const waiter: Waiter = { resolve, queuedAt: this.now(), timer: undefined, signal: options.signal, onAbort: undefined };
+      const waiter: Waiter = { resolve, queuedAt: this.now(), timer: undefined, signal, onAbort: undefined };
       const giveUp = (reason: SlotRefusal) => {
         if (!this.dequeue(client, waiter)) return;
         resolve(this.refuse(reason));
       };
       waiter.timer = setTimeout(() => giveUp('deadline'), wait);
-      if (options.signal) {
+      if (signal) {
         waiter.onAbort = () => giveUp('aborted');
-        options.signal.addEventListener('abort', waiter.onAbort, { once: true });
+        signal.addEventListener('abort', waiter.onAbort);
       }
       state.waiting.push(waiter);
       this.queued++;
@@ -93,19 +109,11 @@ export class MemoryInFlightLimiter implements InFlightLimiter {
     this.inFlight++;
     this.counts.granted++;
     if (waitedMs > 0) this.counts.grantedAfterWait++;
-    let released = false;
-    return {
-      granted: true,
-      waitedMs,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.release(client, state);
-      },
-    };
+    return new Grant(this, client, state, waitedMs);
   }
 
-  private release(client: string, state: ClientState): void {
+  /** A granted slot's way back (`Grant.release`). */
+  giveBack(client: string, state: ClientState): void {
     state.active--;
     this.inFlight--;
     const next = state.waiting.shift();

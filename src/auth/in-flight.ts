@@ -27,16 +27,30 @@ export type SlotOutcome =
       granted: true;
       /** Milliseconds spent in the queue (0 when a slot was free at once). */
       waitedMs: number;
-      /** Gives the slot back (to the next waiting request of the same client, if any). Idempotent. */
-      release: () => void;
+      /** Gives the slot back (to the next waiting request of the same client, if any). Idempotent. A method: call it on the outcome. */
+      release(): void;
     }
   | { granted: false; reason: SlotRefusal };
+
+/**
+ * Tells a waiting request that its caller left. An `AbortSignal` is one; `http/in-flight.ts` passes
+ * a small adapter over the response's `close` event instead, so a request that has to queue does
+ * not cost an AbortController (and none that does not queue costs anything).
+ */
+export interface WaitSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
 
 export interface AcquireOptions {
   /** When to stop waiting, on the limiter's clock (`performance.now()` unless a test says otherwise). */
   deadline: number;
-  /** Aborting it while the request waits refuses it with `aborted` and frees its queue place. */
-  signal?: AbortSignal;
+  /**
+   * Aborting it while the request waits refuses it with `aborted` and frees its queue place. Only
+   * subscribed to when the request has to queue.
+   */
+  signal?: WaitSignal;
 }
 
 export interface InFlightStats {
@@ -53,8 +67,12 @@ export interface InFlightStats {
 }
 
 export interface InFlightLimiter {
-  /** Takes a slot for `client`, waiting in its queue if it has none free. Never rejects. */
-  acquire(client: string, options: AcquireOptions): Promise<SlotOutcome>;
+  /**
+   * Takes a slot for `client`, waiting in its queue if it has none free. Answers at once (no
+   * promise) when it can decide without waiting: a free slot, a full queue, a past deadline. Never
+   * throws or rejects.
+   */
+  acquire(client: string, options: AcquireOptions): SlotOutcome | Promise<SlotOutcome>;
   stats(): InFlightStats;
   /** Refuses every waiting request (`aborted`); slots in use stay valid until released. */
   close(): void;

@@ -39,12 +39,15 @@ export function fieldView(principal: Principal, database: string, collection: st
   const grant = principal.isAdmin || principal.access.kind === 'all'
     ? undefined
     : grantFor(principal.access.permissions, database, collection);
+  const view: FieldView = {};
+  // Every point read passes here: a principal without field rules asking for none gets `{}` without
+  // building the lists.
+  if (grant === undefined && !requested.select_fields && !requested.exclude_fields) return view;
   let select = grant?.select_fields ?? undefined;
   if (requested.select_fields) {
     select = select ? requested.select_fields.filter((f) => includesField(select!, f)) : requested.select_fields;
   }
   const exclude = [...(grant?.exclude_fields ?? []), ...(requested.exclude_fields ?? [])];
-  const view: FieldView = {};
   if (select) view.select_fields = select;
   if (exclude.length > 0) view.exclude_fields = exclude;
   return view;

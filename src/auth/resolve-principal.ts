@@ -23,22 +23,29 @@ export interface PrincipalSources {
   tokens?: TokenVerifier;
 }
 
-export async function resolvePrincipal(credential: Credential, sources: PrincipalSources): Promise<Principal> {
+/**
+ * The principal `credential` stands for; throws 401s (synchronously for an environment key, which
+ * is answered from memory without a promise; through the promise otherwise).
+ */
+export function resolvePrincipal(credential: Credential, sources: PrincipalSources): Principal | Promise<Principal> {
   switch (credential.kind) {
     case 'jwt':
       if (!sources.tokens) throw errors.invalidToken();
       return sources.tokens.verify(credential.value);
-    case 'managed-key': {
-      const managed = await sources.managedKeys?.verify(credential.value);
-      // An environment key may itself be shaped like a managed key, so it is still a candidate.
-      const principal = managed ?? sources.environmentKeys.match(credential.value);
-      if (!principal) throw errors.invalidApiKey();
-      return principal;
-    }
+    case 'managed-key':
+      return managedOrEnvironment(credential.value, sources);
     case 'opaque': {
       const principal = sources.environmentKeys.match(credential.value);
       if (!principal) throw couldBeEnvironmentKey(credential.value) ? errors.invalidApiKey() : errors.invalidApiKeyFormat();
       return principal;
     }
   }
+}
+
+async function managedOrEnvironment(key: string, sources: PrincipalSources): Promise<Principal> {
+  const managed = await sources.managedKeys?.verify(key);
+  // An environment key may itself be shaped like a managed key, so it is still a candidate.
+  const principal = managed ?? sources.environmentKeys.match(key);
+  if (!principal) throw errors.invalidApiKey();
+  return principal;
 }

@@ -59,7 +59,12 @@ export type AuthFailure =
 
 /** What the app asks for each credential; `bench/` passes its own to measure what authentication costs. */
 export interface PrincipalResolver {
-  resolve(attempt: AuthAttempt): Promise<AuthOutcome>;
+  /**
+   * Never throws a refusal: refusals are outcomes. May answer at once (no promise) when everything
+   * it needs is in memory (an environment key without a rate limit): every request passes here, and
+   * a promise per step is a measurable share of a cached point read (issue 17).
+   */
+  resolve(attempt: AuthAttempt): AuthOutcome | Promise<AuthOutcome>;
 }
 
 export interface CredentialResolverOptions {
@@ -76,32 +81,45 @@ export class CredentialResolver implements PrincipalResolver {
 
   constructor(private readonly options: CredentialResolverOptions) {}
 
-  async resolve({ credential: source, ip, accept = 'any', recheck = false, consume = true }: AuthAttempt): Promise<AuthOutcome> {
+  resolve(attempt: AuthAttempt): AuthOutcome | Promise<AuthOutcome> {
     let credential: Credential | undefined;
-    let principal: Principal;
+    let principal: Principal | Promise<Principal>;
     try {
-      credential = readCredential(source);
-      if (accept === 'keys' && credential.kind === 'jwt') throw errors.invalidToken();
-      principal = await resolvePrincipal(credential, this.options.sources);
+      credential = readCredential(attempt.credential);
+      if (attempt.accept === 'keys' && credential.kind === 'jwt') throw errors.invalidToken();
+      principal = resolvePrincipal(credential, this.options.sources);
     } catch (error) {
-      // Anything but a refused credential (a store that cannot answer) is not the caller's doing.
-      if (!isApiError(error) || error.status !== 401) throw error;
-      if (recheck) return { ok: false, reason: 'credential', code: error.code, error, credential };
-      return this.refused(ip, error, credential);
+      return this.notResolved(attempt, error, credential);
     }
+    if (principal instanceof Promise) {
+      const presented = credential;
+      return principal.then((found) => this.admit(attempt, found), (error: unknown) => this.notResolved(attempt, error, presented));
+    }
+    return this.admit(attempt, principal);
+  }
 
+  /** The credential stood for nobody (a 401): an outcome, counted against the address unless it is a re-check. */
+  private notResolved(attempt: AuthAttempt, error: unknown, credential: Credential | undefined): AuthOutcome | Promise<AuthOutcome> {
+    // Anything but a refused credential (a store that cannot answer) is not the caller's doing.
+    if (!isApiError(error) || error.status !== 401) return Promise.reject(error);
+    if (attempt.recheck) return { ok: false, reason: 'credential', code: error.code, error, credential };
+    return this.refused(attempt.ip, error, credential);
+  }
+
+  /** The principal's own allow list, then the rate limit (the only step left that may wait). */
+  private admit({ ip, consume = true }: AuthAttempt, principal: Principal): AuthOutcome | Promise<AuthOutcome> {
     if (principal.allowedIps && !this.allowListOf(principal.allowedIps).allows(ip)) {
       return { ok: false, reason: 'key_ip', code: 'ip_denied', error: errors.ipDenied(), principal };
     }
-
     const limit = principal.rateLimit ?? this.options.rateLimit.defaultLimit;
     if (limit <= 0 || !consume) return { ok: true, principal };
     // Keyed by the client (a key and the tokens exchanged for it share one count), never by path.
-    const decision = await this.options.rateLimit.limiter.consume(principal.id, limit);
-    if (!decision.allowed) {
-      return { ok: false, reason: 'rate_limit', code: 'rate_limited', error: errors.rateLimited(decision.resetSeconds), principal, rateLimit: decision };
-    }
-    return { ok: true, principal, rateLimit: decision };
+    return this.options.rateLimit.limiter.consume(principal.id, limit).then((decision): AuthOutcome => {
+      if (!decision.allowed) {
+        return { ok: false, reason: 'rate_limit', code: 'rate_limited', error: errors.rateLimited(decision.resetSeconds), principal, rateLimit: decision };
+      }
+      return { ok: true, principal, rateLimit: decision };
+    });
   }
 
   /**

@@ -116,8 +116,9 @@ export interface Database {
    * The catalog's spelling of the table or view `name` addresses, as SQL would bind it (exact, else
    * equal ignoring ASCII case: see `identifiers.ts`), or undefined when there is none. Callers that
    * check a grant resolve first and check the real name, so no spelling reaches another table's data.
+   * May answer at once (no promise) when the engine's catalogue is already in memory.
    */
-  resolveTable(name: string, options?: CallOptions): Promise<string | undefined>;
+  resolveTable(name: string, options?: CallOptions): string | undefined | Promise<string | undefined>;
   listCollections(options?: CallOptions): Promise<string[]>;
   hasCollection(collection: string, options?: CallOptions): Promise<boolean>;
   dropCollection(collection: string, options?: CallOptions): Promise<void>;

@@ -2,7 +2,9 @@
  * A read-through cache of point reads (`findById`), as a decorator over any `DataEngine`: entries
  * keyed by database, collection (folded as the binder folds it) and id, least recently used
  * evicted first, bounded by an estimate of their bytes (RECORD_CACHE_BYTES). Each entry is the
- * whole record; field rules are applied after the cache, so every caller sees its own view.
+ * whole record and its JSON text; field rules are applied after the cache, so every caller sees its
+ * own view. The text answers a hit that no field rule changes without serialising the record again
+ * (`findByIdJson`); a view that leaves fields out is serialised from the record.
  *
  * Freshness: every write that can touch a record drops what it may have changed synchronously,
  * once the write is over and before its call resolves, so a write is acknowledged only after its
@@ -28,7 +30,7 @@ import type {
 } from './engine.js';
 import { foldIdentifier, isIdentifier } from './identifiers.js';
 
-/** What an entry costs besides its JSON text: the entry, its map slot, the id, the object's shape. */
+/** What an entry costs besides its record's strings and its JSON text: the entry, its map slot, the id, the object's shape. */
 const ENTRY_OVERHEAD_BYTES = 200;
 const FIELD_OVERHEAD_BYTES = 40;
 
@@ -45,10 +47,15 @@ export interface RecordCacheStats {
   invalidations: { record: number; table: number; database: number };
 }
 
-interface Entry {
+/** A cached record and its JSON text (`JSON.stringify(value)`); both frozen in effect: never mutate `value`. */
+export interface CachedRecord {
+  readonly value: JsonObject;
+  readonly json: string;
+}
+
+interface Entry extends CachedRecord {
   id: string;
   bucket: Bucket;
-  value: JsonObject;
   bytes: number;
   /** Towards the most recently used entry. */
   newer: Entry | undefined;
@@ -93,14 +100,22 @@ export class RecordCache {
 
   /** The cached record (frozen: never mutate it), or undefined; counts a hit or a miss. `table` is folded. */
   get(database: string, table: string, id: string): JsonObject | undefined {
+    return this.lookup(database, table, id)?.value;
+  }
+
+  /**
+   * The cached record with its JSON text, or undefined; counts a hit, and a miss unless `countMiss`
+   * is false (a caller that reads through `findById` next, which counts it). `table` is folded.
+   */
+  lookup(database: string, table: string, id: string, countMiss = true): CachedRecord | undefined {
     const entry = this.databases.get(database)?.get(table)?.entries.get(id);
     if (entry === undefined) {
-      this.misses++;
+      if (countMiss) this.misses++;
       return undefined;
     }
     this.hits++;
     this.touch(entry);
-    return entry.value;
+    return entry;
   }
 
   /** Taken before a missed read asks the engine; hand it back with `fill` or `release`. */
@@ -131,7 +146,9 @@ export class RecordCache {
     const keys = Object.keys(record);
     let bucket = this.databases.get(database)?.get(table);
     if (bucket !== undefined && (bucket.entries.has(id) || bucket.columns.size !== keys.length || !keys.every((k) => bucket!.columns.has(foldIdentifier(k))))) return;
-    const bytes = ENTRY_OVERHEAD_BYTES + keys.length * FIELD_OVERHEAD_BYTES + 2 * (id.length + JSON.stringify(record).length);
+    const json = JSON.stringify(record);
+    // The record's strings counted as two bytes a character (V8's worst case), the text as it is held.
+    const bytes = ENTRY_OVERHEAD_BYTES + keys.length * FIELD_OVERHEAD_BYTES + 2 * (id.length + json.length) + textBytes(json);
     if (bytes > this.maxBytes) return;
     if (bucket === undefined) {
       let tables = this.databases.get(database);
@@ -142,7 +159,7 @@ export class RecordCache {
       bucket = { database, table, entries: new Map(), columns: new Set(keys.map(foldIdentifier)) };
       tables.set(table, bucket);
     }
-    const entry: Entry = { id, bucket, value: deepFreeze(record), bytes, newer: undefined, older: this.newest };
+    const entry: Entry = { id, bucket, value: deepFreeze(record), json, bytes, newer: undefined, older: this.newest };
     if (this.newest) this.newest.newer = entry;
     this.newest = entry;
     this.oldest ??= entry;
@@ -250,6 +267,11 @@ export class RecordCache {
   }
 }
 
+/** Heap bytes of a string: a header, then one byte a character, or two once any is past Latin-1. */
+function textBytes(text: string): number {
+  return 16 + (/[^\u0000-\u00ff]/.test(text) ? 2 : 1) * text.length;
+}
+
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     for (const child of Object.values(value)) deepFreeze(child);
@@ -260,7 +282,11 @@ function deepFreeze<T>(value: T): T {
 
 type Fields = Pick<FindQuery, 'select_fields' | 'exclude_fields'> | undefined;
 
-/** The fields `fields` lets through, as the engine's projection picks them: `id` always, names folded, unknown names ignored. */
+/**
+ * The fields `fields` lets through, as the engine's projection picks them: `id` always, names
+ * folded, unknown names ignored. `record` itself when every field passes (its cached text is then
+ * the answer's).
+ */
 function project(record: JsonObject, fields: Fields): JsonObject {
   const select = fields?.select_fields;
   const exclude = fields?.exclude_fields;
@@ -268,12 +294,16 @@ function project(record: JsonObject, fields: Fields): JsonObject {
   const wanted = select === undefined || select === null ? undefined : new Set(select.map((f) => foldIdentifier(String(f))));
   const unwanted = new Set((exclude ?? []).map((f) => foldIdentifier(String(f))));
   const out: JsonObject = {};
+  let left = 0;
   for (const name in record) {
     const key = foldIdentifier(name);
-    if (key !== 'id' && ((wanted !== undefined && !wanted.has(key)) || unwanted.has(key))) continue;
+    if (key !== 'id' && ((wanted !== undefined && !wanted.has(key)) || unwanted.has(key))) {
+      left++;
+      continue;
+    }
     out[name] = record[name]!;
   }
-  return out;
+  return left === 0 ? record : out;
 }
 
 /** Shapes the engine would refuse are left to the engine, so its error is the answer. */
@@ -405,6 +435,19 @@ class CachedDatabase implements Database {
     return cachedSyncTarget(this.inner.syncTarget(), this.inner.name, this.cache);
   }
 
+  /**
+   * `JSON.stringify` of what `findById` would answer, when the cache holds the record: its kept
+   * text when `fields` leaves it whole, else the view serialised. Undefined on a miss (counted by
+   * the `findById` that follows) or for anything `findById` would not answer from the cache.
+   */
+  findByIdJson(collection: string, id: string, fields?: Fields): string | undefined {
+    if (!isIdentifier(collection) || typeof id !== 'string' || !cacheableFields(fields)) return undefined;
+    const hit = this.cache.lookup(this.inner.name, foldIdentifier(collection), id, false);
+    if (hit === undefined) return undefined;
+    const view = project(hit.value, fields);
+    return view === hit.value ? hit.json : JSON.stringify(view);
+  }
+
   async findById(collection: string, id: string, fields?: Fields, options?: CallOptions): Promise<JsonObject> {
     if (!isIdentifier(collection) || typeof id !== 'string' || !cacheableFields(fields)) return this.inner.findById(collection, id, fields, options);
     const database = this.inner.name;
@@ -528,7 +571,7 @@ class CachedDatabase implements Database {
 
   // ---- reads that do not go through the cache ----
 
-  resolveTable(name: string, options?: CallOptions): Promise<string | undefined> {
+  resolveTable(name: string, options?: CallOptions): string | undefined | Promise<string | undefined> {
     return this.inner.resolveTable(name, options);
   }
   listCollections(options?: CallOptions): Promise<string[]> {
@@ -559,6 +602,14 @@ class CachedDatabase implements Database {
 
 function batchIds(result: BatchResult): string[] {
   return [...result.successful, ...result.failed.map((f) => f.id).filter((x): x is string => typeof x === 'string')];
+}
+
+/**
+ * A point read's JSON text straight from the record cache, when `db` has one and it holds the
+ * record (see `findByIdJson`); undefined otherwise: read through `db.findById` then.
+ */
+export function cachedRecordJson(db: Database, collection: string, id: string, fields?: Fields): string | undefined {
+  return db instanceof CachedDatabase ? db.findByIdJson(collection, id, fields) : undefined;
 }
 
 /** `engine` with a record cache of `maxBytes` in front of it; `engine` itself when `maxBytes` is 0 (off). */

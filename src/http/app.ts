@@ -33,6 +33,7 @@ import { installAdminAudit } from './admin-audit.js';
 import { authEvents } from './auth-events.js';
 import { installAuthentication } from './authenticate.js';
 import { clientIpResolver } from './client-ip.js';
+import { trackConnections, type ConnectionDrain } from './connection-drain.js';
 import { installInFlightSlots, type InFlightSlots } from './in-flight.js';
 import { auditRoutes } from './routes/audit.js';
 import { installDeadline } from './plugins/deadline.js';
@@ -119,6 +120,8 @@ export interface App {
   audit: AuditTrail;
   /** The open WebSockets of `GET /ws`. */
   sockets: OpenSockets;
+  /** Responses in progress per connection, for a shutdown that ends (`connection-drain.ts`). */
+  connections: ConnectionDrain;
   /** Source sync of every database (issue 15): the automation runner and the CLI drive it too. */
   sourceSync: SourceSyncService;
   backups: BackupService;
@@ -156,6 +159,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
 
   // Past the cap, Node closes new connections at once: the file handles left keep the databases open.
   fastify.server.maxConnections = config.maxConnections;
+  // First of the hooks: every request that reaches Fastify is counted until its response is written.
+  const connections = trackConnections(fastify);
 
   // JSON routes take JSON only: without this, a text/plain body would be parsed as a string and
   // answer 400 instead of the 415 a client can act on.
@@ -311,7 +316,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
 
   await fastify.ready();
   automation?.begin();
-  return { fastify, metrics, routes, keys, audit, sockets, sourceSync, backups, automation };
+  return { fastify, metrics, routes, keys, audit, sockets, connections, sourceSync, backups, automation };
 }
 
 /** Backups (local storage in BACKUP_DIR) and, with an automation store, the runner and its routes. */

@@ -16,7 +16,7 @@
  * through `Authenticator`, and the WebSocket's first message) runs it and differs only in how it
  * renders that outcome. The resolver is injected, so `bench/` can measure the path without it.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction as HookDone } from 'fastify';
 import type { CredentialHeaders } from '../auth/credential.js';
 import type { IpAllowList } from '../auth/ip-rules.js';
 import { assertAdmin, assertCollectionAccess, canSeeDatabase, type PermissionLevel } from '../auth/permissions.js';
@@ -30,10 +30,11 @@ import type { ClientIpResolver } from './client-ip.js';
 import type { InFlightSlots } from './in-flight.js';
 
 /**
- * The table `name` addresses in `database`, as the data engine binds it (undefined: none yet).
- * Looking it up may need a connection, so it spends the request's deadline like the data work.
+ * The table `name` addresses in `database`, as the data engine binds it (undefined: none yet). May
+ * answer at once when the engine knows its catalog already (the common case); when it needs a
+ * connection it spends the request's deadline like the data work.
  */
-export type TableResolver = (database: string, name: string, deadline?: number) => Promise<string | undefined>;
+export type TableResolver = (database: string, name: string, deadline?: number) => string | undefined | Promise<string | undefined>;
 
 export interface AuthenticateOptions {
   clientIp: ClientIpResolver;
@@ -69,7 +70,7 @@ export interface Authenticator {
   resolve(
     request: FastifyRequest, reply: FastifyReply | undefined, credential?: CredentialHeaders, accept?: AuthAttempt['accept'],
     again?: Pick<AuthAttempt, 'recheck' | 'consume'>,
-  ): Promise<AuthOutcome>;
+  ): AuthOutcome | Promise<AuthOutcome>;
 }
 
 export function installAuthentication(app: FastifyInstance, options: AuthenticateOptions): Authenticator {
@@ -78,25 +79,68 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
   app.decorateRequest('principal', null);
   const authenticator = resolverFor(options);
 
-  app.addHook('onRequest', async (request, reply) => {
-    // Client IP: trusted proxies only.
-    const ip = options.clientIp(request);
-    request.clientIp = ip;
-    // Global allow list, before any credential is looked at (public routes too).
-    if (!options.allowedIps.allows(ip)) {
-      options.events.ipDenied(request, ip);
-      throw errors.ipDenied();
+  /**
+   * The path after the client IP, once a principal is known: route access, then the in-flight
+   * slot. Each step answers at once when it can (a free slot, a catalogue already loaded), so a
+   * request that waits for nothing runs the whole hook without a promise (issue 17).
+   */
+  const afterPrincipal = (request: FastifyRequest, reply: FastifyReply, access: RouteAccess | undefined, outcome: AuthOutcome, done: HookDone): void => {
+    try {
+      request.principal = principalOrThrow(outcome, request);
+      // Route access (an unknown route has none to check: it answers 404, but only to a principal).
+      const authorized = access ? authorize(request, access, options.tables) : undefined;
+      if (authorized !== undefined) {
+        authorized.then(() => takeSlot(request, reply, done), done);
+        return;
+      }
+    } catch (error) {
+      done(error as Error);
+      return;
     }
-    const { public: isPublic, credentialInBody, access } = request.routeOptions.config;
-    // Public routes need nobody; a credential in the body is read once the body is (preValidation).
-    if (isPublic || credentialInBody) return;
-    // Credential → principal → key's allow list → rate limit.
-    request.principal = principalOrThrow(await authenticator.resolve(request, reply), undefined, urlCredential(request));
-    // Route access (an unknown route has none to check: it answers 404, but only to a principal).
-    if (access) await authorize(request, access, options.tables);
-    // In-flight slot, per client like the rate limit: a few requests at once, a short queue, then
-    // 429. Taken after route access, so a refused request never waits for a slot.
-    await options.inFlight?.take(request, reply, request.principal.id);
+    takeSlot(request, reply, done);
+  };
+  // In-flight slot, per client like the rate limit: a few requests at once, a short queue, then
+  // 429. Taken after route access, so a refused request never waits for a slot.
+  const takeSlot = (request: FastifyRequest, reply: FastifyReply, done: HookDone): void => {
+    let taken: void | Promise<void>;
+    try {
+      taken = options.inFlight?.take(request, reply, request.principal!.id);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    if (taken === undefined) done();
+    else taken.then(() => done(), done);
+  };
+
+  // Callback style: Fastify runs an async hook through a promise even when nothing waits.
+  app.addHook('onRequest', (request, reply, done) => {
+    let outcome: AuthOutcome | Promise<AuthOutcome>;
+    let access: RouteAccess | undefined;
+    try {
+      // Client IP: trusted proxies only.
+      const ip = options.clientIp(request);
+      request.clientIp = ip;
+      // Global allow list, before any credential is looked at (public routes too).
+      if (!options.allowedIps.allows(ip)) {
+        options.events.ipDenied(request, ip);
+        throw errors.ipDenied();
+      }
+      const config = request.routeOptions.config;
+      // Public routes need nobody; a credential in the body is read once the body is (preValidation).
+      if (config.public || config.credentialInBody) {
+        done();
+        return;
+      }
+      access = config.access;
+      // Credential → principal → key's allow list → rate limit.
+      outcome = authenticator.resolve(request, reply);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    if (outcome instanceof Promise) outcome.then((settled) => afterPrincipal(request, reply, access, settled, done), done);
+    else afterPrincipal(request, reply, access, outcome, done);
   });
 
   const bodyAccess = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
@@ -104,7 +148,7 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
     if (isPublic || !access) return;
     if (credentialInBody) {
       const outcome = await authenticator.resolve(request, reply, bodyCredential(request, credentialInBody), credentialInBody.exchange ? 'keys' : 'any');
-      request.principal = principalOrThrow(outcome, credentialInBody);
+      request.principal = principalOrThrow(outcome, request, credentialInBody);
       await authorize(request, access, options.tables);
     }
     if (access.kind === 'body-collections') await authorizeBodyCollections(request, access.level, options.tables);
@@ -121,19 +165,23 @@ export function installAuthentication(app: FastifyInstance, options: Authenticat
 }
 
 function resolverFor(options: AuthenticateOptions): Authenticator {
+  const settle = (request: FastifyRequest, reply: FastifyReply | undefined, ip: string, outcome: AuthOutcome): AuthOutcome => {
+    const decision = outcome.ok ? outcome.rateLimit : outcome.reason === 'rate_limit' ? outcome.rateLimit : undefined;
+    // A socket's messages have no headers to carry the decision (`reply` unset).
+    if (decision && reply) {
+      reply.header('RateLimit-Limit', String(decision.limit));
+      reply.header('RateLimit-Remaining', String(decision.remaining));
+      reply.header('RateLimit-Reset', String(Math.ceil(decision.resetSeconds)));
+    }
+    report(request, ip, outcome, options.events);
+    return outcome;
+  };
   return {
-    async resolve(request, reply, credential = request.headers, accept = 'any', again = {}) {
+    resolve(request, reply, credential = request.headers, accept = 'any', again = {}) {
       const ip = request.clientIp ?? options.clientIp(request);
-      const outcome = await options.resolver.resolve({ credential, ip, accept, ...again });
-      const decision = outcome.ok ? outcome.rateLimit : outcome.reason === 'rate_limit' ? outcome.rateLimit : undefined;
-      // A socket's messages have no headers to carry the decision (`reply` unset).
-      if (decision && reply) {
-        reply.header('RateLimit-Limit', String(decision.limit));
-        reply.header('RateLimit-Remaining', String(decision.remaining));
-        reply.header('RateLimit-Reset', String(Math.ceil(decision.resetSeconds)));
-      }
-      report(request, ip, outcome, options.events);
-      return outcome;
+      const outcome = options.resolver.resolve({ credential, ip, accept, ...again });
+      if (outcome instanceof Promise) return outcome.then((settled) => settle(request, reply, ip, settled));
+      return settle(request, reply, ip, outcome);
     },
   };
 }
@@ -155,10 +203,12 @@ function report(request: FastifyRequest, ip: string, outcome: AuthOutcome, event
 }
 
 /** A route's rendering: the principal, or the outcome's error. Token exchange words its 401s its own way. */
-function principalOrThrow(outcome: AuthOutcome, bodyCredential?: BodyCredential, inUrl?: string): Principal {
+function principalOrThrow(outcome: AuthOutcome, request: FastifyRequest, bodyCredential?: BodyCredential): Principal {
   if (outcome.ok) return outcome.principal;
-  // Same code, a message that says why the key the caller did send was not seen.
-  if (inUrl && outcome.reason === 'credential' && outcome.code === 'missing_api_key') {
+  // Same code, a message that says why the key the caller did send was not seen (looked for only
+  // on this failure: the query is not searched for credentials on every request).
+  const inUrl = !bodyCredential && outcome.reason === 'credential' && outcome.code === 'missing_api_key' ? urlCredential(request) : undefined;
+  if (inUrl) {
     throw new ApiError(401, 'missing_api_key', `Missing API key: ?${inUrl}= in the URL is ignored (URLs end up in logs); send the key as Authorization: Bearer <key> or x-api-key: <key>`);
   }
   if (bodyCredential?.exchange && outcome.reason === 'credential' && outcome.code !== 'missing_api_key') {
@@ -182,21 +232,34 @@ function bodyCredential(request: FastifyRequest, spec: BodyCredential): Credenti
   return typeof field === 'string' && field !== '' ? { 'x-api-key': field } : request.headers;
 }
 
-/** Route access from the method, route, path and query: everything but the body. */
-async function authorize(request: FastifyRequest, access: RouteAccess, tables: TableResolver): Promise<void> {
+/**
+ * Route access from the method, route, path and query: everything but the body. Throws a refusal;
+ * returns a promise only when the collection's name needs the catalogue loaded first.
+ */
+function authorize(request: FastifyRequest, access: RouteAccess, tables: TableResolver): Promise<void> | undefined {
   const principal = principalOf(request);
-  if (access.kind === 'authenticated') return;
-  if (access.kind === 'admin') return assertAdmin(principal);
+  if (access.kind === 'authenticated') return undefined;
+  if (access.kind === 'admin') {
+    assertAdmin(principal);
+    return undefined;
+  }
 
   // Databases are the tenant boundary: one the caller cannot see does not exist for it.
   const database = databaseOf(request.query);
   if (!canSeeDatabase(principal, database)) throw errors.notFound(`Database '${database}' not found`);
-  if (access.kind !== 'collection') return;
+  if (access.kind !== 'collection') return undefined;
 
   const params = request.params as Record<string, string | undefined>;
   const name = params[access.param];
-  if (name === undefined) return;
-  params[access.param] = await collectionAccess(principal, access.level, database, name, access.names ?? 'identifiers', (db, n) => tables(db, n, request.deadline));
+  if (name === undefined) return undefined;
+  const table = collectionAccess(principal, access.level, database, name, access.names ?? 'identifiers', (db, n) => tables(db, n, request.deadline));
+  if (typeof table === 'string') {
+    params[access.param] = table;
+    return undefined;
+  }
+  return table.then((checked) => {
+    params[access.param] = checked;
+  });
 }
 
 /** `POST /v1/sync`: every collection the body names. A body that is not an object fails validation right after. */
@@ -213,11 +276,16 @@ async function authorizeBodyCollections(request: FastifyRequest, level: Permissi
  * spelling). Checking the name as spelt would let a spelling that folds differently reach another
  * table's rows past its grant (`İnvoices` read as `invoices`).
  */
-async function collectionAccess(
+function collectionAccess(
   principal: Principal, level: PermissionLevel, database: string, name: string, names: 'identifiers' | 'catalog', tables: TableResolver,
-): Promise<string> {
+): string | Promise<string> {
   if (names === 'identifiers' && !isIdentifier(name)) throw errors.badRequest('invalid_name', `Invalid collection name '${name}'`);
-  const table = (await tables(database, name)) ?? name;
+  const resolved = tables(database, name);
+  if (resolved instanceof Promise) return resolved.then((table) => checkedTable(principal, level, database, table ?? name));
+  return checkedTable(principal, level, database, resolved ?? name);
+}
+
+function checkedTable(principal: Principal, level: PermissionLevel, database: string, table: string): string {
   assertCollectionAccess(principal, level, database, table);
   return table;
 }

@@ -6,9 +6,14 @@
  * the audit summaries written at close. Nothing such a connection could still send would be served
  * (Fastify answers 503 while closing), so `drain` closes every connection that has no response in
  * progress at once, and the others as soon as their response is written.
+ *
+ * Responses in progress are counted per connection by two callback hooks (a request's arrival in
+ * Fastify, its response written) on a state object the connection carries from its first byte:
+ * no listener per request (issue 17: a `close` listener per response cost ≈ 8k instructions of a
+ * cached point read). A response that never completes goes with its connection's `close`.
  */
-import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 export interface ConnectionDrain {
   /** Closes idle and half-received connections now, busy ones when their response ends. */
@@ -17,45 +22,70 @@ export interface ConnectionDrain {
   inFlight(): number;
 }
 
-export function trackConnections(server: Server): ConnectionDrain {
-  /** Responses in progress per open connection. */
-  const busy = new Map<Socket, number>();
+interface Connection {
+  socket: Socket;
+  /** Requests that reached Fastify and whose response is not written yet. */
+  responses: number;
+  /** Upgraded to a WebSocket: no longer HTTP's to close. */
+  upgraded: boolean;
+}
+
+const CONNECTION = Symbol('duckgate.connection');
+type TrackedSocket = Socket & { [CONNECTION]?: Connection };
+
+function connectionOf(request: FastifyRequest): Connection | undefined {
+  return (request.raw.socket as TrackedSocket | null)?.[CONNECTION];
+}
+
+/** Install before `ready` (it adds hooks); tracks the connections of `app.server` from then on. */
+export function trackConnections(app: FastifyInstance): ConnectionDrain {
+  const open = new Set<Connection>();
   let draining = false;
 
-  server.on('connection', (socket: Socket) => {
+  app.server.on('connection', (socket: TrackedSocket) => {
     if (draining) {
       socket.destroy();
       return;
     }
-    busy.set(socket, 0);
-    socket.once('close', () => busy.delete(socket));
+    const connection: Connection = { socket, responses: 0, upgraded: false };
+    socket[CONNECTION] = connection;
+    open.add(connection);
+    socket.once('close', () => open.delete(connection));
   });
   // An upgraded connection (`GET /ws`) is no longer HTTP's to close: the WebSocket layer ends it
   // with a close frame (1001) once its messages in flight are answered.
-  server.on('upgrade', (request: { socket: Socket }) => {
-    busy.delete(request.socket);
+  app.server.on('upgrade', (request: { socket: TrackedSocket }) => {
+    const connection = request.socket[CONNECTION];
+    if (connection !== undefined) {
+      connection.upgraded = true;
+      open.delete(connection);
+    }
   });
-  server.on('request', (request: { socket: Socket }, response: { once(event: 'close', listener: () => void): unknown }) => {
-    const socket = request.socket;
-    busy.set(socket, (busy.get(socket) ?? 0) + 1);
-    response.once('close', () => {
-      const left = (busy.get(socket) ?? 1) - 1;
-      if (busy.has(socket)) busy.set(socket, left);
-      // Written out by now ('close' follows 'finish'): end the connection instead of keeping it alive.
-      if (draining && left === 0) socket.end();
-    });
+  app.addHook('onRequest', (request, _reply, done) => {
+    const connection = connectionOf(request);
+    if (connection !== undefined) connection.responses++;
+    done();
+  });
+  app.addHook('onResponse', (request, _reply, done) => {
+    const connection = connectionOf(request);
+    if (connection !== undefined && connection.responses > 0) {
+      connection.responses--;
+      // Written out by now: end the connection instead of keeping it alive.
+      if (draining && connection.responses === 0 && !connection.upgraded) connection.socket.end();
+    }
+    done();
   });
 
   return {
     inFlight() {
       let total = 0;
-      for (const responses of busy.values()) total += responses;
+      for (const connection of open) total += connection.responses;
       return total;
     },
     drain() {
       draining = true;
-      for (const [socket, responses] of busy) {
-        if (responses === 0) socket.destroy();
+      for (const connection of open) {
+        if (connection.responses === 0) connection.socket.destroy();
       }
     },
   };

@@ -7,8 +7,8 @@ import { MemoryInFlightLimiter } from '../../src/auth/in-flight-memory.js';
 const far = () => performance.now() + 60_000;
 
 function granted(outcome: SlotOutcome): () => void {
-  assert.ok(outcome.granted, `expected a slot, got ${JSON.stringify(outcome)}`);
-  return outcome.release;
+  if (!outcome.granted) assert.fail(`expected a slot, got ${JSON.stringify(outcome)}`);
+  return () => outcome.release();
 }
 
 test('a client gets its slots at once, then waits in a short queue, then is refused', async () => {
@@ -32,7 +32,7 @@ test('waiters are served in arrival order, and release is idempotent', async () 
   const limiter = new MemoryInFlightLimiter({ maxInFlight: 1, maxQueued: 3 });
   const first = granted(await limiter.acquire('c', { deadline: far() }));
   const order: number[] = [];
-  const waiting = [1, 2, 3].map((n) => limiter.acquire('c', { deadline: far() }).then((outcome) => {
+  const waiting = [1, 2, 3].map((n) => Promise.resolve(limiter.acquire('c', { deadline: far() })).then((outcome) => {
     order.push(n);
     return granted(outcome);
   }));

@@ -44,7 +44,7 @@ engineSuites(({ engine, withEngine }) => {
         // The auth path resolves every collection name it checks. A name not in the catalog cache
         // (on PostgreSQL: any miss) reloads the names, and that waits under the deadline too; a
         // DuckDB catalog already cached answers without a connection.
-        const resolved = await answeredWithin(1500, db.resolveTable('ghost', soon()).catch((error: unknown) => error));
+        const resolved = await answeredWithin(1500, Promise.resolve(db.resolveTable('ghost', soon())).catch((error: unknown) => error));
         if (engine === 'postgres' || resolved !== undefined) assert.ok(apiError(408, 'query_timeout')(resolved));
         await hog;
         // The callers that gave up left the queue: the pool still serves.

@@ -277,6 +277,29 @@ describe('per-client in-flight cap (MAX_IN_FLIGHT_PER_CLIENT, MAX_QUEUED_PER_CLI
     assert.ok(performance.now() - started > 500, 'it waited for a query to end');
     await until(async () => /^in_flight_requests 1$/m.test((await get(server, '/metrics', ADMIN_KEY)).body), 'every slot is back once the queries end');
   });
+
+  test('a waiting request whose client disconnects frees its queue place (refused as aborted, not at its deadline)', async () => {
+    const metricsBody = async () => (await get(server, '/metrics', ADMIN_KEY)).body;
+    const slow = [raw(server, `${postHead(CLIENT_KEY, 2)}{`), raw(server, `${postHead(CLIENT_KEY, 2)}{`)];
+    try {
+      await until(async () => /^in_flight_requests 3$/m.test(await metricsBody()), 'two requests hold slots');
+      // The client's one queue place, taken by a request that then hangs up while it waits.
+      const leaving = raw(server, `GET /api/collections HTTP/1.1\r\nHost: localhost\r\nx-api-key: ${CLIENT_KEY}\r\n\r\n`);
+      await until(async () => /^in_flight_queued_requests 1$/m.test(await metricsBody()), 'one request waits');
+      leaving.socket.destroy();
+      await until(async () => /^in_flight_queued_requests 0$/m.test(await metricsBody()), 'the hung-up request left the queue');
+      assert.match(await metricsBody(), /^in_flight_refused_total\{reason="aborted"\} 1$/m);
+
+      // Its place is free for the next request (not 429 queue_full), which gets the first slot given back.
+      const queued = get(server, '/api/collections', CLIENT_KEY);
+      await until(async () => /^in_flight_queued_requests 1$/m.test(await metricsBody()), 'the next request waits in the freed place');
+      slow[0]!.socket.write('}');
+      assert.equal((await queued).status, 200);
+    } finally {
+      for (const exchange of slow) exchange.socket.destroy();
+    }
+    await until(async () => /^in_flight_requests 1$/m.test(await metricsBody()), 'every slot is back');
+  });
 });
 
 describe('shutdown', { timeout: 60_000 }, () => {

@@ -87,7 +87,7 @@ export class DuckDBDatabase implements Database {
     return this.ctx.name;
   }
 
-  resolveTable(name: string, options?: CallOptions): Promise<string | undefined> {
+  resolveTable(name: string, options?: CallOptions): string | undefined | Promise<string | undefined> {
     return tables.resolveTable(this.ctx, name, undefined, options?.deadline);
   }
   listCollections(options?: CallOptions): Promise<string[]> {

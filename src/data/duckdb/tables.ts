@@ -17,8 +17,14 @@ class CatalogNames {
   private names: Map<string, string[]> | undefined;
   private loadedAt = -1;
 
+  /** The names, when the ones loaded are still current. */
+  current(ctx: DatabaseContext): Map<string, string[]> | undefined {
+    return this.names !== undefined && this.loadedAt === ctx.version.any ? this.names : undefined;
+  }
+
   async get(ctx: DatabaseContext, connection?: PooledConnection, deadline?: number): Promise<Map<string, string[]>> {
-    if (this.names !== undefined && this.loadedAt === ctx.version.any) return this.names;
+    const current = this.current(ctx);
+    if (current !== undefined) return current;
     const startedAt = ctx.version.any;
     const load = async (on: PooledConnection) => (await (await on.run(
       `SELECT table_name FROM information_schema.tables
@@ -49,14 +55,22 @@ const catalogNames = new WeakMap<DatabaseContext, CatalogNames>();
  * created through raw SQL whose names need not be identifiers; a name is only used in SQL after it
  * matched the catalog, and is quoted even then.
  */
-export async function resolveTable(ctx: DatabaseContext, name: string, connection?: PooledConnection, deadline?: number): Promise<string | undefined> {
+export function resolveTable(ctx: DatabaseContext, name: string, connection?: PooledConnection, deadline?: number): string | undefined | Promise<string | undefined> {
   if (typeof name !== 'string' || name.length === 0) return undefined;
   let cache = catalogNames.get(ctx);
   if (cache === undefined) {
     cache = new CatalogNames();
     catalogNames.set(ctx, cache);
   }
-  const candidates = (await cache.get(ctx, connection, deadline)).get(foldIdentifier(name));
+  // Answered at once while the catalogue loaded is current: the auth path resolves every
+  // collection name it checks, and a promise per request is a share of a cached read (issue 17).
+  const current = cache.current(ctx);
+  if (current !== undefined) return pick(current, name);
+  return cache.get(ctx, connection, deadline).then((names) => pick(names, name));
+}
+
+function pick(names: Map<string, string[]>, name: string): string | undefined {
+  const candidates = names.get(foldIdentifier(name));
   return candidates?.find((candidate) => candidate === name) ?? candidates?.[0];
 }
 

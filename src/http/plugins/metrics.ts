@@ -4,15 +4,21 @@
  */
 import type { Server } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InFlightStats } from '../../auth/in-flight.js';
 import type { RecordCacheStats } from '../../data/record-cache.js';
+import { TalliedHistogram, type HistogramSeries } from './tallied-histogram.js';
 
 export interface Metrics {
   registry: Registry;
-  requestDuration: Histogram<'method' | 'route' | 'status_code'>;
+  requestDuration: TalliedHistogram<'method' | 'route' | 'status_code'>;
   authFailures: Counter<'code'>;
   authAttempts: Counter<'result' | 'method' | 'code'>;
+  /**
+   * One successful credential check by `method` in `auth_attempts_total`: counted in a plain
+   * number and added to the counter at the next scrape, as every authenticated request passes here.
+   */
+  authSucceeded(method: string): void;
   rateLimited: Counter<'scope'>;
   ipDenied: Counter<'scope'>;
   /** 1 while the control store's change feed is live (caches on), 0 while lost (reading through). */
@@ -30,9 +36,10 @@ export function createMetrics(): Metrics {
   for (const gauge of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
     registry.removeSingleMetric(`duckgate_nodejs_${gauge}`);
   }
+  const authSuccesses = new Map<string, number>();
   return {
     registry,
-    requestDuration: new Histogram({
+    requestDuration: new TalliedHistogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request duration in seconds, by route pattern and status',
       labelNames: ['method', 'route', 'status_code'],
@@ -50,7 +57,14 @@ export function createMetrics(): Metrics {
       help: 'Credential checks, by result, credential method (api-key, jwt, password, none) and error code (ok on success)',
       labelNames: ['result', 'method', 'code'],
       registers: [registry],
+      collect() {
+        for (const [method, count] of authSuccesses) this.inc({ result: 'success', method, code: 'ok' }, count);
+        authSuccesses.clear();
+      },
     }),
+    authSucceeded(method) {
+      authSuccesses.set(method, (authSuccesses.get(method) ?? 0) + 1);
+    },
     rateLimited: new Counter({
       name: 'rate_limited_total',
       help: 'Requests answered 429, by scope (client: API_RATE_LIMIT; auth_failures: AUTH_FAILURE_LIMIT per IP; login: the login throttle)',
@@ -203,7 +217,7 @@ export async function requestCounters(metrics: Metrics): Promise<RequestCounters
 export function installRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
   // The labelled child per method, route pattern and status, looked up without building a label
   // object (and hashing it) on every request. Bounded: patterns and statuses are finite.
-  const children = new Map<string, Map<number, { observe(value: number): void }>>();
+  const children = new Map<string, Map<number, HistogramSeries>>();
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const key = request.method === 'GET' ? route : `${request.method} ${route}`;
@@ -214,7 +228,7 @@ export function installRequestMetrics(app: FastifyInstance, metrics: Metrics): v
     }
     let child = byStatus.get(reply.statusCode);
     if (child === undefined) {
-      child = metrics.requestDuration.labels({ method: request.method, route, status_code: String(reply.statusCode) });
+      child = metrics.requestDuration.series({ method: request.method, route, status_code: String(reply.statusCode) });
       byStatus.set(reply.statusCode, child);
     }
     child.observe(reply.elapsedTime / 1000);

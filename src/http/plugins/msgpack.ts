@@ -20,6 +20,10 @@ declare module 'fastify' {
     /** This route takes msgpack bodies and answers in msgpack when `Accept` asks for it. */
     msgpack?: boolean;
   }
+  interface FastifyRequest {
+    /** This request's answer (success or error) is encoded in msgpack (`decorateRequest`). */
+    answersMsgpack: boolean;
+  }
 }
 
 export const MSGPACK = 'application/msgpack';
@@ -39,11 +43,9 @@ export function decodeMsgpack(buffer: Uint8Array): unknown {
   return unpackr.unpack(buffer);
 }
 
-/** Requests whose answer (success or error) is encoded in msgpack. */
-const answeredInMsgpack = new WeakSet<FastifyRequest>();
-
+/** Whether the answer to `request` (success or error) is encoded in msgpack. */
 export function answersInMsgpack(request: FastifyRequest): boolean {
-  return answeredInMsgpack.has(request);
+  return request.answersMsgpack;
 }
 
 /** Routes opt in with `config: { msgpack: true }`. */
@@ -83,12 +85,17 @@ export function installMsgpack(app: FastifyInstance, maxDepth: number): void {
     }
   });
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (!routeSpeaksMsgpack(request) || !prefersMsgpack(request.headers.accept)) return;
-    answeredInMsgpack.add(request);
-    // Fastify types a serializer as returning text; a Buffer is sent as is (with its length).
-    reply.serializer(encodeMsgpack as unknown as (payload: unknown) => string);
-    reply.type(MSGPACK);
+  app.decorateRequest('answersMsgpack', false);
+  // Callback style, and the cheap test first: most requests name no msgpack at all, and an async
+  // hook would cost each of them a promise.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (prefersMsgpack(request.headers.accept) && routeSpeaksMsgpack(request)) {
+      request.answersMsgpack = true;
+      // Fastify types a serializer as returning text; a Buffer is sent as is (with its length).
+      reply.serializer(encodeMsgpack as unknown as (payload: unknown) => string);
+      reply.type(MSGPACK);
+    }
+    done();
   });
 }
 

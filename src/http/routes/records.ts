@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DataEngine, FindQuery, JsonObject } from '../../data/engine.js';
+import { cachedRecordJson } from '../../data/record-cache.js';
 import { databaseOf, principalOf } from '../access.js';
 import { callOptions, markTruncated, readOptions, type ResultLimits } from '../result-budget.js';
 import { assertQueryableFields, assertWritable, readView, writeAnswer } from '../scoping.js';
@@ -63,14 +64,25 @@ export function recordRoutes(app: FastifyInstance, engine: DataEngine, limits: R
   r.get('/api/find/:collection/:id', {
     config: { msgpack: true, access: { kind: 'collection', level: 'read', param: 'collection' } },
     schema: { tags, summary: 'Find one record by id', params: RecordParams, querystring: DbQuery, response: { 200: RecordBody, ...errorResponses } },
-  }, async (request, reply) => {
-    const record = await engine.database(databaseOf(request.query))
-      .findById(request.params.collection, request.params.id, readView(request, request.params.collection), callOptions(request));
-    // A record is an open object: the schema's compiled serializer (fast-json-stringify) walks its
-    // keys one by one and measured slower than JSON.stringify for it (bench/README.md, issue 17).
-    // A msgpack client's reply already has its serializer and type (plugins/msgpack.ts).
-    if (answersInMsgpack(request)) return record;
-    return reply.type(JSON_UTF8).send(JSON.stringify(record));
+  }, (request, reply) => {
+    const { collection, id } = request.params;
+    const db = engine.database(databaseOf(request.query));
+    const view = readView(request, collection);
+    // A hit is answered at once with the cache's JSON text (the record's own when no field rule
+    // changes it), without a promise (issue 17). A msgpack client's reply already has its
+    // serializer and type (plugins/msgpack.ts): it is handed the record.
+    const msgpack = answersInMsgpack(request);
+    const cached = msgpack ? undefined : cachedRecordJson(db, collection, id, view);
+    if (cached !== undefined) {
+      reply.type(JSON_UTF8).send(cached);
+      return;
+    }
+    return db.findById(collection, id, view, callOptions(request)).then((record) => {
+      if (msgpack) return record;
+      // A record is an open object: the schema's compiled serializer (fast-json-stringify) walks its
+      // keys one by one and measured slower than JSON.stringify for it (bench/README.md, issue 17).
+      return reply.type(JSON_UTF8).send(JSON.stringify(record));
+    });
   });
 
   r.put('/api/update/:collection/:id', {
