@@ -15,6 +15,7 @@ import { PostgresDatabase } from './database.js';
 import { assertLockedDown } from './lockdown.js';
 import { loadParser } from './parser.js';
 import { Sessions, sqlState } from './session.js';
+import { syncSchemaOf } from './sync-target.js';
 import { notOnPostgres } from './unsupported.js';
 
 const DEFAULT = 'default';
@@ -140,7 +141,11 @@ export class PostgresEngine implements DataEngine {
     if (!this.databases.has(name)) throw errors.notFound(`Database '${name}' not found`);
     this.databases.delete(name);
     try {
-      await this.sessions.use((client) => client.query(`DROP SCHEMA ${quoteIdent(this.schemaOf(name))} CASCADE`));
+      await this.sessions.use(async (client) => {
+        await client.query(`DROP SCHEMA ${quoteIdent(this.schemaOf(name))} CASCADE`);
+        // Source sync's staging and state go too, or a database made again under the name would inherit them.
+        await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(syncSchemaOf(this.schemaOf(name)))} CASCADE`);
+      });
     } catch (error) {
       if (sqlState(error) === '3F000') throw errors.notFound(`Database '${name}' not found`);
       throw error;

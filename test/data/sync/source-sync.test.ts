@@ -291,6 +291,10 @@ for (const impl of ENGINES) describe(`source sync (MariaDB) into ${impl.name}`, 
       assert.ok(fixed.tables[0]!.recordsProcessed < 60000, `resumed from the last committed batch: ${fixed.tables[0]!.recordsProcessed} rows`);
       assert.deepEqual(await sql(`SELECT count(*)::INT AS n, count(*) FILTER (WHERE pad = 'after')::INT AS changed FROM bulk`), [{ n: 60000, changed: 100 }]);
       assert.equal((await sync.validate('edge')).valid, true);
+
+      await engine.dropDatabase('edge');
+      await engine.createDatabase('edge');
+      assert.deepEqual((await sync.status('edge')).tables, [], 'a database made again under the name inherits no sync state');
     } finally {
       await proxy.close();
       await edge.drop();
