@@ -244,13 +244,16 @@ export class PostgresSyncTarget implements SyncTarget {
 
   keys(state: TableState, after: string[] | null, limit: number): Promise<string[][]> {
     const pk = state.primaryKey;
-    const select = pk.map((k) => `${quoteIdent(k)}::text`).join(', ');
-    const tuple = `(${pk.map(quoteIdent).join(', ')})`;
+    // Qualified (`t."id"`): a bare name in ORDER BY would bind to the text output column of the
+    // same name and order '1000' before '999', out of step with the typed `>` below.
+    const column = (k: string): string => `t.${quoteIdent(k)}`;
+    const select = pk.map((k) => `${column(k)}::text`).join(', ');
+    const tuple = `(${pk.map(column).join(', ')})`;
     // Each value cast to its column's type, so the order is the column's (numbers as numbers).
     const where = after === null ? '' : `WHERE ${tuple} > (${pk.map((k, i) => `$${i + 1}::${scalarType(state, k)}`).join(', ')})`;
     return this.ctx.sessions.use(async (client) => {
       const result = await client.query({
-        text: `SELECT ${select} FROM ${this.live(state.table)} ${where} ORDER BY ${pk.map(quoteIdent).join(', ')} LIMIT ${Math.trunc(limit)}`,
+        text: `SELECT ${select} FROM ${this.live(state.table)} AS t ${where} ORDER BY ${pk.map(column).join(', ')} LIMIT ${Math.trunc(limit)}`,
         values: after ?? [],
         rowMode: 'array',
       });
