@@ -64,7 +64,7 @@ for (const backend of dataBackends()) describe(`duckgate sync (MariaDB) into ${b
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('kill -9 in the middle of a full sync; the next run resumes and DuckDB equals the source', async () => {
+  test('kill -9 in the middle of a full sync; the next run resumes and the data equals the source', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'sync', 'full', '--db', 'shop'], {
       cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
