@@ -212,10 +212,32 @@ for (const impl of ENGINES) describe(`source sync (MariaDB) into ${impl.name}`, 
       assert.equal(await can(`"${live}".orders`, 'SELECT'), true);
       assert.equal(await can(`"${live}".orders`, 'UPDATE'), true, 'a grant on the old table carries over');
       assert.equal(await can(`"${live}#sync".state`, 'SELECT'), false, 'the sync state is never granted');
+
+      // PostgreSQL will not drop a table a view depends on: that table fails, and stays as it was.
+      await adminQuery(`CREATE VIEW "${live}".mine AS SELECT id FROM "${live}".orders`);
+      const blocked = await sync.table('shop', 'orders');
+      assert.equal(blocked.status, 'error');
+      assert.match(blocked.tables[0]?.error ?? '', /depend/);
+      await adminQuery(`DROP VIEW "${live}".mine`);
+      assert.equal((await sync.table('shop', 'orders')).status, 'success');
     } finally {
       await adminQuery(`ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA "${live}" REVOKE SELECT ON TABLES FROM ${reader}`);
       await adminQuery(`DROP OWNED BY ${reader} CASCADE`);
       await adminQuery(`DROP ROLE ${reader}`);
+    }
+  });
+
+  test('a text value with a NUL character: PostgreSQL text cannot hold it, so that table fails with the reason', { skip: impl.name !== 'postgres' && 'PostgreSQL only' }, async () => {
+    const nul = await createSourceSchema('nul');
+    try {
+      await nul.db.query(`CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(10)); INSERT INTO t VALUES (1, CONCAT('a', CHAR(0), 'b'))`);
+      await engine.createDatabase('nul');
+      await sync.setSource('nul', nul.url);
+      const run = await sync.full('nul');
+      assert.equal(run.status, 'error');
+      assert.match(run.tables[0]?.error ?? '', /0x00/);
+    } finally {
+      await nul.drop();
     }
   });
 
