@@ -4,7 +4,10 @@
  *  2. incremental sync after 1 000 changed rows: its latency;
  *  3. API point-read p99 (GET /api/find/people/:id, 8 connections) while a full sync runs vs idle.
  * Rows 1-2 run `duckgate sync` as a separate process (peak RSS = its VmHWM); row 3 a `duckgate
- * serve` child and autocannon here. Usage: node --import tsx bench/source-sync.ts [--rows N] [--duration S]
+ * serve` child and autocannon here. Each engine of `--engines` (default duckdb) gets the same
+ * source: DuckDB in a temp DATA_DIR, PostgreSQL (POSTGRES_BENCH_URL, default postgres@127.0.0.1/test)
+ * through DATA_URL under a fresh locked-down role, as the engine demands.
+ * Usage: node --import tsx bench/source-sync.ts [--rows N] [--duration S] [--engines duckdb,postgres]
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,11 +17,17 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import mysql from 'mysql2/promise';
+import pg from 'pg';
 import type { SyncRun } from '../src/data/sync/types.js';
 
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, duration: { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  options: { rows: { type: 'string', default: '1000000' }, duration: { type: 'string', default: '10' }, engines: { type: 'string', default: 'duckdb' } },
+});
 const ROWS = Number(values.rows);
 const DURATION = Number(values.duration);
+const ENGINES = values.engines.split(',').map((e) => e.trim()) as ('duckdb' | 'postgres')[];
+for (const engine of ENGINES) if (engine !== 'duckdb' && engine !== 'postgres') throw new Error(`--engines: unknown engine '${engine}'`);
+const PG_URL = process.env.POSTGRES_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const MARIADB_URL = process.env.MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const CLI = path.join(ROOT, 'src/cli/main.ts');
@@ -54,8 +63,34 @@ async function createSource(): Promise<{ name: string; url: string; db: mysql.Co
   };
 }
 
+/** DATA_URL and DATA_SCHEMA_PREFIX of the engine being measured (none for DuckDB). */
+let dataPlane: Record<string, string> = {};
+
 function env(dataDir: string): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'warn' };
+  return { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'warn', ...dataPlane };
+}
+
+/** A fresh locked-down role for the PostgreSQL data plane; `drop` removes its schemas and itself. */
+async function postgresPlane(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
+  const tag = randomBytes(5).toString('hex');
+  const role = `dg_bench_${tag}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB`);
+  await admin.query(`GRANT CREATE ON DATABASE ${new URL(PG_URL).pathname.slice(1)} TO ${role}`);
+  const url = new URL(PG_URL);
+  url.username = role;
+  return {
+    env: { DATA_URL: url.toString(), DATA_SCHEMA_PREFIX: `${role}_` },
+    drop: async () => {
+      const schemas = await admin.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)', [`${role}_`]);
+      for (const { nspname } of schemas.rows) await admin.query(`DROP SCHEMA "${nspname}" CASCADE`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
+      await admin.query(`DROP OWNED BY ${role} CASCADE`);
+      await admin.query(`DROP ROLE ${role}`);
+      await admin.end();
+    },
+  };
 }
 
 /** Runs the CLI, sampling its peak resident set (VmHWM) until it exits. */
@@ -106,50 +141,68 @@ async function p99(url: string, seconds: number): Promise<{ p50: number; p99: nu
   return { p50: at(0.5), p99: at(0.99), requests: latencies.length, non2xx: result.non2xx + result.errors };
 }
 
+async function measureEngine(engine: 'duckdb' | 'postgres'): Promise<unknown> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'duckgate-bench-sync-'));
+  const plane = engine === 'postgres' ? await postgresPlane() : undefined;
+  dataPlane = plane?.env ?? {};
+  try {
+    say(`${engine}: load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    // The database and its source, through the API as a user would.
+    const setup = await startServer(dataDir);
+    const post = (p: string, body: unknown) => fetch(`${setup.url}${p}`, { method: 'POST', headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const created = await post('/api/databases/shop', { source: source.url });
+    if (created.status !== 201) throw new Error(await created.text());
+    await setup.stop();
+
+    // 1. Full sync.
+    const loadBefore = loadavg()[0]!;
+    const full = await runMeasured(['sync', 'full', '--db', 'shop', '--json', '--quiet'], dataDir);
+    const fullRun = JSON.parse(full.stdout) as SyncRun;
+    const orders = fullRun.tables.find((t) => t.table === 'orders')!;
+    say(`${engine} full: ${orders.recordsProcessed} rows in ${orders.duration} ms, peak RSS ${full.peakRssMb.toFixed(0)} MB`);
+
+    // 2. Incremental after 1 000 changed rows (the source is put back afterwards for the next engine).
+    await source.db.query(`UPDATE orders SET note = 'changed', updated_at = '2027-01-01 00:00:00' WHERE id % ${Math.floor(ROWS / 1000)} = 0 LIMIT 1000`);
+    const incremental = await runMeasured(['sync', 'incremental', '--db', 'shop', '--json', '--quiet'], dataDir);
+    const incRun = JSON.parse(incremental.stdout) as SyncRun;
+    say(`${engine} incremental: ${incRun.totalRecords} rows in ${incRun.duration} ms`);
+
+    // 3. Point reads, idle and during a full sync.
+    const server = await startServer(dataDir);
+    const batch = Array.from({ length: 1000 }, (_, i) => ({ data: { id: `p-${i}`, name: `person ${i}`, score: i } }));
+    await fetch(`${server.url}/api/batch/insert/people?db=shop`, { method: 'POST', headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ inserts: batch }) });
+    await p99(server.url, 2);
+    const idle = await p99(server.url, DURATION);
+    const started = await fetch(`${server.url}/sync/full?db=shop&wait=false`, { method: 'POST', headers: { 'x-api-key': ADMIN_KEY } });
+    if (started.status !== 202) throw new Error(await started.text());
+    const during = await p99(server.url, DURATION);
+    const progress = await (await fetch(`${server.url}/sync/progress?db=shop`, { headers: { 'x-api-key': ADMIN_KEY } })).json() as { inProgress: boolean; recordsProcessed: number };
+    // The background sync must end before its data goes.
+    while ((await (await fetch(`${server.url}/sync/progress?db=shop`, { headers: { 'x-api-key': ADMIN_KEY } })).json() as { inProgress: boolean }).inProgress) {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await server.stop();
+    return {
+      engine,
+      rows: ROWS,
+      fullSync: { ms: orders.duration, rowsPerSecond: Math.round(orders.recordsProcessed / (orders.duration / 1000)), peakRssMb: Math.round(full.peakRssMb), loadBefore: Number(loadBefore.toFixed(2)) },
+      incremental: { changedRows: 1000, rowsRead: incRun.totalRecords, ms: incRun.duration },
+      pointRead: { idle, duringSync: during, syncStillRunningAtEnd: progress.inProgress, rowsSyncedDuringMeasure: progress.recordsProcessed },
+      load: loadavg().map((l) => Number(l.toFixed(2))),
+    };
+  } finally {
+    await source.db.query(`UPDATE orders SET note = REPEAT('x', id % 40), updated_at = TIMESTAMP('2026-01-01') + INTERVAL id SECOND WHERE note = 'changed'`);
+    rmSync(dataDir, { recursive: true, force: true });
+    await plane?.drop();
+  }
+}
+
 const source = await createSource();
-const dataDir = mkdtempSync(path.join(tmpdir(), 'duckgate-bench-sync-'));
 try {
-  say(`source: ${ROWS} rows in ${source.name}.orders; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  // The database and its source, through the API as a user would.
-  const setup = await startServer(dataDir);
-  const post = (p: string, body: unknown) => fetch(`${setup.url}${p}`, { method: 'POST', headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const created = await post('/api/databases/shop', { source: source.url });
-  if (created.status !== 201) throw new Error(await created.text());
-  await setup.stop();
-
-  // 1. Full sync.
-  const full = await runMeasured(['sync', 'full', '--db', 'shop', '--json', '--quiet'], dataDir);
-  const fullRun = JSON.parse(full.stdout) as SyncRun;
-  const orders = fullRun.tables.find((t) => t.table === 'orders')!;
-  say(`full: ${orders.recordsProcessed} rows in ${orders.duration} ms, peak RSS ${full.peakRssMb.toFixed(0)} MB`);
-
-  // 2. Incremental after 1 000 changed rows.
-  await source.db.query(`UPDATE orders SET note = 'changed', updated_at = '2027-01-01 00:00:00' WHERE id % ${Math.floor(ROWS / 1000)} = 0 LIMIT 1000`);
-  const incremental = await runMeasured(['sync', 'incremental', '--db', 'shop', '--json', '--quiet'], dataDir);
-  const incRun = JSON.parse(incremental.stdout) as SyncRun;
-  say(`incremental: ${incRun.totalRecords} rows in ${incRun.duration} ms`);
-
-  // 3. Point reads, idle and during a full sync.
-  const server = await startServer(dataDir);
-  const batch = Array.from({ length: 1000 }, (_, i) => ({ data: { id: `p-${i}`, name: `person ${i}`, score: i } }));
-  await fetch(`${server.url}/api/batch/insert/people?db=shop`, { method: 'POST', headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ inserts: batch }) });
-  await p99(server.url, 2);
-  const idle = await p99(server.url, DURATION);
-  const started = await fetch(`${server.url}/sync/full?db=shop&wait=false`, { method: 'POST', headers: { 'x-api-key': ADMIN_KEY } });
-  if (started.status !== 202) throw new Error(await started.text());
-  const during = await p99(server.url, DURATION);
-  const progress = await (await fetch(`${server.url}/sync/progress?db=shop`, { headers: { 'x-api-key': ADMIN_KEY } })).json() as { inProgress: boolean; recordsProcessed: number };
-  await server.stop();
-
-  const report = {
-    rows: ROWS,
-    fullSync: { ms: orders.duration, rowsPerSecond: Math.round(orders.recordsProcessed / (orders.duration / 1000)), peakRssMb: Math.round(full.peakRssMb) },
-    incremental: { changedRows: 1000, rowsRead: incRun.totalRecords, ms: incRun.duration },
-    pointRead: { idle, duringSync: during, syncStillRunningAtEnd: progress.inProgress, rowsSyncedDuringMeasure: progress.recordsProcessed },
-    load: loadavg().map((l) => Number(l.toFixed(2))),
-  };
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  say(`source: ${ROWS} rows in ${source.name}.orders; engines ${ENGINES.join(', ')}`);
+  const reports = [];
+  for (const engine of ENGINES) reports.push(await measureEngine(engine));
+  process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
 } finally {
   await source.drop();
-  rmSync(dataDir, { recursive: true, force: true });
 }

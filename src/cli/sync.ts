@@ -1,13 +1,16 @@
 /**
  * `duckgate sync full|incremental|status --db <name>` (issue 15). With `--url` (or DUCKGATE_URL)
  * it asks a running server, authenticating with DUCKGATE_API_KEY (else ADMIN_API_KEY); without,
- * it opens DATA_DIR itself, which only works while no server holds the database (DuckDB allows
- * one process per file) and says so if one does.
+ * it opens the data plane itself: with DATA_URL the PostgreSQL schemas the servers share (a sync
+ * already running on a replica answers 409 `sync_running`), else DATA_DIR, which only works while
+ * no server holds the database (DuckDB allows one process per file) and says so if one does.
  */
 import { parseArgs } from 'node:util';
 import { SourceSecret } from '../auth/source-secret.js';
 import type { Config } from '../config/index.js';
 import { openDuckDBEngine } from '../data/duckdb/index.js';
+import type { DataEngine } from '../data/engine.js';
+import { openPostgresEngine } from '../data/postgres/index.js';
 import { SourceSyncService } from '../data/sync/service.js';
 import type { SyncEvent, SyncRun, SyncStatus } from '../data/sync/types.js';
 import { isApiError } from '../errors.js';
@@ -18,7 +21,8 @@ export const SYNC_HELP = `Source sync (a database with a MySQL/MariaDB source; s
   duckgate sync incremental --db NAME   changed rows by watermark or key, deletes included
   duckgate sync status --db NAME        source, last run, per-table state
   Add --url URL (or DUCKGATE_URL) to ask a running server (key: DUCKGATE_API_KEY or ADMIN_API_KEY);
-  without it the command opens DATA_DIR itself (the server must not be running). --json for JSON.
+  without it the command opens the data itself: with DATA_URL the shared PostgreSQL (servers may run),
+  else DATA_DIR (the server must not be running). --json for JSON.
 `;
 
 export async function syncCommand(config: Config, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -38,16 +42,20 @@ export async function syncCommand(config: Config, args: string[], env: NodeJS.Pr
   if (url !== undefined) return remote(url, env.DUCKGATE_API_KEY ?? config.adminApiKey ?? config.ducklingApiKey, action, database, print);
 
   const control = await openControlStore(config, { applicationName: 'duckgate-cli' });
-  let engine;
+  let engine: DataEngine;
   try {
-    engine = await openDuckDBEngine({
-      dataDir: config.dataDir, memoryLimit: config.duckdbMemoryLimit, threads: config.duckdbThreads,
-      readConnections: 1, limits: config.dataLimits,
-    });
+    engine = config.dataUrl !== undefined
+      ? await openPostgresEngine({
+        url: config.dataUrl, schemaPrefix: config.dataSchemaPrefix, poolSize: 2, statementTimeoutMs: config.queryTimeoutMs, limits: config.dataLimits,
+      })
+      : await openDuckDBEngine({
+        dataDir: config.dataDir, memoryLimit: config.duckdbMemoryLimit, threads: config.duckdbThreads,
+        readConnections: 1, limits: config.dataLimits,
+      });
   } catch (error) {
     await control.close();
     const text = error instanceof Error ? error.message : String(error);
-    process.stderr.write(/lock/i.test(text)
+    process.stderr.write(config.dataUrl === undefined && /lock/i.test(text)
       ? `duckgate sync: DATA_DIR is in use by a running server; use --url to ask it instead\n`
       : `duckgate sync: ${text}\n`);
     return 1;

@@ -628,6 +628,7 @@ function cachedSyncTarget(inner: SyncTarget, database: string, cache: RecordCach
     }
   };
   return {
+    claim: () => inner.claim(),
     states: () => inner.states(),
     startCopy: (state) => inner.startCopy(state),
     appendCopy: (state, rows) => inner.appendCopy(state, rows),

@@ -225,3 +225,27 @@ describe('PostgreSQL reader role: start-up refuses a role that can do more than 
     }
   });
 });
+
+describe('PostgreSQL reader role: only databases\' schemas', { skip }, () => {
+  test('a sync staging schema (`<schema>#sync`) the main role owns gets no grant at start', async () => {
+    const data = await freshPostgresData();
+    try {
+      const first = await openPostgresEngine(options(data));
+      await first.close();
+      const staging = `${data.schemaPrefix}default#sync`;
+      await adminQuery(`CREATE SCHEMA "${staging}" AUTHORIZATION ${data.role}`);
+      await adminQuery(`CREATE TABLE "${staging}".state (k text)`);
+      await adminQuery(`ALTER TABLE "${staging}".state OWNER TO ${data.role}`);
+      const engine = await openPostgresEngine(options(data));
+      try {
+        const [check] = await adminQuery<{ usage: boolean; main: boolean }>(
+          `SELECT has_schema_privilege($1, $2, 'USAGE') AS usage, has_schema_privilege($1, $3, 'USAGE') AS main`, [data.readerRole, staging, `${data.schemaPrefix}default`]);
+        assert.deepEqual(check, { usage: false, main: true });
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await data.drop();
+    }
+  });
+});

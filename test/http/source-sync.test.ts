@@ -1,7 +1,8 @@
 /**
- * Source sync over HTTP against a real MariaDB (skipped with the reason when it is down): sources
- * with a sealed password, the /sync/* routes, Server-Sent Events, 409 for a second sync, and reads
- * of synced tables through the same grants, field rules and SQL guard as collections.
+ * Source sync over HTTP against a real MariaDB (skipped with the reason when it is down), on each
+ * data plane (DuckDB files, PostgreSQL through DATA_URL): sources with a sealed password, the
+ * /sync/* routes, Server-Sent Events, 409 for a second sync, and reads of synced tables through
+ * the same grants, field rules and SQL guard as collections.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,16 +13,18 @@ import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { as, createKey } from '../helpers/keys.js';
 import { MARIADB_TEST_URL, createShop, createSourceSchema, mariadbUnavailable, type TestSourceSchema } from '../helpers/mariadb.js';
+import { dataBackends } from '../helpers/data-backends.js';
 import { ADMIN_KEY, CLIENT_KEY, startTestServer, type TestServer } from '../helpers/server.js';
 
 const skip = await mariadbUnavailable();
 const PASSWORD = `pw-${randomBytes(9).toString('base64url')}`;
 
-describe('source sync routes (MariaDB)', { skip }, () => {
+for (const backend of dataBackends()) describe(`source sync routes (MariaDB) on ${backend.name}`, { skip: skip || backend.skip }, () => {
   let server: TestServer;
   let schema: TestSourceSchema;
   let user: string;
   let sourceUrl: string;
+  let env: Record<string, string>;
 
   before(async () => {
     schema = await createSourceSchema('http');
@@ -33,7 +36,8 @@ describe('source sync routes (MariaDB)', { skip }, () => {
     await admin.end();
     const url = new URL(schema.url);
     sourceUrl = `mysql://${user}:${encodeURIComponent(PASSWORD)}@${url.host}/${schema.name}`;
-    server = await startTestServer();
+    env = await backend.env();
+    server = await startTestServer(env);
   });
   after(async () => {
     await server?.stop();
@@ -41,6 +45,7 @@ describe('source sync routes (MariaDB)', { skip }, () => {
     await admin.query(`DROP USER IF EXISTS '${user}'@'%'`).catch(() => {});
     await admin.end();
     await schema?.drop();
+    await backend.cleanup();
   });
 
   test('POST /sync/full without a source is 409 no_source, not a collection upsert', async () => {
@@ -179,8 +184,9 @@ describe('source sync routes (MariaDB)', { skip }, () => {
     assert.equal(sum.json().result[0].n, 2000);
     assert.equal((await call('POST', '/api/query?db=shop', { sql: 'SELECT total FROM orders' })).statusCode, 400, 'a hidden field is not there for this key (as for collections)');
     assert.equal((await call('POST', '/api/query?db=shop', { sql: 'SELECT * FROM order_lines' })).statusCode, 403, 'ungranted table');
-    const sneaky = await call('POST', '/api/query?db=shop', { sql: 'SELECT * FROM _duckgate_sync.state' });
-    assert.ok(sneaky.statusCode === 403 || sneaky.statusCode === 400, `sync state is out of reach: ${sneaky.statusCode}`);
+    const state = backend.name === 'duckdb' ? '_duckgate_sync.state' : `"${env.DATA_SCHEMA_PREFIX}shop#sync".state`;
+    const sneaky = await call('POST', '/api/query?db=shop', { sql: `SELECT * FROM ${state}` });
+    assert.ok(sneaky.statusCode === 403 || sneaky.statusCode === 400, `sync state is out of reach: ${sneaky.statusCode} ${sneaky.body}`);
     const star = (await call('POST', '/api/query?db=shop', { sql: 'SELECT * FROM orders LIMIT 1' })).json();
     assert.ok(!('total' in star.result[0]));
     assert.equal((await call('POST', '/sync/full?db=shop')).statusCode, 403);

@@ -15,7 +15,9 @@ import { quoteIdent } from './names.js';
 const SCHEMA = '_duckgate_sync';
 const YIELD_EVERY_ROWS = 500;
 const STATE = `${SCHEMA}.state`;
-const staging = (table: string): string => `${SCHEMA}.${quoteIdent(table)}`;
+// Suffixed, so a source table named `state` (any case: DuckDB names are case-insensitive) cannot
+// be staged over the state table itself.
+const staging = (table: string): string => `${SCHEMA}.${quoteIdent(`${table}#copy`)}`;
 const delta = (table: string): string => `${SCHEMA}.${quoteIdent(`${table}#delta`)}`;
 const live = (table: string): string => `main.${quoteIdent(table)}`;
 
@@ -24,10 +26,16 @@ export class DuckDBSyncTarget implements SyncTarget {
 
   constructor(private readonly ctx: DatabaseContext) {}
 
+  // One process per DuckDB file: the service's in-memory claim is the whole story.
+  async claim(): Promise<() => Promise<void>> {
+    return async () => undefined;
+  }
+
   private ensure(): Promise<void> {
     this.ready ??= this.ctx.writer.use(async (c) => {
       await c.exec(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
       await c.exec(`CREATE TABLE IF NOT EXISTS ${STATE} (table_name VARCHAR PRIMARY KEY, state VARCHAR NOT NULL)`);
+      await renameOldStaging(c);
     }).catch((error: unknown) => {
       this.ready = undefined;
       throw error;
@@ -60,7 +68,7 @@ export class DuckDBSyncTarget implements SyncTarget {
 
   appendCopy(state: TableState, rows: TargetValue[][]): Promise<void> {
     return this.write(async (c) => {
-      await append(c, SCHEMA, state.table, state, rows);
+      await append(c, SCHEMA, `${state.table}#copy`, state, rows);
       await saveState(c, state);
     });
   }
@@ -176,6 +184,19 @@ export class DuckDBSyncTarget implements SyncTarget {
       for (const table of names) this.ctx.version.changed(table);
     }
     return names;
+  }
+}
+
+/**
+ * Files written before staging tables had their `#copy` suffix: a copy interrupted then is staged
+ * under the table's bare name, and resumes only once renamed.
+ */
+async function renameOldStaging(c: PooledConnection): Promise<void> {
+  const result = await c.raw.runAndReadAll(`SELECT s.table_name FROM ${STATE} s JOIN duckdb_tables() t
+    ON t.database_name = current_database() AND t.schema_name = '${SCHEMA}' AND t.table_name = s.table_name
+    WHERE lower(s.table_name) <> 'state' AND json_extract_string(s.state, '$.phase') = 'copying'`);
+  for (const [table] of result.getRows()) {
+    await c.exec(`ALTER TABLE ${SCHEMA}.${quoteIdent(String(table))} RENAME TO ${quoteIdent(`${String(table)}#copy`)}`);
   }
 }
 

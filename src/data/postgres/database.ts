@@ -21,12 +21,13 @@ import { PgSchemaCache } from './schema.js';
 import type { Sessions } from './session.js';
 import { sync } from './sync.js';
 import type { SyncTarget } from '../sync/target.js';
-import { unsupportedSyncTarget } from './unsupported.js';
+import { PostgresSyncTarget } from './sync-target.js';
 import * as tables from './tables.js';
 
 /** One duckgate database: one PostgreSQL schema on the shared pool. */
 export class PostgresDatabase implements Database {
   private readonly ctx: PgContext;
+  private target: PostgresSyncTarget | undefined;
 
   constructor(name: string, schema: string, sessions: Sessions, readers: Sessions | undefined, limits: DataLimits) {
     this.ctx = { name, schema, sessions, readers, schemas: new PgSchemaCache(schema), limits };
@@ -94,9 +95,9 @@ export class PostgresDatabase implements Database {
     return query(this.ctx, sql, params, options);
   }
 
-  /** Source sync (issue 15) is DuckDB's for now: every call is refused with the reason. */
   syncTarget(): SyncTarget {
-    return unsupportedSyncTarget;
+    this.target ??= new PostgresSyncTarget(this.ctx);
+    return this.target;
   }
 
   async ping(): Promise<boolean> {

@@ -18,6 +18,7 @@ import { assertLockedDown } from './lockdown.js';
 import { loadParser } from './parser.js';
 import { assertReader, currentRole, definerFunctions, grantReader, grantReaderSchema, readerProblems } from './scoped-role.js';
 import { Sessions, sqlState, type Client } from './session.js';
+import { syncSchemaOf } from './sync-target.js';
 
 const DEFAULT = 'default';
 const DATABASE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -88,7 +89,9 @@ export class PostgresEngine implements DataEngine {
     });
     await this.sessions.use(async (client) => {
       const schemas = await client.query('SELECT nspname FROM pg_catalog.pg_namespace WHERE starts_with(nspname, $1)', [prefix]);
-      await grantReader(client, reader, (schemas.rows as { nspname: string }[]).map((row) => row.nspname));
+      // Databases' schemas only: not sync staging (`<schema>#sync`) or a restore's scratch schema.
+      const databases = (schemas.rows as { nspname: string }[]).map((row) => row.nspname).filter((nspname) => DATABASE_NAME.test(nspname.slice(prefix.length)));
+      await grantReader(client, reader, databases);
     });
     // After the grants: a SECURITY DEFINER function still open to the reader is a way out of it.
     const definers = await readers.use(definerFunctions);
@@ -186,7 +189,11 @@ export class PostgresEngine implements DataEngine {
     if (!this.databases.has(name)) throw errors.notFound(`Database '${name}' not found`);
     this.databases.delete(name);
     try {
-      await this.sessions.use((client) => client.query(`DROP SCHEMA ${quoteIdent(this.schemaOf(name))} CASCADE`));
+      await this.sessions.use(async (client) => {
+        await client.query(`DROP SCHEMA ${quoteIdent(this.schemaOf(name))} CASCADE`);
+        // Source sync's staging and state go too, or a database made again under the name would inherit them.
+        await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(syncSchemaOf(this.schemaOf(name)))} CASCADE`);
+      });
     } catch (error) {
       if (sqlState(error) === '3F000') throw errors.notFound(`Database '${name}' not found`);
       throw error;

@@ -73,7 +73,16 @@ export class MysqlSource {
    * past that the socket is paused.
    */
   stream(sql: string, params: unknown[] = [], bufferRows = 2000): AsyncIterable<SourceValue[]> {
-    return this.connection.query({ sql, values: params, rowsAsArray: true }).stream({ highWaterMark: bufferRows }) as AsyncIterable<SourceValue[]>;
+    const rows = this.connection.query({ sql, values: params, rowsAsArray: true }).stream({ highWaterMark: bufferRows });
+    // mysql2 leaves a paused result stream waiting forever when the socket closes mid-result (the
+    // source restarted, a proxy cut it): the run would hang holding its claim. Fail it instead.
+    const socket = (this.connection as unknown as { stream?: NodeJS.EventEmitter }).stream;
+    const gone = (): void => {
+      if (!rows.destroyed) rows.destroy(unreachable(new Error('the connection closed in the middle of a result')));
+    };
+    socket?.once('close', gone);
+    rows.once('close', () => socket?.off('close', gone));
+    return rows as AsyncIterable<SourceValue[]>;
   }
 
   async tables(): Promise<SourceTable[]> {

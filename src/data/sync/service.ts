@@ -40,6 +40,8 @@ interface Running {
   progress: SyncProgress;
   run: string;
   source: MysqlSource | undefined;
+  /** Releases the target's claim (the PostgreSQL advisory lock other replicas see). */
+  unclaim: () => Promise<void>;
 }
 
 export interface SourceInfo {
@@ -138,23 +140,24 @@ export class SourceSyncService implements SourceSync {
 
   // Async, so a refusal (409, 404) is a rejected promise like every other failure.
   async full(database: string): Promise<SyncRun> {
-    return this.start(database, 'full').finished;
+    return (await this.start(database, 'full')).finished;
   }
 
   async incremental(database: string): Promise<SyncRun> {
-    return this.start(database, 'incremental').finished;
+    return (await this.start(database, 'incremental')).finished;
   }
 
   async table(database: string, table: string): Promise<SyncRun> {
-    return this.start(database, 'table', table).finished;
+    return (await this.start(database, 'table', table)).finished;
   }
 
   /**
-   * Claims the database at once (throwing 409 `sync_running` synchronously when taken) and runs
-   * in the background; `finished` settles with the run (or a refusal that started nothing).
+   * Claims the database (409 `sync_running` when this process or, on shared data, another replica
+   * runs one) and runs in the background; `finished` settles with the run (or a refusal that
+   * started nothing).
    */
-  start(database: string, type: SyncType, table?: string): { id: string; finished: Promise<SyncRun> } {
-    const running = this.claim(database, type);
+  async start(database: string, type: SyncType, table?: string): Promise<{ id: string; finished: Promise<SyncRun> }> {
+    const running = await this.claim(database, type);
     return { id: running.run, finished: this.run(database, type, running, table) };
   }
 
@@ -191,18 +194,38 @@ export class SourceSyncService implements SourceSync {
     this.events.emit('event', event);
   }
 
-  /** Claims the database (409 if taken) before anything else, so two requests can never both start. */
-  private claim(database: string, type: SyncType | null): Running {
+  /**
+   * Claims the database (409 if taken) before anything else, so two requests can never both start:
+   * in memory first (synchronously, so two calls of this process cannot interleave), then through
+   * the target, which on PostgreSQL is what stops a second replica.
+   */
+  private async claim(database: string, type: SyncType | null): Promise<Running> {
     if (this.closed) throw errors.unavailable('Source sync is shutting down');
-    this.options.engine.database(database);
+    const target = this.options.engine.database(database).syncTarget();
     if (this.running.has(database)) throw errors.syncRunning(database);
     const running: Running = {
       run: randomUUID(),
       source: undefined,
+      unclaim: async () => undefined,
       progress: { ...idle(database), inProgress: true, type, startedAt: new Date().toISOString() },
     };
     this.running.set(database, running);
+    try {
+      running.unclaim = await target.claim();
+    } catch (error) {
+      this.running.delete(database);
+      throw error;
+    }
     return running;
+  }
+
+  /**
+   * Frees the database for the next run: the target's claim first, so a run started here the
+   * moment this resolves never finds its own lock still held.
+   */
+  private async unclaim(database: string, running: Running): Promise<void> {
+    await running.unclaim().catch(() => undefined);
+    if (this.running.get(database) === running) this.running.delete(database);
   }
 
   private async run(database: string, type: SyncType, running: Running, only?: string): Promise<SyncRun> {
@@ -246,7 +269,7 @@ export class SourceSyncService implements SourceSync {
       progress.lastError = failure;
       if (results.length === 0 && isApiError(error) && error.status < 500 && error.code !== 'source_unavailable') {
         // Nothing started (no source, unknown table): the caller's mistake is the answer, not a run.
-        this.release(database, running);
+        await this.release(database, running);
         throw error;
       }
     }
@@ -264,20 +287,20 @@ export class SourceSyncService implements SourceSync {
       tables: results,
       ...(failure === undefined ? {} : { error: failure }),
     };
-    this.release(database, running);
+    await this.release(database, running);
     await this.options.sources.appendSyncLog(run).catch(() => {});
     this.emit({ type: 'finished', database, run });
     return run;
   }
 
-  private release(database: string, running: Running): void {
+  private async release(database: string, running: Running): Promise<void> {
     running.progress.inProgress = false;
     running.progress.currentTable = null;
     this.last.set(database, running.progress);
-    this.running.delete(database);
     const source = running.source;
     running.source = undefined;
     source?.close().catch(() => source.destroy());
+    await this.unclaim(database, running);
   }
 
   private emitProgress(database: string, running: Running): void {
@@ -458,7 +481,7 @@ export class SourceSyncService implements SourceSync {
 
   /** Row counts and an order-independent checksum per synced table, source vs DuckDB. */
   async validate(database: string): Promise<ValidationResult> {
-    const running = this.claim(database, null);
+    const running = await this.claim(database, null);
     try {
       const connection = await this.connection(database);
       running.source = await MysqlSource.connect(connection).catch((error: unknown) => {
@@ -482,18 +505,18 @@ export class SourceSyncService implements SourceSync {
       }
       return { database, valid: tables.every((t) => t.match), tables };
     } finally {
-      this.running.delete(database);
       const source = running.source;
       source?.close().catch(() => source.destroy());
+      await this.unclaim(database, running);
     }
   }
 
   async clearAll(database: string): Promise<{ tablesDropped: string[] }> {
-    this.claim(database, null);
+    const running = await this.claim(database, null);
     try {
       return { tablesDropped: await this.options.engine.database(database).syncTarget().clear() };
     } finally {
-      this.running.delete(database);
+      await this.unclaim(database, running);
     }
   }
 

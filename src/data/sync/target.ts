@@ -1,12 +1,13 @@
 /**
- * What source sync needs from a duckgate database: staging tables written through DuckDB's
- * appender a batch per transaction, a swap into place, upserts and deletes by primary key, and
- * the sync state, kept in the same DuckDB file (schema `_duckgate_sync`) so a batch and the
- * progress it records commit together: after a kill -9 the state says exactly what was copied.
+ * What source sync needs from a duckgate database: staging tables written a batch per
+ * transaction, a swap into place, upserts and deletes by primary key, and the sync state, kept
+ * beside the data (DuckDB: schema `_duckgate_sync` of the same file; PostgreSQL: schema
+ * `<schema>#sync`) so a batch and the progress it records commit together: after a kill -9 the
+ * state says exactly what was copied.
  */
 import type { MappedColumn, ValueKind } from './type-map.js';
 
-/** A value as appended: text DuckDB casts into the column's type, bytes for BLOB, or NULL. */
+/** A value as appended: text the target casts into the column's type, bytes for BLOB, or NULL. */
 export type TargetValue = string | Uint8Array | null;
 
 export interface TableState {
@@ -28,6 +29,12 @@ export interface TableState {
 }
 
 export interface SyncTarget {
+  /**
+   * Claims the database's sync across every process that shares its data (409 `sync_running` when
+   * another holds it); answers the release. DuckDB's file has one process, whose service already
+   * claims in memory; PostgreSQL's is shared by replicas and takes an advisory lock.
+   */
+  claim(): Promise<() => Promise<void>>;
   states(): Promise<Map<string, TableState>>;
   /** Creates an empty staging table for `state.table` (dropping any old one) and records `state`. */
   startCopy(state: TableState): Promise<void>;

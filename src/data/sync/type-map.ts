@@ -67,3 +67,27 @@ export function mapColumn(column: SourceColumn): MappedColumn {
 export function isZeroDate(text: string): boolean {
   return /^\d{4}-00-|^\d{4}-\d\d-00|^0000-/.test(text);
 }
+
+const PG_TYPES: Record<string, string> = {
+  TINYINT: 'smallint', UTINYINT: 'smallint', SMALLINT: 'smallint',
+  USMALLINT: 'integer', INTEGER: 'integer',
+  UINTEGER: 'bigint', BIGINT: 'bigint',
+  // PostgreSQL has no unsigned types: a BIGINT UNSIGNED needs 20 digits.
+  UBIGINT: 'numeric(20,0)',
+  DOUBLE: 'double precision', FLOAT: 'real',
+  DATE: 'date', TIMESTAMP: 'timestamp',
+  JSON: 'json', BLOB: 'bytea',
+  // Byte-ordered like DuckDB's VARCHAR and like the text columns of PostgreSQL collections.
+  VARCHAR: 'text COLLATE "C"',
+};
+
+/**
+ * The PostgreSQL type of a mapped column, derived from its DuckDB type (the sync state records only
+ * that one, so states written before PostgreSQL targets existed keep their shape). Each one answers
+ * the same JSON through the PostgreSQL engine as the DuckDB type does through DuckDB's.
+ */
+export function pgTypeOf(column: Pick<MappedColumn, 'duckdbType'>): string {
+  const decimal = /^DECIMAL\((\d+),(\d+)\)$/.exec(column.duckdbType);
+  if (decimal) return `numeric(${decimal[1]},${decimal[2]})`;
+  return PG_TYPES[column.duckdbType] ?? 'text COLLATE "C"';
+}

@@ -70,7 +70,7 @@ export function sourceSyncRoutes(app: FastifyInstance, sync: SourceSyncService):
   const start = async (database: string, type: SyncType, wait: boolean | undefined, table?: string) => {
     // Checked before answering 202: a missing source or unknown database is the caller's to hear.
     await sync.assertSource(database);
-    const started = sync.start(database, type, table);
+    const started = await sync.start(database, type, table);
     if (wait === false) {
       started.finished.catch(() => {});
       return { status: 202 as const, body: { success: true, message: `${type} sync of '${database}' started`, runId: started.id } };
