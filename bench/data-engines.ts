@@ -21,7 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import pg from 'pg';
+import { benchDataRole } from './postgres-role.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -135,23 +135,12 @@ async function measure(replicas: Replica[], seedEach: boolean): Promise<{ read: 
   return { read, batchMs: median(times), recordsPerSec: (BATCHES * replicas.length * 1000) / (wall / 1000) };
 }
 
-const tag = randomBytes(5).toString('hex');
-const role = `dg_bench_${tag}`;
-const admin = new pg.Client({ connectionString: PG_URL });
-await admin.connect();
-await admin.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB`);
-await admin.query(`GRANT CREATE ON DATABASE ${new URL(PG_URL).pathname.slice(1)} TO ${role}`);
-const dataUrl = new URL(PG_URL);
-dataUrl.username = role;
+const plane = await benchDataRole(PG_URL);
 const rows: string[] = [];
-async function dropSchemas(prefix: string): Promise<void> {
-  const schemas = await admin.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)', [prefix]);
-  for (const { nspname } of schemas.rows) await admin.query(`DROP SCHEMA "${nspname}" CASCADE`);
-}
 try {
   for (const engine of ['duckdb', 'postgres'] as const) {
     for (const count of [1, 3]) {
-      const env: Record<string, string> = engine === 'postgres' ? { DATA_URL: dataUrl.toString(), DATA_SCHEMA_PREFIX: `dg_bench_${tag}_${count}_` } : {};
+      const env: Record<string, string> = engine === 'postgres' ? { DATA_URL: plane.url, DATA_SCHEMA_PREFIX: `${plane.role}_${count}_` } : {};
       process.stderr.write(`${engine}, ${count} replica(s)...\n`);
       const replicas: Replica[] = [];
       try {
@@ -161,7 +150,7 @@ try {
       } finally {
         await stop(replicas);
         // The role may read only its own prefix's schemas (the engine checks at start): clear this run's.
-        if (engine === 'postgres') await dropSchemas(`dg_bench_${tag}_`);
+        if (engine === 'postgres') await plane.dropSchemas(`${plane.role}_`);
       }
     }
   }
@@ -169,8 +158,5 @@ try {
   process.stdout.write('| engine | replicas | authenticated point read | 1,000-record batch (median) | batch records/s, all replicas |\n|---|---|---|---|---|\n');
   process.stdout.write(`${rows.join('\n')}\n`);
 } finally {
-  await dropSchemas(`dg_bench_${tag}_`);
-  await admin.query(`DROP OWNED BY ${role} CASCADE`);
-  await admin.query(`DROP ROLE ${role}`);
-  await admin.end();
+  await plane.drop();
 }

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import mysql from 'mysql2/promise';
-import pg from 'pg';
+import { benchDataRole } from './postgres-role.js';
 import type { SyncRun } from '../src/data/sync/types.js';
 
 const { values } = parseArgs({
@@ -72,25 +72,8 @@ function env(dataDir: string): Record<string, string> {
 
 /** A fresh locked-down role for the PostgreSQL data plane; `drop` removes its schemas and itself. */
 async function postgresPlane(): Promise<{ env: Record<string, string>; drop(): Promise<void> }> {
-  const tag = randomBytes(5).toString('hex');
-  const role = `dg_bench_${tag}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB`);
-  await admin.query(`GRANT CREATE ON DATABASE ${new URL(PG_URL).pathname.slice(1)} TO ${role}`);
-  const url = new URL(PG_URL);
-  url.username = role;
-  return {
-    env: { DATA_URL: url.toString(), DATA_SCHEMA_PREFIX: `${role}_` },
-    drop: async () => {
-      const schemas = await admin.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)', [`${role}_`]);
-      for (const { nspname } of schemas.rows) await admin.query(`DROP SCHEMA "${nspname}" CASCADE`);
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
-      await admin.query(`DROP OWNED BY ${role} CASCADE`);
-      await admin.query(`DROP ROLE ${role}`);
-      await admin.end();
-    },
-  };
+  const plane = await benchDataRole(PG_URL);
+  return { env: { DATA_URL: plane.url, DATA_SCHEMA_PREFIX: `${plane.role}_` }, drop: plane.drop };
 }
 
 /** Runs the CLI, sampling its peak resident set (VmHWM) until it exits. */
