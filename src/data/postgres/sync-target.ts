@@ -175,9 +175,10 @@ export class PostgresSyncTarget implements SyncTarget {
   }
 
   /**
-   * What a replaced table must keep granting: the old table's grants (a reader role, grants made by
-   * hand), else what the schema's default privileges give a table made there, since a table moved
-   * in from staging was made elsewhere and default privileges never applied to it.
+   * What a replaced table must grant: the old table's grants (grants made by hand) and what the
+   * schema's default privileges give a table made there today (the reader role's SELECT, also when
+   * the reader came after the old table), since a table moved in from staging was made elsewhere
+   * and default privileges never applied to it.
    */
   private async grantsFor(client: Client, table: string): Promise<{ privilege: string; grantee: string; grantable: boolean }[]> {
     const result = await client.query(
@@ -191,7 +192,7 @@ export class PostgresSyncTarget implements SyncTarget {
             AND (d.defaclnamespace = 0 OR n.nspname = $1)
        ), acls AS (
          SELECT acl FROM target WHERE acl IS NOT NULL
-         UNION ALL SELECT acl FROM defaults WHERE NOT EXISTS (SELECT 1 FROM target WHERE acl IS NOT NULL)
+         UNION ALL SELECT acl FROM defaults
        )
        SELECT DISTINCT a.privilege_type AS privilege, a.is_grantable AS grantable,
               CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee
