@@ -8,7 +8,9 @@
  *   batch and records/s over all replicas.
  *
  * DuckDB replicas each have their own DATA_DIR (nothing shared: each is seeded on its own);
- * PostgreSQL replicas share one DATA_URL under a fresh locked-down role, dropped afterwards.
+ * PostgreSQL replicas share one DATA_URL under a fresh locked-down role, dropped afterwards. The
+ * record cache is off on every replica (RECORD_CACHE_BYTES=0; it must be with DATA_URL), so both
+ * engines answer every read themselves.
  *
  *   node --import tsx bench/data-engines.ts [--duration 10] [--connections 30] [--batches 5]
  */
@@ -44,7 +46,7 @@ async function start(env: Record<string, string>): Promise<Replica> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'duckgate-bench-data-'));
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'error', DATA_DIR: dataDir, ADMIN_API_KEY: KEY, ADMIN_PASSWORD: 'bench-data-password-1', API_RATE_LIMIT: '0', MAX_IN_FLIGHT_PER_CLIENT: '0', ...env },
+    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'error', DATA_DIR: dataDir, ADMIN_API_KEY: KEY, ADMIN_PASSWORD: 'bench-data-password-1', API_RATE_LIMIT: '0', RECORD_CACHE_BYTES: '0', MAX_IN_FLIGHT_PER_CLIENT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
