@@ -87,12 +87,10 @@ export class PostgresEngine implements DataEngine {
       assertReader(await readerProblems(client, prefix, main));
       return currentRole(client);
     });
-    await this.sessions.use(async (client) => {
-      const schemas = await client.query('SELECT nspname FROM pg_catalog.pg_namespace WHERE starts_with(nspname, $1)', [prefix]);
-      // Databases' schemas only: not sync staging (`<schema>#sync`) or a restore's scratch schema.
-      const databases = (schemas.rows as { nspname: string }[]).map((row) => row.nspname).filter((nspname) => DATABASE_NAME.test(nspname.slice(prefix.length)));
-      await grantReader(client, reader, databases);
-    });
+    // The databases the first refresh found: their schemas only, not sync staging (`<schema>#sync`)
+    // or a restore's scratch schema, which refresh() never takes for databases.
+    const schemas = [...this.databases.keys()].map((name) => this.schemaOf(name));
+    await this.sessions.use((client) => grantReader(client, reader, schemas));
     // After the grants: a SECURITY DEFINER function still open to the reader is a way out of it.
     const definers = await readers.use(definerFunctions);
     assertReader(definers.map((f) => `role '${reader}' may execute ${f}, which runs as its owner (SECURITY DEFINER)`));
